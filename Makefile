@@ -1,0 +1,51 @@
+# sipreg — build, run, test, bench, image. Targets as in CONTRACT.md; README names each one.
+SHELL := /bin/bash
+CONFIG ?= etc/sipreg.yaml
+ARCH ?= $(shell node -p process.arch)
+
+.PHONY: all build run test test-system bench image image-test deps test-deps typecheck clean
+
+all: build
+
+# npm ci only when package-lock.json is newer than the installed tree.
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.package-lock.json
+
+build: deps
+	node image/build-binary.mjs --arch $(ARCH)
+
+run: build
+	mkdir -p var
+	dist/sipreg run -c $(CONFIG) --data-dir var
+
+# The apt tools the tests drive as real peers; installed only when missing.
+TEST_TOOLS := sipp:sip-tester kamailio:kamailio sipsak:sipsak baresip:baresip tmux:tmux tshark:tshark
+test-deps:
+	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing test tools:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+typecheck: deps
+	npx tsc --noEmit -p .
+
+test: deps test-deps typecheck build
+	npx tap
+
+bench: deps build test-deps
+	mkdir -p bench/results
+	bash bench/run.sh
+
+image: build
+	bash image/build-image.sh --arch $(ARCH)
+
+image-test:
+	bash image/test-image.sh
+
+clean:
+	rm -rf dist .tap
