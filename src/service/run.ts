@@ -1,0 +1,170 @@
+import { loadConfig, formatProblem } from '../config/index.js';
+import type { Config } from '../config/types.js';
+import { openStore, StoreError, appendEvent, type Store } from '../store/index.js';
+import { createLogger, flushLog, type Logger } from '../log.js';
+import type { Component, ServiceContext } from './component.js';
+import { housekeeping } from './housekeeping.js';
+import { VERSION, COMMIT } from '../version.js';
+
+/** How often the service looks for operator commands (reload, trunk re-register) in the store. */
+const COMMAND_POLL_INTERVAL_MS = 1_000;
+/** A stop that takes longer than this (stuck unregister, stuck commit) is cut short. */
+const STOP_TIMEOUT_MS = 35_000;
+
+export interface RunOptions {
+  readonly configFile: string;
+  readonly dataDirOverride: string | null;
+  readonly stderr: NodeJS.WritableStream;
+  /** Builds the parts of the service; the registrar and trunks add theirs here. */
+  readonly components: ((ctx: ServiceContext) => Component)[];
+}
+
+function withOverride(config: Config, dataDir: string | null): Config {
+  return dataDir === null ? config : { ...config, dataDir };
+}
+
+/**
+ * `sipreg run`: loads the config, opens the store, starts every component, and then lives until
+ * SIGTERM/SIGINT. SIGHUP re-reads the config: valid → applied, invalid → refused and logged.
+ * Resolves with the exit code.
+ */
+export async function runService(opts: RunOptions): Promise<number> {
+  const loaded = loadConfig(opts.configFile);
+  if (loaded.config === null) {
+    for (const p of loaded.problems) opts.stderr.write(`${formatProblem(p)}\n`);
+    opts.stderr.write(`${opts.configFile}: invalid configuration, not starting\n`);
+    return 1;
+  }
+  let config = withOverride(loaded.config, opts.dataDirOverride);
+  const log = createLogger(config.logLevel);
+  let store: Store;
+  try {
+    store = openStore(config.dataDir);
+  } catch (err) {
+    if (err instanceof StoreError) {
+      opts.stderr.write(`sipreg: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const ctx: ServiceContext = { store, log, config: () => config };
+  const components: Component[] = [housekeeping(ctx), ...opts.components.map((make) => make(ctx))];
+  const started: Component[] = [];
+  try {
+    for (const c of components) {
+      await c.start();
+      started.push(c);
+    }
+  } catch (err) {
+    log.fatal({ err: errorText(err) }, 'start-up failed');
+    opts.stderr.write(`sipreg: ${errorText(err)}\n`);
+    await stopAll(started, log);
+    await store.close();
+    flushLog(log);
+    return 1;
+  }
+  log.info({ version: VERSION, commit: COMMIT, config: config.file, dataDir: config.dataDir, listen: config.sip.listen.map((l) => l.text) }, 'sipreg started');
+  void appendEvent(store, { atMs: Date.now(), type: 'service_started', number: '', source: '', userAgent: '', detail: `sipreg ${VERSION} pid ${process.pid}` });
+
+  let reloading = false;
+  const reload = async (reason: string): Promise<void> => {
+    if (reloading) return;
+    reloading = true;
+    try {
+      const next = loadConfig(config.file);
+      if (next.config === null) {
+        const errors = next.problems.map(formatProblem);
+        log.error({ errors, reason }, 'config reload refused: the running config is kept');
+        await appendEvent(store, { atMs: Date.now(), type: 'config_refused', number: '', source: '', userAgent: '', detail: errors.slice(0, 5).join('; ') });
+        return;
+      }
+      const nextConfig = withOverride(next.config, opts.dataDirOverride);
+      const previous = config;
+      if (nextConfig.dataDir !== previous.dataDir) log.warn({ dataDir: nextConfig.dataDir }, 'data_dir changed: takes effect at the next restart');
+      if (nextConfig.sip.listen.map((l) => l.text).join() !== previous.sip.listen.map((l) => l.text).join()) {
+        log.warn('sip.listen changed: takes effect at the next restart');
+      }
+      config = { ...nextConfig, dataDir: previous.dataDir, sip: { ...nextConfig.sip, listen: previous.sip.listen } };
+      log.level = config.logLevel;
+      for (const c of started) await c.reload(config, previous);
+      log.info({ reason, accounts: config.accounts.length, trunks: config.trunks.length }, 'config reloaded');
+      await appendEvent(store, { atMs: Date.now(), type: 'config_reloaded', number: '', source: '', userAgent: '', detail: reason });
+    } catch (err) {
+      log.error({ err: errorText(err) }, 'config reload failed');
+    } finally {
+      reloading = false;
+    }
+  };
+
+  const poll = setInterval(() => {
+    void pollCommands(store, started, log, reload);
+  }, COMMAND_POLL_INTERVAL_MS);
+
+  return await new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const onHup = (): void => { void reload('SIGHUP'); };
+    const onStop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        log.warn({ signal }, 'second stop signal: exiting now');
+        flushLog(log);
+        process.exit(1);
+      }
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      clearInterval(poll);
+      const deadline = setTimeout(() => {
+        log.error('stop took too long: exiting');
+        flushLog(log);
+        process.exit(1);
+      }, STOP_TIMEOUT_MS);
+      deadline.unref();
+      void (async () => {
+        await stopAll(started, log);
+        await appendEvent(store, { atMs: Date.now(), type: 'service_stopped', number: '', source: '', userAgent: '', detail: signal }).catch(() => false);
+        await store.close();
+        log.info('stopped');
+        flushLog(log);
+        process.off('SIGHUP', onHup);
+        process.off('SIGTERM', onStop);
+        process.off('SIGINT', onStop);
+        clearTimeout(deadline);
+        resolveExit(0);
+      })();
+    };
+    process.on('SIGHUP', onHup);
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+  });
+}
+
+async function stopAll(started: Component[], log: Logger): Promise<void> {
+  for (const c of [...started].reverse()) {
+    try {
+      await c.stop();
+    } catch (err) {
+      log.error({ component: c.name, err: errorText(err) }, 'stop failed');
+    }
+  }
+}
+
+async function pollCommands(store: Store, components: Component[], log: Logger, reload: (reason: string) => Promise<void>): Promise<void> {
+  for (const { key, value } of store.commands.getRange({ limit: 16 })) {
+    store.commands.remove(key);
+    try {
+      if (value.type === 'reload') {
+        await reload('operator request');
+        continue;
+      }
+      let handled = false;
+      for (const c of components) if (c.command !== undefined && await c.command(value)) handled = true;
+      if (!handled) log.warn({ command: value.type, arg: value.arg }, 'operator command not handled');
+    } catch (err) {
+      log.error({ command: value.type, err: errorText(err) }, 'operator command failed');
+    }
+  }
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,12 @@
+/**
+ * store/: one LMDB environment in data_dir — the single source of truth shared by the service, the
+ * console and the admin commands (ARCHITECTURE.md). Named databases: meta, bindings, expiry, events,
+ * lockouts, trunks, samples, commands.
+ */
+export * from './records.js';
+export * from './open.js';
+export * from './keys.js';
+export * from './bindings.js';
+export * from './events.js';
+export * from './lockouts.js';
+export * from './service.js';

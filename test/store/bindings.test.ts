@@ -1,0 +1,68 @@
+import t from 'tap';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  openStore, putBinding, removeBinding, bindingsOf, lapsedBindings, bindingStatus, expiresInS,
+  countBindings, formatAddress, appendEvent, queryEvents, pruneEvents, type BindingRecord,
+} from '../../src/store/index.js';
+
+const store = openStore(mkdtempSync(join(tmpdir(), 'sipreg-bind-')));
+t.teardown(() => store.close());
+
+function binding(number: string, contactKey: string, expiresAtMs: number, over: Partial<BindingRecord> = {}): BindingRecord {
+  return {
+    number, aor: `sip:${number}@example.com`, contactKey, contact: contactKey, instance: null,
+    source: '127.0.0.1:5062', sourceAddress: '127.0.0.1', sourcePort: 5062, localAddress: '127.0.0.1:5060',
+    expiresS: 600, expiresAtMs, registeredAtMs: 1, refreshedAtMs: 1, userAgent: 'ua', account: 'A', nat: false,
+    callId: 'c', cseq: 1, q: null, keepalive: null, ...over,
+  };
+}
+
+t.test('bindings are found by number and by expiry, and the index follows refreshes', async (t) => {
+  const a = binding('1001', 'sip:1001@10.0.0.1', 5_000);
+  const b = binding('1001', 'sip:1001@10.0.0.2', 9_000, { nat: true });
+  const c = binding('1002', 'sip:1002@10.0.0.3', 7_000);
+  await Promise.all([putBinding(store, a, undefined), putBinding(store, b, undefined), putBinding(store, c, undefined)]);
+  t.same(bindingsOf(store, '1001').map((x) => x.contactKey), ['sip:1001@10.0.0.1', 'sip:1001@10.0.0.2']);
+  t.same(bindingsOf(store, '100').length, 0, 'a number is not a prefix match');
+  t.same(lapsedBindings(store, 7_000, 100).map((x) => x.number + x.contactKey), ['1001sip:1001@10.0.0.1', '1002sip:1002@10.0.0.3']);
+  const refreshed = { ...a, expiresAtMs: 20_000 };
+  await putBinding(store, refreshed, a);
+  t.same(lapsedBindings(store, 7_000, 100).map((x) => x.number), ['1002'], 'the old index entry went with the refresh');
+  t.same(countBindings(store), { total: 3, nat: 1 });
+  await removeBinding(store, c);
+  t.same(lapsedBindings(store, 10_000, 100).map((x) => x.contactKey), ['sip:1001@10.0.0.2']);
+  t.same(countBindings(store), { total: 2, nat: 1 });
+});
+
+t.test('status and time left', async (t) => {
+  const b = binding('1', 'k', 100_000, { expiresS: 600 });
+  t.equal(bindingStatus(b, 0), 'registered');
+  t.equal(bindingStatus(b, 100_000 - 60_000), 'expiring', 'a tenth of 600 s left');
+  t.equal(bindingStatus(b, 100_000), 'expired');
+  t.equal(expiresInS(b, 40_500), 60);
+  t.equal(expiresInS(b, 200_000), 0);
+  t.equal(formatAddress('::1', 5060), '[::1]:5060');
+  t.equal(formatAddress('10.1.2.3', 5060), '10.1.2.3:5060');
+});
+
+t.test('history is ordered, filtered and pruned by age and count', async (t) => {
+  const day = 86_400_000;
+  for (let i = 0; i < 10; i++) {
+    await appendEvent(store, { atMs: i * day, type: i % 2 === 0 ? 'registered' : 'expired', number: String(1000 + (i % 3)), source: '', userAgent: '', detail: '' });
+  }
+  t.equal(queryEvents(store, {}).length, 10);
+  t.same(queryEvents(store, { type: 'expired' }).map((e) => e.atMs / day), [1, 3, 5, 7, 9]);
+  t.same(queryEvents(store, { number: '1000' }).map((e) => e.atMs / day), [0, 3, 6, 9]);
+  t.same(queryEvents(store, { sinceMs: 7 * day }).map((e) => e.atMs / day), [7, 8, 9]);
+  t.same(queryEvents(store, { limit: 2 }).map((e) => e.atMs / day), [8, 9], 'a limit keeps the newest');
+  t.same(queryEvents(store, { limit: 2, newestFirst: true }).map((e) => e.atMs / day), [9, 8]);
+  const removedByAge = pruneEvents(store, 10 * day, 5, 1_000);
+  await store.events.committed;
+  t.equal(removedByAge, 5, 'rows older than 5 days go');
+  const removedByCount = pruneEvents(store, 10 * day, 30, 3);
+  await store.events.committed;
+  t.equal(removedByCount, 2);
+  t.same(queryEvents(store, {}).map((e) => e.atMs / day), [7, 8, 9]);
+});
