@@ -50,6 +50,7 @@ export const configDefaults = {
 const SIP_USER = /^[A-Za-z0-9\-_.!~*'()&=+$,;?/]+$/;
 const SIP_USER_LENGTH_MAX = 64; // longer than any E.164 number or extension plan needs
 const NAME_LENGTH_MAX = 64;     // trunk and area names, shown in fixed-width screens
+const LISTEN_COUNT_MAX = 16;    // sockets the transport binds (limits.listenAddressCountMax)
 /** Keys whose values are secrets: never in a message (the redaction below is a second line of defence). */
 const SECRET_KEY = /pass|secret|ha1/i;
 
@@ -143,12 +144,31 @@ class Loader {
   // ---- the file ----
 
   run(): Config {
-    for (const error of [...this.doc.errors, ...this.doc.warnings]) {
-      const { line, col } = this.lineCounter.linePos(error.pos[0]);
+    const errors = [...this.doc.errors, ...this.doc.warnings];
+    const multiline = errors.filter((e) => e.code === 'MULTILINE_IMPLICIT_KEY').map((e) => e.pos[0]);
+    const seen = new Set<string>();
+    for (const error of errors) {
+      // An over-indented line makes the library report "nested mappings" and "multi-line implicit key"
+      // at the value above it; the line to fix is the over-indented one, where the key's range ends.
+      if (error.code === 'BLOCK_AS_IMPLICIT_KEY' && multiline.includes(error.pos[0])) continue;
+      const context = this.pathAt(error.pos[0]);
+      let offset = error.pos[0];
+      let message = error.message.split('\n')[0] ?? error.message;
+      const first = this.lineCounter.linePos(error.pos[0]).line;
+      const last = Math.max(this.lineCounter.linePos(error.pos[1]).line, first);
+      if (error.code === 'MULTILINE_IMPLICIT_KEY' && last > first) {
+        offset = this.lineContentStart(last);
+        message = 'this line is indented deeper than the one above, so YAML joins it to the value above (implicit keys need to be on a single line)';
+      } else if (error.code === 'MISSING_CHAR' && /quote/.test(message) && context.start !== null) {
+        // An unclosed quote is reported where the file ends; the installer needs where the quote opened.
+        offset = context.start;
+      }
+      const { line, col } = this.lineCounter.linePos(offset);
       const at = { line: line === 0 ? 1 : line, col };
-      this.syntaxLines.add(at.line);
-      const message = error.message.split('\n')[0] ?? error.message;
-      this.problems.push({ file: this.file, line: at.line, col: at.col, key: this.pathAt(error.pos[0]), code: 'ERR_CONFIG_SYNTAX',
+      for (let l = Math.min(first, at.line); l <= Math.max(last, at.line); l++) this.syntaxLines.add(l);
+      if (seen.has(`${at.line}:${at.col}`)) continue; // the library often reports one mistake twice
+      seen.add(`${at.line}:${at.col}`);
+      this.problems.push({ file: this.file, line: at.line, col: at.col, key: context.path, code: 'ERR_CONFIG_SYNTAX',
         message: `YAML: ${message.replace(/ at line \d+, column \d+:?$/, '')}` });
     }
     const root = this.doc.contents;
@@ -404,6 +424,9 @@ class Loader {
       const items = this.sequence(listenEntry, true);
       if (items !== null && items.length === 0) {
         this.report(listenEntry.node, listenEntry.path, 'ERR_CONFIG_REQUIRED', 'must list at least one address to listen on, like "0.0.0.0:5060"');
+      }
+      if (items !== null && items.length > LISTEN_COUNT_MAX) {
+        this.report(listenEntry.node, listenEntry.path, 'ERR_CONFIG_RANGE', `must list at most ${LISTEN_COUNT_MAX} addresses. Received ${items.length}`);
       }
       const seen = new Map<string, Entry>();
       for (const item of items ?? []) {
@@ -770,33 +793,47 @@ class Loader {
 
   // ---- syntax error context and secrets ----
 
-  /** The key path of the deepest node containing `offset`, to name a YAML syntax error's key. */
-  private pathAt(offset: number): string {
+  /** The offset of the first non-blank character of a 1-based line. */
+  private lineContentStart(line: number): number {
+    let offset = this.lineCounter.lineStarts[line - 1] ?? 0;
+    while (this.source[offset] === ' ' || this.source[offset] === '\t') offset++;
+    return offset;
+  }
+
+  /** The key path of the deepest node containing `offset`, to name a YAML syntax error's key, and the
+   *  start of the deepest scalar value there. Only keys that look like keys are followed: the parser's
+   *  recovery can make a key of `3600 SS_ENDPOINT_NAT_EXPIRE`, which would only confuse. */
+  private pathAt(offset: number): { path: string; start: number | null } {
     let path = '';
+    let start: number | null = null;
     let node: unknown = this.doc.contents;
+    const rangeOf = (n: unknown): readonly number[] | undefined => (n as { range?: readonly number[] } | null | undefined)?.range;
     for (let depth = 0; depth < 32; depth++) {
       const n = this.resolveAlias(node);
       let next: { node: unknown; path: string } | null = null;
       if (isMap(n)) {
         for (const pair of n.items) {
-          const keyRange = (pair.key as { range?: readonly number[] } | null)?.range;
-          const valueRange = (pair.value as { range?: readonly number[] } | null)?.range;
-          const start = keyRange?.[0] ?? valueRange?.[0];
-          const end = valueRange?.[2] ?? keyRange?.[2];
-          if (start === undefined || end === undefined || offset < start || offset > end) continue;
-          const key = isScalar(pair.key) ? String(pair.key.value) : '?';
+          const keyRange = rangeOf(pair.key);
+          const valueRange = rangeOf(pair.value);
+          const from = keyRange?.[0] ?? valueRange?.[0];
+          const to = valueRange?.[2] ?? keyRange?.[2];
+          if (from === undefined || to === undefined || offset < from || offset > to) continue;
+          const key = isScalar(pair.key) ? String(pair.key.value) : '';
+          if (!/^[A-Za-z0-9_.-]+$/.test(key)) continue;
           next = { node: pair.value, path: path === '' ? key : `${path}.${key}` };
         }
       } else if (isSeq(n)) {
         n.items.forEach((item, i) => {
-          const range = (item as { range?: readonly number[] } | null)?.range;
+          const range = rangeOf(item);
           if (range !== undefined && offset >= range[0]! && offset <= range[2]!) next = { node: item, path: `${path}[${i}]` };
         });
+      } else if (isScalar(n)) {
+        start = rangeOf(n)?.[0] ?? null;
       }
       if (next === null) break;
       ({ node, path } = next);
     }
-    return path === '' ? 'yaml' : path;
+    return { path: path === '' ? 'yaml' : path, start };
   }
 
   /** Every value under a secret-looking key, from the parsed tree and from the raw lines (the tree of a
