@@ -1,0 +1,34 @@
+// Bounds of the registrar, each with its reason (STYLE.md: limits with why, relations asserted at load).
+// Kept beside the code that uses them because src/limits.ts belongs to the wire layer; the same rules apply.
+import assert from 'node:assert';
+import { limits } from '../limits.js';
+
+export const registrarLimits = {
+  // Nonces whose nonce-count is remembered (RFC 7616 §3.4.5 replay check). ~120 B of heap each, so
+  // ~8 MiB at most; at 20,000 authentications/s it covers the ~3 s between a 401 and the phone's
+  // answer many times over. A nonce that falls out is answered 401 stale=true, never accepted twice.
+  nonceCountTableMax: 65_536,
+  // REGISTERs decided but waiting for their LMDB commit. Past this the service is behind its disk:
+  // new REGISTERs get 503 with Retry-After (issue 4 "503 when overloaded") rather than queueing
+  // without bound. 8,192 is ~0.4 s of the 20,000/s target, far above what one commit normally holds.
+  pendingCommitsMax: 8_192,
+  // REGISTERs held back because an earlier one for the same number is still being committed
+  // (serialised per number so the Call-ID/CSeq decisions read the committed store). Past it: 503.
+  deferredMax: 4_096,
+  // Lapsed bindings removed per sweep pass; a pass is one LMDB commit, so the event loop is never held
+  // for long even after a long outage left a million bindings lapsed.
+  sweepBatchMax: 1_000,
+  // ms between sweep passes when the last pass found less than a full batch.
+  sweepIntervalMs: 1_000,
+  // Bindings listed in one 200 OK: SERVER_REGISTRAR_MAX_BINDINGS is at most 100, a 200 lists them all
+  // when they fit in limits.responseSizeMax; the writer stops before overflowing.
+  bindingsPerAorMax: 100,
+  // Numbers whose `rejected`/`auth_failed` events are written per second at most; beyond it they are
+  // counted only, so a scanner cannot flood the history (the retention bound also holds).
+  rejectEventsPerSecondMax: 200,
+} as const;
+
+assert(registrarLimits.pendingCommitsMax >= limits.responseSlotCount);
+assert(registrarLimits.deferredMax >= 1);
+assert(registrarLimits.sweepBatchMax >= 1);
+assert(registrarLimits.nonceCountTableMax >= 1024);

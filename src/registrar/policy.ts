@@ -1,0 +1,195 @@
+// RFC 3261 §10.3 steps 6-8 over the bindings the store holds for one AOR: wildcard, expiry per
+// contact, the Call-ID/CSeq rule, refresh/reboot of the same contact or +sip.instance, and
+// SERVER_REGISTRAR_MAX_BINDINGS with SS_ENDPOINT_REGISTER_REPLACE. Pure: the caller reads `existing`
+// from the store (never a heap copy kept between requests) and applies the decision in one commit.
+import type { Account, Params } from '../config/types.js';
+import type { BindingRecord, EventType } from '../store/index.js';
+import { ExpiryOutcome, ExpiryResult, computeExpiry, describeExpiry } from './expiry.js';
+
+export interface ContactAsk {
+  uri: string;             // Contact URI as sent (no <>, no header params)
+  key: string;             // binding identity: +sip.instance (with reg-id) when given, else the URI
+  instance: string | null;
+  expiresParamS: number;   // contact `expires` param, -1 when absent
+  q: number | null;        // 0..1
+  nat: boolean;            // this contact looks NATed (addr.looksNatted over Contact and Via)
+}
+
+export interface RegisterAsk {
+  number: string;
+  aor: string;
+  callId: string;
+  cseq: number;
+  star: boolean;
+  expiresHeaderS: number;  // -1 when absent
+  contacts: readonly ContactAsk[];
+  source: string;          // "ip:port"
+  sourceAddress: string;
+  sourcePort: number;
+  localAddress: string;
+  userAgent: string;
+  account: Account;
+  nowMs: number;
+  random: number;          // [0, 1): jitter draw (one per request: its contacts spread together)
+}
+
+export interface BindingChange {
+  record: BindingRecord;
+  previous: BindingRecord | undefined; // for a put: the record it overwrites (same key)
+  event: EventType;                    // registered | refreshed | unregistered | replaced
+  detail: string;
+}
+
+export type Decision =
+  | { readonly kind: 'reject'; readonly code: number; readonly reason: string; readonly detail: string; readonly minExpiresS: number }
+  | { readonly kind: 'apply'; readonly puts: BindingChange[]; readonly removes: BindingChange[]; readonly current: BindingRecord[] };
+
+function reject(code: number, reason: string, detail: string, minExpiresS = -1): Decision {
+  return { kind: 'reject', code, reason, detail, minExpiresS };
+}
+
+const expiry = new ExpiryResult();
+
+/** Responses the policy can give, named once: README and the tests list these. */
+export const PolicyReject = {
+  wildcardNotZero: [400, 'Invalid Wildcard'] as const,
+  wildcardNotAlone: [400, 'Invalid Wildcard'] as const,
+  cseqOrder: [400, 'Out-of-order CSeq'] as const,
+  tooBrief: [423, 'Interval Too Brief'] as const,
+  tooMany: [403, 'Too Many Registrations'] as const,
+};
+
+/**
+ * Decides one REGISTER against the AOR's current bindings. `existing` is what the store holds now,
+ * lapsed bindings included (the sweep may not have removed them yet: they are treated as gone).
+ */
+export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], params: Params): Decision {
+  const now = ask.nowMs;
+  const live: BindingRecord[] = [];
+  const lapsed: BindingRecord[] = [];
+  for (const b of existing) (b.expiresAtMs > now ? live : lapsed).push(b);
+
+  if (ask.star) {
+    // RFC 3261 §10.3 step 6: "*" only with Expires: 0 and as the only Contact.
+    if (ask.contacts.length > 0) return reject(...PolicyReject.wildcardNotAlone, `${PolicyReject.wildcardNotAlone.join(' ')}: Contact * must be the only contact (RFC 3261 §10.3 step 6)`);
+    if (ask.expiresHeaderS !== 0) {
+      return reject(...PolicyReject.wildcardNotZero, `${PolicyReject.wildcardNotZero.join(' ')}: Contact * needs Expires: 0, got ${ask.expiresHeaderS < 0 ? 'none' : ask.expiresHeaderS} (RFC 3261 §10.3 step 6)`);
+    }
+    for (const b of live) {
+      if (b.callId === ask.callId && ask.cseq <= b.cseq) return cseqReject(ask, b);
+    }
+    const removes: BindingChange[] = [];
+    for (const b of existing) {
+      removes.push({ record: b, previous: b, event: 'unregistered', detail: `200 OK: unregistered ${b.contact} (Contact: *, Expires: 0)` });
+    }
+    return { kind: 'apply', puts: [], removes, current: [] };
+  }
+
+  // A query (no Contact): the bindings as they are (RFC 3261 §10.3 step 8).
+  if (ask.contacts.length === 0) return { kind: 'apply', puts: [], removes: [], current: live };
+
+  // Step 7, first pass: check everything before changing anything (a failed request changes nothing).
+  for (const c of ask.contacts) {
+    computeExpiry(expiry, c.expiresParamS, ask.expiresHeaderS, ask.account.expiresS, params, c.nat, 0);
+    if (expiry.outcome === ExpiryOutcome.TooBrief) {
+      return reject(...PolicyReject.tooBrief,
+        `423 Interval Too Brief: asked ${expiry.askedS} s < SS_ENDPOINT_MIN_EXPIRE ${params.endpointMinExpiresS} for ${c.uri}`,
+        params.endpointMinExpiresS);
+    }
+    const b = findByKey(live, c.key);
+    if (b !== undefined && b.callId === ask.callId && ask.cseq <= b.cseq) return cseqReject(ask, b);
+  }
+
+  const puts: BindingChange[] = [];
+  const removes: BindingChange[] = [];
+  const touched = new Set<string>();
+  for (const c of ask.contacts) {
+    if (touched.has(c.key)) continue; // the same contact twice in one request: the first counts
+    touched.add(c.key);
+    computeExpiry(expiry, c.expiresParamS, ask.expiresHeaderS, ask.account.expiresS, params, c.nat, ask.random);
+    const previous = findByKey(existing, c.key);
+    const previousLive = previous !== undefined && previous.expiresAtMs > now;
+    if (expiry.outcome === ExpiryOutcome.Remove) {
+      if (previous !== undefined) {
+        removes.push({ record: previous, previous, event: 'unregistered', detail: `200 OK: unregistered ${previous.contact} (expires 0 by ${expirySourceText(c, ask)})` });
+      }
+      continue;
+    }
+    const record: BindingRecord = {
+      number: ask.number,
+      aor: ask.aor,
+      contactKey: c.key,
+      contact: c.uri,
+      instance: c.instance,
+      source: ask.source,
+      sourceAddress: ask.sourceAddress,
+      sourcePort: ask.sourcePort,
+      localAddress: ask.localAddress,
+      expiresS: expiry.grantedS,
+      expiresAtMs: now + expiry.grantedS * 1000,
+      registeredAtMs: previousLive ? previous.registeredAtMs : now,
+      refreshedAtMs: now,
+      userAgent: ask.userAgent,
+      account: ask.account.account,
+      nat: c.nat,
+      callId: ask.callId,
+      cseq: ask.cseq,
+      q: c.q,
+      keepalive: previousLive && previous.keepalive !== null && previous.source === ask.source ? previous.keepalive : null,
+    };
+    let detail: string;
+    if (previousLive) {
+      detail = `200 OK: refreshed ${c.uri} for ${describeExpiry(expiry, params)}`;
+      if (previous.callId !== ask.callId) detail += `; new Call-ID: the device restarted, its own binding replaced`;
+      if (previous.source !== ask.source) detail += `; source moved ${previous.source} -> ${ask.source}`;
+      if (c.nat) detail += '; NAT';
+      puts.push({ record, previous, event: 'refreshed', detail });
+    } else {
+      detail = `200 OK: registered ${c.uri} for ${describeExpiry(expiry, params)}${c.nat ? '; NAT' : ''}`;
+      puts.push({ record, previous, event: 'registered', detail });
+    }
+  }
+
+  // The AOR after this request: live bindings not named by it, plus what it puts.
+  const kept: BindingRecord[] = [];
+  for (const b of live) if (!touched.has(b.contactKey)) kept.push(b);
+  // Lapsed bindings not named here are gone as far as the phone is concerned; the sweep records `expired`.
+  const max = params.bindingsPerAorMax;
+  const total = kept.length + puts.length;
+  if (total > max) {
+    const newcomers = puts.filter((p) => p.event === 'registered').map((p) => p.record.contact).join(', ');
+    if (!params.registerReplace || puts.length > max) {
+      const why = puts.length > max
+        ? `the request alone names ${puts.length} contacts`
+        : `SS_ENDPOINT_REGISTER_REPLACE Off; kept ${kept.map((b) => b.contact).join(', ')}`;
+      return reject(...PolicyReject.tooMany,
+        `403 Too Many Registrations: SERVER_REGISTRAR_MAX_BINDINGS ${max} reached, ${why}; refused ${newcomers}`);
+    }
+    // Replace On: the oldest registrations make room (the kicked device learns on its next refresh).
+    kept.sort((a, b) => a.registeredAtMs - b.registeredAtMs);
+    const excess = total - max;
+    for (let i = 0; i < excess; i++) {
+      const b = kept[i]!;
+      removes.push({ record: b, previous: b, event: 'replaced',
+        detail: `replaced by ${newcomers} from ${ask.source}: SERVER_REGISTRAR_MAX_BINDINGS ${max} reached, SS_ENDPOINT_REGISTER_REPLACE On` });
+    }
+    kept.splice(0, excess);
+  }
+  const current = kept;
+  for (const p of puts) current.push(p.record);
+  return { kind: 'apply', puts, removes, current };
+}
+
+function findByKey(list: readonly BindingRecord[], key: string): BindingRecord | undefined {
+  for (const b of list) if (b.contactKey === key) return b;
+  return undefined;
+}
+
+function cseqReject(ask: RegisterAsk, b: BindingRecord): Decision {
+  return reject(...PolicyReject.cseqOrder,
+    `400 Out-of-order CSeq: CSeq ${ask.cseq} not above ${b.cseq} of the binding ${b.contact} with the same Call-ID (RFC 3261 §10.3 step 7); nothing changed`);
+}
+
+function expirySourceText(c: ContactAsk, ask: RegisterAsk): string {
+  return c.expiresParamS >= 0 ? 'contact expires param' : ask.expiresHeaderS >= 0 ? 'Expires header' : 'account expire';
+}
