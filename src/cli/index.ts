@@ -3,6 +3,15 @@ import { COMMON_OPTIONS, type Command, type CommandContext } from './command.js'
 import { CommandError } from './context.js';
 import { runCommand } from './commands/run.js';
 import { checkCommandSpec } from './commands/check.js';
+import { consoleCommand } from './commands/console.js';
+import { listCommand } from './commands/list.js';
+import { showCommand } from './commands/show.js';
+import { unregisterCommand } from './commands/unregister.js';
+import { trunksCommand } from './commands/trunks.js';
+import { eventsCommand } from './commands/events.js';
+import { lockoutsCommand } from './commands/lockouts.js';
+import { unlockCommand } from './commands/unlock.js';
+import { statsCommand } from './commands/stats.js';
 import { versionLine } from '../version.js';
 import type { Writable } from 'node:stream';
 
@@ -10,6 +19,15 @@ import type { Writable } from 'node:stream';
 export const commands: readonly Command[] = [
   runCommand,
   checkCommandSpec,
+  consoleCommand,
+  listCommand,
+  showCommand,
+  unregisterCommand,
+  trunksCommand,
+  eventsCommand,
+  lockoutsCommand,
+  unlockCommand,
+  statsCommand,
 ];
 
 const DEFAULT_CONFIG = '/etc/sipreg/sipreg.yaml';
@@ -19,11 +37,11 @@ export function usageText(): string {
     'usage: sipreg <command> [options]',
     '',
     'commands:',
-    ...commands.map((c) => `  ${(c.name + (c.usage === '' ? '' : ' ' + c.usage)).padEnd(34)} ${c.summary}`),
+    ...commands.map((c) => `  ${(c.name + (c.usage === '' ? '' : ' ' + c.usage)).padEnd(28)} ${c.summary}`),
     '',
     'options of every command:',
-    '  -c, --config FILE                  config file (default: $SIPREG_CONFIG, else /etc/sipreg/sipreg.yaml)',
-    '  -h, --help                         help of one command',
+    '  -c, --config FILE            default: $SIPREG_CONFIG, else /etc/sipreg/sipreg.yaml',
+    '  -h, --help                   help of one command',
     '',
     'sipreg --help | --version',
   ];

@@ -8,7 +8,7 @@ import { serviceComponents } from '../../service/components.js';
 export const runCommand: Command = {
   name: 'run',
   usage: '',
-  summary: 'run the service in the foreground (JSON logs on stdout; SIGHUP reloads the config)',
+  summary: 'the service, in the foreground (JSON logs; SIGHUP reloads)',
   options: [DATA_DIR_OPTION],
   run(ctx) {
     const dataDir = optString(ctx.args, 'data-dir');

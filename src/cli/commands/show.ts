@@ -1,0 +1,29 @@
+import type { Command } from '../command.js';
+import { DATA_DIR_OPTION } from '../command.js';
+import { optFlag, UsageError } from '../args.js';
+import { CommandError, withStore } from '../context.js';
+import { bindingDetails, bindingJson } from '../../console/bindings.js';
+import { bindingsOf } from '../../store/index.js';
+
+export const showCommand: Command = {
+  name: 'show',
+  usage: 'NUMBER',
+  summary: 'every detail of one number\'s bindings (exit 1 if none)',
+  options: [{ name: 'json', help: 'a JSON array, one object per binding' }, DATA_DIR_OPTION],
+  async run(ctx) {
+    const [number, extra] = ctx.args.positionals;
+    if (number === undefined) throw new UsageError('NUMBER is missing');
+    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    return withStore(ctx, (store) => {
+      const nowMs = Date.now();
+      const bindings = bindingsOf(store, number);
+      if (bindings.length === 0) throw new CommandError(`no registration for ${number}`);
+      if (optFlag(ctx.args, 'json')) {
+        ctx.stdout.write(`${JSON.stringify(bindings.map((b) => bindingJson(b, nowMs)), null, 2)}\n`);
+      } else {
+        ctx.stdout.write(`${bindings.map((b) => bindingDetails(b, nowMs).join('\n')).join('\n\n')}\n`);
+      }
+      return 0;
+    });
+  },
+};

@@ -1,0 +1,109 @@
+import type { Command } from '../command.js';
+import { DATA_DIR_OPTION } from '../command.js';
+import { optFlag } from '../args.js';
+import { withStore } from '../context.js';
+import { noPositionals } from './list.js';
+import { analyse, trend, type Analysis, type Rates, type TrendWindow } from '../../stats/analysis.js';
+import { readCountersSnapshot } from '../../stats/sampler.js';
+import { readStatus, statusLines, type Status } from '../../console/status.js';
+import { columnChart } from '../../console/chart.js';
+import { formatClock, formatDateTime, isoOrNull } from '../../console/format.js';
+import { snakeCase } from '../../stats/prometheus.js';
+
+function ratesJson(r: Rates): Record<string, number | null> {
+  return {
+    minutes: r.minutes, registers_per_s: r.registersPerS, accepted_per_s: r.acceptedPerS,
+    auth_failures_per_s: r.authFailuresPerS, rejected_per_s: r.rejectedPerS,
+    auth_failure_ratio: r.authFailureRatio, avg_processing_ms: r.avgProcessingMs,
+  };
+}
+
+const WINDOWS: readonly TrendWindow[] = ['hour', 'day', 'week'];
+
+export function statsJson(s: Status, a: Analysis, snapshot: ReturnType<typeof readCountersSnapshot>): unknown {
+  return {
+    at: new Date(a.nowMs).toISOString(),
+    service: {
+      running: s.running, host: s.host, pid: s.service?.pid ?? null, version: s.service?.version ?? null,
+      started_at: isoOrNull(s.service?.startedAtMs ?? null), heartbeat_at: isoOrNull(s.service?.heartbeatAtMs || null),
+      config_file: s.service?.configFile ?? null,
+    },
+    registered: a.registered,
+    nat: a.nat,
+    lockouts_active: s.lockouts,
+    trunks_registered: s.trunksUp,
+    trunks_total: s.trunksTotal,
+    alert: s.alert === null ? null : { at: new Date(s.alert.atMs).toISOString(), kind: s.alert.kind, detail: s.alert.detail },
+    counters_at: isoOrNull(snapshot?.atMs ?? null),
+    counters: snapshot === null ? null
+      : Object.fromEntries(Object.entries(snapshot.values).map(([k, v]) => [snakeCase(k), v])),
+    rates: { last_5_min: ratesJson(a.last5min), last_hour: ratesJson(a.lastHour), last_day: ratesJson(a.lastDay) },
+    trend: Object.fromEntries(WINDOWS.map((w) => [w, trend(a.samples, a.nowMs, w)
+      .filter((p) => p.registered !== null)
+      .map((p) => ({ at: new Date(p.atMs).toISOString(), registered: p.registered, min: p.min, max: p.max }))])),
+    device_types: a.deviceTypes.map((d) => ({ type: d.name, count: d.count })),
+    areas: a.areas.map((x) => ({ area: x.name, configured: x.configured, count: x.count })),
+  };
+}
+
+/** The rates table: one column per period. */
+export function ratesLines(a: Analysis): string[] {
+  const cols: [string, Rates][] = [['last 5 min', a.last5min], ['last hour', a.lastHour], ['last day', a.lastDay]];
+  const row = (label: string, f: (r: Rates) => string): string => `${label.padEnd(22)}${cols.map(([, r]) => f(r).padStart(12)).join('')}`;
+  return [
+    `${''.padEnd(22)}${cols.map(([l]) => l.padStart(12)).join('')}`,
+    row('REGISTER received /s', (r) => r.registersPerS.toFixed(2)),
+    row('accepted (200) /s', (r) => r.acceptedPerS.toFixed(2)),
+    row('auth failures /s', (r) => r.authFailuresPerS.toFixed(2)),
+    row('auth failure ratio', (r) => `${(r.authFailureRatio * 100).toFixed(1)}%`),
+    row('rejected /s', (r) => r.rejectedPerS.toFixed(2)),
+    row('avg processing ms', (r) => (r.avgProcessingMs === null ? '-' : r.avgProcessingMs.toFixed(3))),
+    row('minutes sampled', (r) => String(r.minutes)),
+  ];
+}
+
+export const statsCommand: Command = {
+  name: 'stats',
+  usage: '[--json]',
+  summary: 'counters and the registration-count trend',
+  options: [{ name: 'json', help: 'one JSON object' }, DATA_DIR_OPTION],
+  async run(ctx) {
+    noPositionals(ctx.args);
+    return withStore(ctx, (store, config) => {
+      const nowMs = Date.now();
+      const status = readStatus(store, config, nowMs);
+      const a = analyse(store, config, nowMs);
+      const snapshot = readCountersSnapshot(store);
+      if (optFlag(ctx.args, 'json')) {
+        ctx.stdout.write(`${JSON.stringify(statsJson(status, a, snapshot), null, 2)}\n`);
+        return 0;
+      }
+      const hour = trend(a.samples, nowMs, 'hour');
+      const out = [
+        ...statusLines(status),
+        '',
+        `Registrations, last hour (per minute, now ${a.registered}):`,
+        ...columnChart(hour.map((p) => p.registered), 6, formatClock(hour[0]!.atMs), formatClock(nowMs)),
+        '',
+        ...ratesLines(a),
+      ];
+      for (const w of ['day', 'week'] as const) {
+        const pts = trend(a.samples, nowMs, w).flatMap((p) => (p.registered === null ? [] : [p]));
+        if (pts.length > 0) {
+          out.push(`last ${w}: min ${Math.min(...pts.map((p) => p.min!))}, max ${Math.max(...pts.map((p) => p.max!))}, ` +
+            `first ${pts[0]!.registered} at ${formatDateTime(pts[0]!.atMs)}`);
+        }
+      }
+      if (snapshot !== null) {
+        out.push('', `Counters since the service started (as of ${formatDateTime(snapshot.atMs)}):`);
+        const entries = Object.entries(snapshot.values);
+        for (let i = 0; i < entries.length; i += 2) {
+          const cell = (e: [string, number] | undefined): string => (e === undefined ? '' : `${snakeCase(e[0]).padEnd(26)}${String(e[1]).padStart(12)}`);
+          out.push(`${cell(entries[i])}  ${cell(entries[i + 1])}`.trimEnd());
+        }
+      }
+      ctx.stdout.write(`${out.join('\n')}\n`);
+      return 0;
+    });
+  },
+};

@@ -1,0 +1,25 @@
+import type { Command } from '../command.js';
+import { DATA_DIR_OPTION } from '../command.js';
+import { UsageError } from '../args.js';
+import { withStore } from '../context.js';
+import { liftLockout } from '../../console/actions.js';
+import { lockoutTarget } from '../../console/history.js';
+
+export const unlockCommand: Command = {
+  name: 'unlock',
+  usage: 'IP|NUMBER',
+  summary: 'lift every suspension of this address or number',
+  options: [DATA_DIR_OPTION],
+  async run(ctx) {
+    const [target, extra] = ctx.args.positionals;
+    if (target === undefined) throw new UsageError('IP|NUMBER is missing');
+    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    return withStore(ctx, async (store) => {
+      const removed = await liftLockout(store, target, 'sipreg unlock');
+      // Nothing to lift is not a failure (CONTRACT.md: exit 0): the state asked for holds.
+      if (removed.length === 0) ctx.stdout.write(`no lockout of ${target}\n`);
+      for (const l of removed) ctx.stdout.write(`lifted ${l.kind} ${lockoutTarget(l)}\n`);
+      return 0;
+    });
+  },
+};
