@@ -3,6 +3,7 @@ import { COMMON_OPTIONS, type Command, type CommandContext } from './command.js'
 import { CommandError } from './context.js';
 import { runCommand } from './commands/run.js';
 import { checkCommandSpec } from './commands/check.js';
+import { paramsCommand } from './commands/params.js';
 import { consoleCommand } from './commands/console.js';
 import { listCommand } from './commands/list.js';
 import { showCommand } from './commands/show.js';
@@ -28,6 +29,7 @@ export const commands: readonly Command[] = [
   lockoutsCommand,
   unlockCommand,
   statsCommand,
+  paramsCommand,
 ];
 
 const DEFAULT_CONFIG = '/etc/sipreg/sipreg.yaml';
