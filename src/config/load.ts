@@ -83,7 +83,7 @@ export function loadConfigOrThrow(file: string): Config {
 
 /** `ENOENT: no such file or directory` without Node's `, open 'path'` tail (the caller names the file). */
 export function readFailureReason(error: unknown): string {
-  if (error instanceof Error) return error.message.replace(/, (open|read|scandir) '.*'$/, '');
+  if (error instanceof Error) return error.message.replace(/, (open|read|scandir)( '.*')?$/, '');
   return String(error);
 }
 

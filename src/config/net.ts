@@ -174,6 +174,8 @@ export function parseHostPort(text: string): Parsed<{ host: string; port: number
   const parts = splitHostPort(text);
   if (parts === null) return fail(`${expected}. Received ${quote(text)}`);
   if (parts.port === null) return fail(`port must be >= 1 && <= 65535. Received ${quote(text)}`);
+  // `2001:db8::1:5060` is both a valid address and an address with a port: brackets decide.
+  if (!parts.bracketed && parts.host.includes(':')) return fail(`${expected} (an IPv6 address always in brackets). Received ${quote(text)}`);
   if (parts.bracketed ? ipv6Bytes(parts.host) === null : !(isIPv4(parts.host) || ipv6Bytes(parts.host) !== null || isHostName(parts.host))) {
     return fail(`${expected}. Received ${quote(text)}`);
   }

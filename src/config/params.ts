@@ -144,7 +144,7 @@ export const paramSpecs: readonly ParamSpec[] = [
     description: 'keepalive interval towards each registered trunk, keeps its NAT pinhole open; 0 = off' }, ours, 30, 5, 600, true),
   int({ name: 'SS_EVENT_RETENTION_DAYS', field: 'eventRetentionDays', unit: 'days',
     description: 'registration history older than this is deleted' }, ours, 30, 1, 3650),
-  int({ name: 'SS_EVENT_MAX', field: 'eventCountMax', unit: 'events',
+  int({ name: 'SS_EVENT_MAX', field: 'eventCountMax', unit: 'rows',
     description: 'registration history rows kept at most; the oldest go first' }, ours, 1000000, 1000, 100000000),
 ];
 
