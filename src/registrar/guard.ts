@@ -1,0 +1,302 @@
+/**
+ * Brute force and flood protection in front of the REGISTER path (issue 4; contract in guard-types.ts).
+ *
+ * Decisions, in the order checkSource makes them (cheapest first, and so that requests we drop anyway
+ * never spend what normal phones need):
+ *   1. static ACL: `acl.deny` wins; a non-empty `acl.allow` admits only its ranges → 'acl_denied';
+ *   2. per-source token bucket (SS_REGISTER_RATE_PER_IP / SS_REGISTER_BURST_PER_IP) → 'rate_limited'
+ *      (in memory, so a flood from one address is shed before it costs a store read);
+ *   3. whole-address suspension in the store (scanner rule) → 'address_locked';
+ *   4. global token bucket (SS_REGISTER_RATE_GLOBAL, burst one second's worth) → 'overloaded'.
+ * checkNumber then reads the operator's hold (`number:<n>`) and the pair suspension (`pair:<n>@<ip>`).
+ *
+ * Suspensions live only in the store (`store.lockouts`): every check reads it (a synchronous read from
+ * the memory map), so `sipreg unlock`, `sipreg unregister N --hold S` and a restart all take effect at
+ * once, and nothing in the heap can disagree with what the console shows. A record whose `untilMs` has
+ * passed is treated as absent; lockoutSweeper() removes such records periodically.
+ *
+ * In memory there are only counters, in three bounded tables (BoundedTable: the least recently updated
+ * entry is evicted first when full):
+ *   - sources (SOURCE_TABLE_MAX): per source address, its token bucket and the lockout key strings
+ *     built for it (so a phone that keeps sending from one address costs no string building). Evicting
+ *     one forgets its bucket: the address comes back with a full bucket (fail-open, bounded by the
+ *     global cap); a flood of spoofed addresses evicts each other, and idle phones, never the hot one.
+ *   - failing pairs (FAILURE_PAIR_TABLE_MAX): failed authentications per number@address. Evicting one
+ *     forgets its count; a failure needs a challenge round trip to the real address (spoofing cannot
+ *     fill this table), and each source is held to its rate, so pushing a pair out takes that many
+ *     other failing pairs first.
+ *   - failing addresses (FAILURE_ADDRESS_TABLE_MAX): distinct failing numbers per address, for the
+ *     scanner rule. A number counts as new when its pair entry is new; a pair evicted and re-added
+ *     counts again (errs towards suspending a scanner sooner, never a phone that fails one number).
+ * Counts age out: a pair or address with no failure for FAILURE_WINDOW_MS starts again at zero.
+ */
+import assert from 'node:assert';
+import type { Config, Params } from '../config/types.js';
+import type { ServiceContext, Component } from '../service/component.js';
+import type { Guard, NumberVerdict, SourceVerdict } from './guard-types.js';
+import {
+  appendEvent, lockoutKeyAddress, lockoutKeyNumber, lockoutKeyPair, type LockoutRecord, type Store,
+} from '../store/index.js';
+import { counters } from '../stats/counters.js';
+import {
+  BoundedTable, CidrMatcher, TokenBucket, bucketFill, bucketTake, normalizeAddress, parseAddress,
+} from '../net/index.js';
+
+/** Source addresses tracked for rate limiting: a few MiB; well above the phones of one appliance. */
+export const SOURCE_TABLE_MAX = 65_536;
+/** number@address pairs with failed authentications being counted. */
+export const FAILURE_PAIR_TABLE_MAX = 16_384;
+/** Addresses with failed authentications being counted (scanner rule). */
+export const FAILURE_ADDRESS_TABLE_MAX = 16_384;
+/** A failure count with no new failure for this long starts again (slow guessing still meets the
+ *  lockout: one guess an hour is 24 a day, far too slow for a password). */
+export const FAILURE_WINDOW_MS = 3_600_000;
+/** How often lockoutSweeper removes lapsed suspensions, and how many per pass at most. */
+export const LOCKOUT_SWEEP_INTERVAL_MS = 60_000;
+export const LOCKOUT_SWEEP_BATCH_MAX = 1_000;
+
+export interface GuardOptions {
+  readonly sourceTableMax?: number;
+  readonly failurePairTableMax?: number;
+  readonly failureAddressTableMax?: number;
+}
+
+/** What createGuard returns: the Guard contract plus introspection for tests and the console. */
+export interface GuardWithStats extends Guard {
+  /** Current entries per table (each never above its bound). */
+  tableSizes(): { sources: number; failingPairs: number; failingAddresses: number };
+}
+
+export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): GuardWithStats {
+  const store: Store = ctx.store;
+  let params: Params = ctx.config().params;
+  let deny = new CidrMatcher(ctx.config().acl.deny);
+  let allow = new CidrMatcher(ctx.config().acl.allow);
+  let global: TokenBucket | null = null;
+  const scratch = new Uint8Array(16);
+
+  const sources = new BoundedTable(options.sourceTableMax ?? SOURCE_TABLE_MAX);
+  const buckets = new Float64Array(sources.capacity * 2);
+  const addressKeys: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
+  const lastNumbers: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
+  const numberKeys: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
+  const pairKeys: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
+
+  const pairs = new BoundedTable(options.failurePairTableMax ?? FAILURE_PAIR_TABLE_MAX);
+  const pairFailures = new Int32Array(pairs.capacity);
+  const pairLastMs = new Float64Array(pairs.capacity);
+
+  const addresses = new BoundedTable(options.failureAddressTableMax ?? FAILURE_ADDRESS_TABLE_MAX);
+  const addressNumbers = new Int32Array(addresses.capacity);
+  const addressLastMs = new Float64Array(addresses.capacity);
+
+  const onWriteFailed = (err: unknown): false => {
+    counters.storeWriteFailures++;
+    ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'lockout write failed');
+    return false;
+  };
+
+  const configureGlobal = (): void => {
+    const rate = params.registerRateGlobalPerS;
+    if (rate <= 0) { global = null; return; }
+    const burst = Math.max(1, rate); // one second's worth: the cap is a rate, not a queue
+    // Full as of the first request: the callers' clock (nowMs) is the only one the guard uses.
+    if (global === null) global = new TokenBucket(rate, burst, Number.NEGATIVE_INFINITY);
+    else global.configure(rate, burst);
+  };
+  configureGlobal();
+
+  /** The source's slot, created (full bucket, no cached keys) when new; marks it updated. */
+  const sourceSlot = (address: string, nowMs: number): number => {
+    let slot = sources.find(address);
+    if (slot >= 0) {
+      sources.touch(slot);
+      return slot;
+    }
+    slot = sources.insert(address);
+    bucketFill(buckets, slot * 2, nowMs, params.registerBurstPerSource);
+    addressKeys[slot] = null;
+    lastNumbers[slot] = null;
+    numberKeys[slot] = null;
+    pairKeys[slot] = null;
+    return slot;
+  };
+
+  /** Caches the `number:` and `pair:` keys of the number last seen from this source. */
+  const cacheNumber = (slot: number, number: string, address: string): void => {
+    if (lastNumbers[slot] === number) return;
+    lastNumbers[slot] = number;
+    numberKeys[slot] = lockoutKeyNumber(number);
+    pairKeys[slot] = lockoutKeyPair(number, normalizeAddress(address));
+  };
+
+  const active = (key: string, nowMs: number): LockoutRecord | null => {
+    const rec = store.lockouts.get(key);
+    return rec !== undefined && rec.untilMs > nowMs ? rec : null;
+  };
+
+  const suspend = (rec: LockoutRecord, userAgent: string, detail: string): void => {
+    // An operator (or an earlier rule) may already hold this key for longer: never shorten it.
+    const existing = store.lockouts.get(rec.key);
+    if (existing !== undefined && existing.untilMs >= rec.untilMs) return;
+    store.lockouts.put(rec.key, rec).catch(onWriteFailed);
+    appendEvent(store, {
+      atMs: rec.createdAtMs, type: 'locked_out', number: rec.number, source: rec.address, userAgent, detail,
+    }).catch(onWriteFailed);
+    ctx.log.warn({ kind: rec.kind, number: rec.number, address: rec.address, untilMs: rec.untilMs }, detail);
+  };
+
+  return {
+    checkSource(address: string, nowMs: number): SourceVerdict {
+      if (deny.size > 0 || allow.size > 0) {
+        const family = parseAddress(address, scratch);
+        if (deny.matchesBytes(family, scratch)) return 'acl_denied';
+        if (allow.size > 0 && !allow.matchesBytes(family, scratch)) return 'acl_denied';
+      }
+      const slot = sourceSlot(address, nowMs);
+      const rate = params.registerRatePerSourcePerS;
+      if (rate > 0 && !bucketTake(buckets, slot * 2, nowMs, rate, params.registerBurstPerSource)) return 'rate_limited';
+      let key = addressKeys[slot];
+      if (key === null || key === undefined) key = addressKeys[slot] = lockoutKeyAddress(normalizeAddress(address));
+      if (active(key, nowMs) !== null) return 'address_locked';
+      if (global !== null && !global.take(nowMs)) return 'overloaded';
+      return 'ok';
+    },
+
+    checkNumber(number: string, address: string, nowMs: number): NumberVerdict {
+      let slot = sources.find(address);
+      if (slot < 0) slot = sourceSlot(address, nowMs);
+      cacheNumber(slot, number, address);
+      if (active(numberKeys[slot]!, nowMs) !== null) return 'number_held';
+      if (active(pairKeys[slot]!, nowMs) !== null) return 'pair_locked';
+      return 'ok';
+    },
+
+    authFailed(number: string, address: string, userAgent: string, nowMs: number): boolean {
+      const retry = params.registerRetryCount;
+      const scanner = params.scannerNumbersMax;
+      if (retry <= 0 && scanner <= 0) return false;
+      const normalized = normalizeAddress(address);
+      const slot = sources.find(address);
+      const pairKey = slot >= 0 && lastNumbers[slot] === number ? pairKeys[slot]! : lockoutKeyPair(number, normalized);
+      let locked = false;
+
+      let p = pairs.find(pairKey);
+      let newNumber = false;
+      if (p < 0) {
+        p = pairs.insert(pairKey);
+        pairFailures[p] = 0;
+        newNumber = true;
+      } else {
+        pairs.touch(p);
+        if (nowMs - pairLastMs[p]! > FAILURE_WINDOW_MS) { pairFailures[p] = 0; newNumber = true; }
+      }
+      pairFailures[p]!++;
+      pairLastMs[p] = nowMs;
+      if (retry > 0 && pairFailures[p]! >= retry) {
+        const failures = pairFailures[p]!;
+        pairFailures[p] = 0;
+        suspend({
+          key: pairKey, kind: 'pair', address: normalized, number, untilMs: nowMs + params.registerSuspendS * 1000,
+          createdAtMs: nowMs, failures, reason: `SS_ENDPOINT_REGISTER_RETRY: ${failures} failed authentications`,
+        }, userAgent,
+        `${number} from ${normalized} suspended for ${params.registerSuspendS} s after ${failures} failed authentications (SS_ENDPOINT_REGISTER_RETRY)`);
+        locked = true;
+      }
+
+      let a = addresses.find(address);
+      if (a < 0) {
+        a = addresses.insert(address);
+        addressNumbers[a] = 0;
+      } else {
+        addresses.touch(a);
+        if (nowMs - addressLastMs[a]! > FAILURE_WINDOW_MS) addressNumbers[a] = 0;
+      }
+      addressLastMs[a] = nowMs;
+      if (newNumber) addressNumbers[a]!++;
+      if (scanner > 0 && addressNumbers[a]! >= scanner) {
+        const numbers = addressNumbers[a]!;
+        addressNumbers[a] = 0;
+        suspend({
+          key: lockoutKeyAddress(normalized), kind: 'address', address: normalized, number: '',
+          untilMs: nowMs + params.registerSuspendS * 1000, createdAtMs: nowMs, failures: numbers,
+          reason: `SS_REGISTER_SCANNER_NUMBERS: failed authentications for ${numbers} different numbers`,
+        }, userAgent,
+        `address ${normalized} suspended for ${params.registerSuspendS} s: failed authentications for ${numbers} different numbers, last ${number} (SS_REGISTER_SCANNER_NUMBERS)`);
+        locked = true;
+      }
+      return locked;
+    },
+
+    authSucceeded(number: string, address: string): void {
+      // Only an address with failures can have a pair to forget: the common case builds no string.
+      if (addresses.find(address) < 0) return;
+      const slot = sources.find(address);
+      const pairKey = slot >= 0 && lastNumbers[slot] === number ? pairKeys[slot]! : lockoutKeyPair(number, normalizeAddress(address));
+      pairs.delete(pairKey);
+    },
+
+    reload(config: Config): void {
+      params = config.params;
+      deny = new CidrMatcher(config.acl.deny);
+      allow = new CidrMatcher(config.acl.allow);
+      configureGlobal();
+    },
+
+    tableSizes() {
+      return { sources: sources.size, failingPairs: pairs.size, failingAddresses: addresses.size };
+    },
+  };
+}
+
+/**
+ * Removes lapsed suspensions (untilMs at or before nowMs), at most `batchMax`. Each removal re-reads the
+ * record inside the write transaction, so a suspension renewed meanwhile (by the service or an operator
+ * in another process) is kept. Resolves with how many went.
+ */
+export async function sweepLockouts(store: Store, nowMs: number, batchMax = LOCKOUT_SWEEP_BATCH_MAX): Promise<number> {
+  assert(batchMax >= 1);
+  const lapsed: string[] = [];
+  for (const { key, value } of store.lockouts.getRange({})) {
+    if (value.untilMs <= nowMs) lapsed.push(key);
+    if (lapsed.length >= batchMax) break;
+  }
+  if (lapsed.length === 0) return 0;
+  let removed = 0;
+  await store.lockouts.transaction(() => {
+    for (const key of lapsed) {
+      const current = store.lockouts.get(key);
+      if (current === undefined || current.untilMs > nowMs) continue;
+      void store.lockouts.remove(key);
+      removed++;
+    }
+  });
+  return removed;
+}
+
+/** A service component that runs sweepLockouts every LOCKOUT_SWEEP_INTERVAL_MS. */
+export function lockoutSweeper(ctx: ServiceContext, intervalMs = LOCKOUT_SWEEP_INTERVAL_MS): Component {
+  let timer: NodeJS.Timeout | null = null;
+  let running = false;
+  const pass = (): void => {
+    if (running) return;
+    running = true;
+    sweepLockouts(ctx.store, Date.now())
+      .then((removed) => { if (removed > 0) ctx.log.debug({ removed }, 'lapsed lockouts removed'); })
+      .catch((err: unknown) => ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'lockout sweep failed'))
+      .finally(() => { running = false; });
+  };
+  return {
+    name: 'lockout-sweeper',
+    async start() {
+      pass();
+      timer = setInterval(pass, intervalMs);
+      timer.unref();
+    },
+    reload() {},
+    async stop() {
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+    },
+  };
+}
