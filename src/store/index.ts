@@ -10,3 +10,6 @@ export * from './bindings.js';
 export * from './events.js';
 export * from './lockouts.js';
 export * from './service.js';
+export * from './samples.js';
+export * from './trunks.js';
+export * from './commands.js';

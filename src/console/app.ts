@@ -1,0 +1,498 @@
+/**
+ * `sipreg console`: numbered menus over the store, for a serial line or an SSH login (issue 6).
+ * Each screen is built from the store when shown (Enter refreshes); actions are store writes the
+ * running service sees at once. Flows are plain async functions over Ui, so they read top to bottom.
+ */
+import { writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { loadConfig, renderParamsListing } from '../config/index.js';
+import type { Config } from '../config/types.js';
+import {
+  activeLockouts, bindingsOf, queryEvents, readService, serviceRunning,
+  type EventRecord, type EventType, type Store,
+} from '../store/index.js';
+import { analyse, failedLog, trend, type TrendWindow } from '../stats/analysis.js';
+import { forceUnregister, liftLockoutKey, requestReload, requestTrunkReregister, type HoldTarget } from './actions.js';
+import {
+  BINDING_STATUSES, bindingDetails, bindingsCsv, bindingsTable, describeFilter, findBindings, isFilterProblem,
+  makeFilter, type BindingFilter,
+} from './bindings.js';
+import { barChart, columnChart } from './chart.js';
+import { cut, formatClock, formatDateTime, formatDuration, table, wrap } from './format.js';
+import { DECISION_TYPES, EVENT_TYPES, eventLines, FAILED_TYPES, isEventType, lockoutsTable, lockoutTarget } from './history.js';
+import { menuLines, type Screen } from './screen.js';
+import { readStatus, statusLines } from './status.js';
+import { trunksTable, trunkViews } from './trunks.js';
+import { EndOfInput, Ui, type LineSource } from './ui.js';
+
+/** How long the Parameters screen waits for the service to report a reload. */
+const RELOAD_WAIT_MS = 10_000;
+/** Rows of history a screen reads at most (newest first): enough pages for a person. */
+const EVENTS_SHOWN_MAX = 1_000;
+const HOLD_S_MAX = 7 * 86_400;
+
+export interface ConsoleOptions {
+  readonly store: Store;
+  readonly config: Config;
+  readonly write: (text: string) => void;
+  readonly lines: LineSource;
+  readonly clear: boolean;
+  readonly now?: () => number;
+}
+
+const pick = (items: string[]): string[] => menuLines(items);
+
+export class ConsoleApp {
+  private config: Config;
+  private filter: BindingFilter = {};
+  private readonly store: Store;
+  private readonly now: () => number;
+  readonly ui: Ui;
+
+  constructor(o: ConsoleOptions) {
+    this.store = o.store;
+    this.config = o.config;
+    this.now = o.now ?? Date.now;
+    this.ui = new Ui({ write: o.write, lines: o.lines, clear: o.clear, status: () => statusLines(readStatus(this.store, this.config, this.now())) });
+  }
+
+  /** Runs until 0/q on the main menu or the end of input; the exit code is always 0. */
+  async run(): Promise<number> {
+    try {
+      await this.ui.menu(() => ({
+        title: 'sipreg console',
+        body: [
+          ' 1  Registrations        (table, filters, details)',
+          ' 2  Force unregister     (one number or one contact; kick and hold)',
+          ' 3  Why                  (why a phone does or does not register)',
+          ' 4  Export to CSV',
+          ' 5  Analysis             (counts over time, rates, devices, areas, failures)',
+          ' 6  Lockouts             (suspended numbers and addresses)',
+          ' 7  Trunks               (outbound registrations)',
+          ' 8  Parameters           (SS_* values in force; reload the config)',
+          ' 9  Event log',
+        ],
+        menu: ['Type a number and Enter; 0 or q goes back (here: quits). Enter alone refreshes.'],
+      }), async (choice) => {
+        switch (choice) {
+          case '1': await this.registrations(); return;
+          case '2': return this.forceUnregisterFlow();
+          case '3': await this.why(); return;
+          case '4': return this.exportFlow();
+          case '5': await this.analysis(); return;
+          case '6': await this.lockouts(); return;
+          case '7': await this.trunks(); return;
+          case '8': await this.parameters(); return;
+          case '9': await this.eventLog(); return;
+          default: return unknown(choice);
+        }
+      });
+    } catch (err) {
+      if (!(err instanceof EndOfInput)) throw err;
+    }
+    return 0;
+  }
+
+  // ---- 1 Registrations ----------------------------------------------------------------------------
+
+  private async registrations(): Promise<void> {
+    await this.ui.menu(() => {
+      const nowMs = this.now();
+      const bindings = findBindings(this.store, this.filter, nowMs);
+      const f = describeFilter(this.filter);
+      const tableLines = bindingsTable(bindings, nowMs);
+      return {
+        title: 'Registrations',
+        head: [`${bindings.length} binding${bindings.length === 1 ? '' : 's'}${f === '' ? '' : `, filter: ${f}`} (at ${formatClock(nowMs)})`, tableLines[0]!],
+        body: bindings.length === 0 ? ['(none)'] : tableLines.slice(1),
+        menu: pick(['1 by number', '2 by IP/CIDR', '3 by account', '4 by status', '5 clear filters', '6 details', '7 refresh', '8/9 page', '0 back']),
+      };
+    }, async (choice) => {
+      const current = (): Screen => ({ title: 'Registrations: filter', body: [`Filter in force: ${describeFilter(this.filter) || '(none)'}`], menu: [] });
+      switch (choice) {
+        case '1': return this.setFilter('number', await this.ui.prompt(current(), 'Number (1001, or 10* for a prefix; Enter = any): '));
+        case '2': return this.setFilter('ip', await this.ui.prompt(current(), 'Source IP or range (203.0.113.0/24; Enter = any): '));
+        case '3': return this.setFilter('account', await this.ui.prompt(current(), 'Account (Enter = any): '));
+        case '4': return this.setFilter('status', await this.ui.prompt(current(), `Status (${BINDING_STATUSES.join('/')}; Enter = any): `));
+        case '5': this.filter = {}; return 'Filters cleared.';
+        case '6': {
+          const number = await this.ui.prompt(current(), 'Details of number: ');
+          if (number !== null && number !== '') await this.details(number);
+          return;
+        }
+        case '7': return;
+        default: return unknown(choice);
+      }
+    });
+  }
+
+  private setFilter(field: 'number' | 'ip' | 'account' | 'status', value: string | null): string | void {
+    if (value === null) return;
+    const next = {
+      number: this.filter.number, ip: this.filter.range?.text, account: this.filter.account, status: this.filter.status,
+      [field]: value,
+    };
+    const f = makeFilter(next);
+    if (isFilterProblem(f)) return `Not used: ${f.field} ${f.message}`;
+    this.filter = f;
+    return value === '' ? `${field} filter cleared.` : undefined;
+  }
+
+  private async details(number: string): Promise<void> {
+    await this.ui.menu(() => {
+      const nowMs = this.now();
+      const bindings = bindingsOf(this.store, number);
+      const body = bindings.length === 0 ? [`No registration for ${number}.`]
+        : bindings.flatMap((b, i) => [...(i > 0 ? [''] : []), ...bindingDetails(b, nowMs)]);
+      return { title: `Details: ${number}`, body, menu: pick(['Enter refresh', '8/9 page', '0 back']) };
+    }, unknown);
+  }
+
+  // ---- 2 Force unregister -------------------------------------------------------------------------
+
+  private async forceUnregisterFlow(): Promise<string | void> {
+    const base: Screen = {
+      title: 'Force unregister',
+      body: ['Removes a binding now; the phone learns at its next REGISTER (no NOTIFY is sent).',
+        'With a hold, the number (or its source address) is refused for that long,',
+        'so a phone with a stolen password does not come straight back.'],
+      menu: [],
+    };
+    const number = await this.ui.prompt(base, 'Number (0 = cancel): ');
+    if (number === null || number === '') return;
+    const nowMs = this.now();
+    const bindings = bindingsOf(this.store, number);
+    if (bindings.length === 0) return `No registration for ${number}: nothing to remove.`;
+    const listing: Screen = {
+      title: `Force unregister ${number}`,
+      head: table([{ title: '#', align: 'right' }, { title: 'CONTACT', minCols: 20 }, { title: 'SOURCE' }, { title: 'LEFT' }],
+        bindings.map((b, i) => [String(i + 1), b.contact, b.source, formatDuration((b.expiresAtMs - nowMs) / 1000)])),
+      body: [],
+      menu: [],
+    };
+    let contact: string | undefined;
+    for (;;) {
+      const which = await this.ui.prompt(listing, 'Contact # to remove (Enter = all of them, 0 = cancel): ');
+      if (which === null) return 'Cancelled.';
+      if (which === '') break;
+      const b = bindings[Number(which) - 1];
+      if (/^\d+$/.test(which) && b !== undefined) { contact = b.contactKey; break; }
+    }
+    let holdS = 0;
+    let holdTarget: HoldTarget = 'number';
+    for (;;) {
+      const hold = await this.ui.prompt(listing, `Hold for how many seconds (1..${HOLD_S_MAX}; Enter = no hold): `);
+      if (hold === null) return 'Cancelled.';
+      if (hold === '') break;
+      if (/^\d+$/.test(hold) && Number(hold) >= 1 && Number(hold) <= HOLD_S_MAX) { holdS = Number(hold); break; }
+    }
+    if (holdS > 0) {
+      const t = await this.ui.prompt(listing, 'Refuse 1 the number, 2 its source address (Enter = 1): ');
+      if (t === null) return 'Cancelled.';
+      holdTarget = t === '2' ? 'address' : 'number';
+    }
+    const what = contact === undefined ? `all ${bindings.length} binding(s) of ${number}` : `${number} contact ${contact}`;
+    const holdText = holdS === 0 ? '' : `, then refuse the ${holdTarget === 'number' ? 'number' : 'source address'} for ${holdS}s`;
+    const confirm = await this.ui.prompt({ ...listing, body: ['', ...wrap(`Remove ${what}${holdText}?`, 80)] }, 'Type 1 to confirm, 0 to cancel: ');
+    if (confirm !== '1') return 'Cancelled: nothing removed.';
+    const result = await forceUnregister(this.store, number, { contact, holdS, holdTarget, by: 'console' });
+    if (result.removed.length === 0) return `Nothing removed: ${number} changed meanwhile.`;
+    return `Removed ${result.removed.length} binding(s) of ${number}${result.hold.length > 0 ? `; held ${result.hold.map(lockoutTarget).join(', ')} ${holdS}s` : ''}.`;
+  }
+
+  // ---- 3 Why ----------------------------------------------------------------------------------------
+
+  private async why(): Promise<void> {
+    const number = await this.ui.prompt({
+      title: 'Why',
+      body: ['The REGISTERs seen from one number and what the registrar decided for each,',
+        'newest first, with the rule that fired.'],
+      menu: [],
+    }, 'Number (0 = cancel): ');
+    if (number === null || number === '') return;
+    await this.ui.menu(() => ({ title: `Why: ${number}`, body: this.whyLines(number), menu: pick(['Enter refresh', '8/9 page', '0 back']) }), unknown);
+  }
+
+  whyLines(number: string): string[] {
+    const nowMs = this.now();
+    const out: string[] = [];
+    const account = this.config.accounts.find((a) => a.number === number);
+    out.push(account === undefined
+      ? `${number} is NOT in the config's accounts: every REGISTER from it fails authentication.`
+      : `${number}: account ${account.account || '-'}, auth ${account.authMode}` +
+        `${account.allow.length > 0 ? `, allowed from ${account.allow.map((a) => a.cidr.text).join(' ')}` : ''}`);
+    const bindings = bindingsOf(this.store, number);
+    out.push(bindings.length === 0 ? 'Not registered now.'
+      : `Registered now: ${bindings.map((b) => `${b.source} (${formatDuration((b.expiresAtMs - nowMs) / 1000)} left)`).join(', ')}`);
+    const locks = activeLockouts(this.store, nowMs).filter((l) => l.number === number || bindings.some((b) => b.sourceAddress === l.address && l.kind === 'address'));
+    for (const l of locks) out.push(`SUSPENDED: ${lockoutTarget(l)} for ${formatDuration((l.untilMs - nowMs) / 1000)} more (${l.reason})`);
+    const events = queryEvents(this.store, { number, type: DECISION_TYPES, newestFirst: true, limit: 50 });
+    out.push('');
+    if (events.length === 0) {
+      out.push(...wrap('No REGISTER from this number has been recorded. Check the phone\'s registrar address and port, ' +
+        'the network path to this appliance, and the phone\'s user name.', 80));
+    }
+    for (const e of events) out.push(...eventLines(e));
+    return out.map((l) => cut(l, 80));
+  }
+
+  // ---- 4 Export -------------------------------------------------------------------------------------
+
+  private async exportFlow(): Promise<string | void> {
+    const nowMs = this.now();
+    const d = new Date(nowMs);
+    const stamp = `${d.getFullYear()}${String(d.getMonth() + 1).padStart(2, '0')}${String(d.getDate()).padStart(2, '0')}-` +
+      `${String(d.getHours()).padStart(2, '0')}${String(d.getMinutes()).padStart(2, '0')}${String(d.getSeconds()).padStart(2, '0')}`;
+    const defaultPath = join(this.store.dataDir, `registrations-${stamp}.csv`);
+    const bindings = findBindings(this.store, this.filter, nowMs);
+    const f = describeFilter(this.filter);
+    const answer = await this.ui.prompt({
+      title: 'Export to CSV',
+      body: [`${bindings.length} binding(s) to export; filter: ${f === '' ? '(none: the full list)' : f}`,
+        '(set or clear the filter in 1 Registrations)', '', 'Default file:', ...wrap(defaultPath, 78, '  ')],
+      menu: [],
+    }, 'File (Enter = default, 0 = cancel): ');
+    if (answer === null) return 'Export cancelled.';
+    const path = answer === '' ? defaultPath : isAbsolute(answer) ? answer : resolve(this.store.dataDir, answer);
+    try {
+      writeFileSync(path, bindingsCsv(bindings, nowMs));
+    } catch (err) {
+      return cut(`Export failed: ${path}: ${err instanceof Error ? err.message : String(err)}`, 80);
+    }
+    await this.ui.pause({ title: 'Export to CSV', body: [`Wrote ${bindings.length} row(s) to`, ...wrap(path, 78, '  ')], menu: [] });
+    return cut(`Exported ${bindings.length} row(s) to ${path}`, 80);
+  }
+
+  // ---- 5 Analysis -----------------------------------------------------------------------------------
+
+  private async analysis(): Promise<void> {
+    await this.ui.menu(() => {
+      const a = analyse(this.store, this.config, this.now());
+      const r = a.last5min;
+      const h = a.lastHour;
+      return {
+        title: 'Analysis',
+        body: [
+          `Registered now: ${a.registered} (behind NAT ${a.nat})`,
+          `Last 5 min: ${r.registersPerS.toFixed(2)} REGISTER/s, ${r.acceptedPerS.toFixed(2)} accepted/s, ` +
+            `auth failures ${r.authFailuresPerS.toFixed(2)}/s (${(r.authFailureRatio * 100).toFixed(1)}%)`,
+          `Last hour:  ${h.registersPerS.toFixed(2)} REGISTER/s, avg processing ${h.avgProcessingMs === null ? '-' : `${h.avgProcessingMs.toFixed(3)} ms`}`,
+          `Device types: ${a.deviceTypes.length}, areas: ${a.areas.length}`,
+          '',
+          ' 1  Registration count, last hour      5  Device types (User-Agent)',
+          ' 2  Registration count, last day       6  Areas',
+          ' 3  Registration count, last week      7  Failed registrations',
+          ' 4  Rates and processing time',
+        ],
+        menu: pick(['Enter refresh', '0 back']),
+      };
+    }, async (choice) => {
+      switch (choice) {
+        case '1': await this.trendScreen('hour'); return;
+        case '2': await this.trendScreen('day'); return;
+        case '3': await this.trendScreen('week'); return;
+        case '4': await this.show('Rates', () => this.ratesLines()); return;
+        case '5': await this.show('Device types (by User-Agent)', () => {
+          const a = analyse(this.store, this.config, this.now());
+          return [`${a.registered} binding(s), ${a.deviceTypes.length} type(s)`, ...barChart(a.deviceTypes)];
+        }); return;
+        case '6': await this.show('Areas (configured areas, then /24 or /64)', () => {
+          const a = analyse(this.store, this.config, this.now());
+          return barChart(a.areas.map((x) => ({ name: `${x.configured ? '' : '~ '}${x.name}`, count: x.count })));
+        }); return;
+        case '7': await this.show('Failed registrations (newest first)', () => {
+          const events = failedLog(this.store, EVENTS_SHOWN_MAX);
+          if (events.length === 0) return ['(none recorded)'];
+          return table([{ title: 'TIME' }, { title: 'NUMBER', minCols: 6 }, { title: 'SOURCE', minCols: 11 }, { title: 'REASON', minCols: 12 }],
+            events.map((e) => [formatDateTime(e.atMs).slice(5), e.number || '-', e.source || '-', `${e.type}: ${e.detail}`]));
+        }); return;
+        default: return unknown(choice);
+      }
+    });
+  }
+
+  private ratesLines(): string[] {
+    const a = analyse(this.store, this.config, this.now());
+    const cols = [['last 5 min', a.last5min], ['last hour', a.lastHour], ['last day', a.lastDay]] as const;
+    const row = (label: string, f: (r: typeof a.last5min) => string): string => `${label.padEnd(24)}${cols.map(([, r]) => f(r).padStart(12)).join('')}`;
+    return [
+      `${''.padEnd(24)}${cols.map(([l]) => l.padStart(12)).join('')}`,
+      row('REGISTER received /s', (r) => r.registersPerS.toFixed(2)),
+      row('accepted (200 OK) /s', (r) => r.acceptedPerS.toFixed(2)),
+      row('auth failures /s', (r) => r.authFailuresPerS.toFixed(2)),
+      row('auth failure ratio', (r) => `${(r.authFailureRatio * 100).toFixed(1)}%`),
+      row('rejected /s', (r) => r.rejectedPerS.toFixed(2)),
+      row('avg processing (ms)', (r) => (r.avgProcessingMs === null ? '-' : r.avgProcessingMs.toFixed(3))),
+      row('minutes sampled', (r) => String(r.minutes)),
+      '',
+      'Samples are written by the running service once a minute.',
+    ];
+  }
+
+  private async trendScreen(window: TrendWindow): Promise<void> {
+    await this.show(`Registration count, last ${window}`, () => {
+      const nowMs = this.now();
+      const a = analyse(this.store, this.config, nowMs);
+      const pts = trend(a.samples, nowMs, window);
+      const label = (ms: number): string => (window === 'hour' ? formatClock(ms) : formatDateTime(ms).slice(5, 16));
+      const each = window === 'hour' ? '1 min' : window === 'day' ? '30 min' : '3 hours';
+      const known = pts.filter((p) => p.registered !== null);
+      return [
+        `One column per ${each}; now ${a.registered}` +
+          (known.length > 0 ? `, min ${Math.min(...known.map((p) => p.min!))}, max ${Math.max(...known.map((p) => p.max!))}` : ''),
+        '',
+        ...columnChart(pts.map((p) => p.registered), 10, label(pts[0]!.atMs), label(nowMs)),
+      ];
+    });
+  }
+
+  /** A read-only screen, rebuilt on Enter, paged, left with 0. */
+  private async show(title: string, body: () => string[]): Promise<void> {
+    await this.ui.menu(() => ({ title, body: body(), menu: pick(['Enter refresh', '8/9 page', '0 back']) }), unknown);
+  }
+
+  // ---- 6 Lockouts -----------------------------------------------------------------------------------
+
+  private async lockouts(): Promise<void> {
+    await this.ui.menu(() => {
+      const nowMs = this.now();
+      const ls = activeLockouts(this.store, nowMs);
+      const t = lockoutsTable(ls, nowMs, 80, true);
+      return {
+        title: 'Lockouts',
+        head: [`${ls.length} active suspension(s)`, ...(ls.length === 0 ? [] : [t[0]!])],
+        body: ls.length === 0 ? ['(none)'] : t.slice(1),
+        menu: pick(['1 lift one', 'Enter refresh', '8/9 page', '0 back']),
+      };
+    }, async (choice) => {
+      if (choice !== '1') return unknown(choice);
+      const ls = activeLockouts(this.store, this.now());
+      if (ls.length === 0) return 'Nothing to lift.';
+      const which = await this.ui.prompt({ title: 'Lockouts: lift', body: lockoutsTable(ls, this.now(), 80, true), menu: [] }, '# to lift (0 = cancel): ');
+      if (which === null || which === '') return;
+      const l = /^\d+$/.test(which) ? ls[Number(which) - 1] : undefined;
+      if (l === undefined) return `No lockout #${which}.`;
+      const lifted = await liftLockoutKey(this.store, l.key, 'console');
+      return lifted === null ? `${lockoutTarget(l)} had already ended.` : `Lifted: ${lockoutTarget(l)} may register again.`;
+    });
+  }
+
+  // ---- 7 Trunks -------------------------------------------------------------------------------------
+
+  private async trunks(): Promise<void> {
+    await this.ui.menu(() => {
+      const nowMs = this.now();
+      this.store.root.resetReadTxn();
+      const views = trunkViews(this.store, this.config);
+      const t = trunksTable(views, nowMs);
+      return {
+        title: 'Trunks',
+        head: views.length === 0 ? [] : [t[0]!],
+        body: views.length === 0 ? ['(no trunks in the config)'] : t.slice(1),
+        menu: pick(['1 re-register one now', 'Enter refresh', '8/9 page', '0 back']),
+      };
+    }, async (choice) => {
+      if (choice !== '1') return unknown(choice);
+      const views = trunkViews(this.store, this.config);
+      if (views.length === 0) return 'No trunks in the config.';
+      const name = await this.ui.prompt({ title: 'Trunks: re-register', body: views.map((v, i) => `${i + 1}  ${v.name} (${v.state})`), menu: [] }, 'Trunk # or name (0 = cancel): ');
+      if (name === null || name === '') return;
+      const v = views.find((x, i) => x.name === name || String(i + 1) === name);
+      if (v === undefined) return `No trunk ${name}.`;
+      if (!v.enabled) return `${v.name} is disabled in the config.`;
+      await requestTrunkReregister(this.store, v.name);
+      return this.running() ? `Asked the service to re-register ${v.name} now.`
+        : `Queued: the service is down; ${v.name} registers when it starts.`;
+    });
+  }
+
+  private running(): boolean {
+    this.store.root.resetReadTxn();
+    return serviceRunning(readService(this.store), this.now());
+  }
+
+  // ---- 8 Parameters ---------------------------------------------------------------------------------
+
+  private async parameters(): Promise<void> {
+    await this.ui.menu(() => ({
+      title: 'Parameters in force',
+      head: [cut(`Config file: ${this.config.file}`, 80)],
+      body: renderParamsListing(this.config.params).trimEnd().split('\n'),
+      menu: pick(['1 reload the config', 'Enter refresh', '8/9 page', '0 back']),
+    }), async (choice) => {
+      if (choice !== '1') return unknown(choice);
+      return this.reload();
+    });
+  }
+
+  private async reload(): Promise<string> {
+    if (!this.running()) return 'The service is down: it reads the config when it starts.';
+    const askedMs = Date.now();
+    await requestReload(this.store);
+    const deadline = askedMs + RELOAD_WAIT_MS;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      this.store.root.resetReadTxn();
+      const result = queryEvents(this.store, { type: ['config_reloaded', 'config_refused'], sinceMs: askedMs - 1000 })
+        .filter((e) => e.atMs >= askedMs - 1000).pop();
+      if (result !== undefined) return this.reloadResult(result);
+    }
+    return 'No answer from the service within 10 s: see the Event log later.';
+  }
+
+  private async reloadResult(e: EventRecord): Promise<string> {
+    if (e.type === 'config_reloaded') {
+      const loaded = loadConfig(this.config.file);
+      if (loaded.config !== null) this.config = { ...loaded.config, dataDir: this.config.dataDir };
+      return `Reloaded at ${formatClock(e.atMs)}: the new values are in force.`;
+    }
+    await this.ui.pause({ title: 'Reload refused: the running config is kept', body: wrap(e.detail, 80).flatMap((l) => l.split('; ')), menu: [] });
+    return 'Reload refused: fix the file (sipreg check) and reload again.';
+  }
+
+  // ---- 9 Event log ----------------------------------------------------------------------------------
+
+  private async eventLog(): Promise<void> {
+    let number: string | undefined;
+    let types: EventType[] | undefined;
+    await this.ui.menu(() => {
+      this.store.root.resetReadTxn();
+      const events = queryEvents(this.store, {
+        newestFirst: true, limit: EVENTS_SHOWN_MAX, ...(number === undefined ? {} : { number }), ...(types === undefined ? {} : { type: types }),
+      });
+      const f = [number === undefined ? '' : `number ${number}`, types === undefined ? '' : `type ${types.join(',')}`].filter((x) => x !== '').join(', ');
+      return {
+        title: 'Event log (newest first)',
+        head: [`${events.length}${events.length === EVENTS_SHOWN_MAX ? '+' : ''} event(s)${f === '' ? '' : `, filter: ${f}`}`],
+        body: events.length === 0 ? ['(none)'] : events.flatMap((e) => eventLines(e)),
+        menu: pick(['1 by number', '2 by type', '3 clear filters', 'Enter refresh', '8/9 page', '0 back']),
+      };
+    }, async (choice) => {
+      const screen: Screen = { title: 'Event log: filter', body: wrap(`Types: ${EVENT_TYPES.join(' ')}`, 80), menu: [] };
+      switch (choice) {
+        case '1': {
+          const n = await this.ui.prompt(screen, 'Number (Enter = any): ');
+          if (n !== null) number = n === '' ? undefined : n;
+          return;
+        }
+        case '2': {
+          const t = await this.ui.prompt(screen, 'Type(s), comma-separated (failed = the failures; Enter = any): ');
+          if (t === null) return;
+          if (t === '') { types = undefined; return; }
+          const list = t === 'failed' ? [...FAILED_TYPES] : t.split(',').map((s) => s.trim());
+          const bad = list.find((x) => !isEventType(x));
+          if (bad !== undefined) return `Unknown type '${bad}'.`;
+          types = list.filter(isEventType);
+          return;
+        }
+        case '3': number = undefined; types = undefined; return 'Filters cleared.';
+        default: return unknown(choice);
+      }
+    });
+  }
+}
+
+function unknown(choice: string): string {
+  return cut(`Unknown choice '${choice}': type a number from the menu, 0 to go back.`, 80);
+}
+

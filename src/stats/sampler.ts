@@ -1,0 +1,127 @@
+/**
+ * The service's statistics component: every minute a SampleRecord (registration count and the minute's
+ * counter deltas) for the Analysis charts, alert detection on it, and every few seconds the counters
+ * snapshot for `sipreg stats` plus the Prometheus textfile when `metrics_textfile` is set.
+ */
+import type { Component, ServiceContext } from '../service/component.js';
+import {
+  activeLockouts, allTrunkStates, appendEvent, countBindings, minuteOf, pruneSamples, putSample, samplesSince,
+  type SampleRecord, type Store,
+} from '../store/index.js';
+import { counters, type Counters } from './counters.js';
+import { ALERT_META_KEY, BASELINE_MINUTES, detectAlerts, suppressRepeats, type AlertKind, type AlertRecord } from './alerts.js';
+import { renderTextfile, writeTextfile } from './prometheus.js';
+
+export const SAMPLE_INTERVAL_MS = 60_000;
+/** How often the counters snapshot and the textfile are written; node_exporter scrapes every 15 s or so. */
+export const METRICS_INTERVAL_MS = 5_000;
+/** Samples kept: the week chart needs 7 days; a day more for the edge. 11,520 small rows at most. */
+export const SAMPLE_RETENTION_MS = 8 * 86_400_000;
+
+/** `meta` key of the counters snapshot, for `sipreg stats` (counters live in the service's heap). */
+export const COUNTERS_META_KEY = 'counters';
+
+export interface CountersSnapshot {
+  atMs: number;
+  startedAtMs: number;
+  pid: number;
+  values: Counters;
+}
+
+export function readCountersSnapshot(store: Store): CountersSnapshot | null {
+  return (store.meta.get(COUNTERS_META_KEY) as CountersSnapshot | undefined) ?? null;
+}
+
+export function readLatestAlert(store: Store): AlertRecord | null {
+  return (store.meta.get(ALERT_META_KEY) as AlertRecord | undefined) ?? null;
+}
+
+/** The minute's sample from two counter snapshots and the store's current binding count. */
+export function makeSample(atMs: number, now: { total: number; nat: number }, cur: Counters, prev: Counters): SampleRecord {
+  const d = (k: keyof Counters): number => Math.max(0, cur[k] - prev[k]);
+  return {
+    atMs: minuteOf(atMs),
+    registered: now.total,
+    nat: now.nat,
+    registers: d('registersReceived'),
+    accepted: d('registersAccepted'),
+    authFailures: d('authFailures'),
+    rejected: d('registersRejected'),
+    processingUsTotal: d('processingUsTotal'),
+    processed: d('processed'),
+  };
+}
+
+export function statsSampler(ctx: ServiceContext): Component {
+  const startedAtMs = Date.now();
+  let prev: Counters = { ...counters };
+  let lastNat = 0;
+  let sampleTimer: NodeJS.Timeout | null = null;
+  let metricsTimer: NodeJS.Timeout | null = null;
+  const lastRaised = new Map<AlertKind, number>();
+
+  const sample = (): void => {
+    const nowMs = Date.now();
+    try {
+      const cur: Counters = { ...counters };
+      const counts = countBindings(ctx.store);
+      lastNat = counts.nat;
+      // The sample describes the minute that just ended.
+      const s = makeSample(nowMs - SAMPLE_INTERVAL_MS / 2, counts, cur, prev);
+      prev = cur;
+      const history = samplesSince(ctx.store, s.atMs - BASELINE_MINUTES * 60_000);
+      void putSample(ctx.store, s);
+      for (const a of suppressRepeats(detectAlerts(history, s), lastRaised)) {
+        ctx.log.warn({ alert: a.kind }, a.detail);
+        void ctx.store.meta.put(ALERT_META_KEY, a);
+        void appendEvent(ctx.store, { atMs: nowMs, type: 'alert', number: '', source: '', userAgent: '', detail: a.detail });
+      }
+      pruneSamples(ctx.store, nowMs - SAMPLE_RETENTION_MS, 100);
+    } catch (err) {
+      ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'stats sample failed');
+    }
+  };
+
+  const writeMetrics = (up: boolean): void => {
+    const nowMs = Date.now();
+    const values: Counters = { ...counters };
+    void ctx.store.meta.put(COUNTERS_META_KEY, { atMs: nowMs, startedAtMs, pid: process.pid, values } satisfies CountersSnapshot);
+    const path = ctx.config().metricsTextfile;
+    if (path === null) return;
+    try {
+      const trunks = allTrunkStates(ctx.store);
+      let trunksRegistered = 0;
+      for (const t of trunks.values()) if (t.state === 'registered') trunksRegistered++;
+      writeTextfile(path, renderTextfile(values, {
+        up, startTimeS: Math.floor(startedAtMs / 1000), bindings: ctx.store.bindings.getCount(), bindingsNat: lastNat,
+        lockoutsActive: activeLockouts(ctx.store, nowMs).length, trunksRegistered, trunksConfigured: ctx.config().trunks.length,
+      }));
+    } catch (err) {
+      ctx.log.warn({ err: err instanceof Error ? err.message : String(err), path }, 'metrics textfile not written');
+    }
+  };
+
+  return {
+    name: 'stats',
+    async start() {
+      lastNat = countBindings(ctx.store).nat;
+      writeMetrics(true);
+      metricsTimer = setInterval(() => writeMetrics(true), METRICS_INTERVAL_MS);
+      metricsTimer.unref();
+      // First sample at the next minute boundary, so samples line up with their keys.
+      const nowMs = Date.now();
+      sampleTimer = setTimeout(() => {
+        sample();
+        sampleTimer = setInterval(sample, SAMPLE_INTERVAL_MS);
+        sampleTimer.unref();
+      }, minuteOf(nowMs) + SAMPLE_INTERVAL_MS - nowMs + 50);
+      sampleTimer.unref();
+    },
+    reload() { writeMetrics(true); },
+    async stop() {
+      if (sampleTimer !== null) clearTimeout(sampleTimer);
+      if (metricsTimer !== null) clearInterval(metricsTimer);
+      writeMetrics(false);
+    },
+  };
+}
