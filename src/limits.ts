@@ -1,0 +1,52 @@
+// Every bound of sipreg in one place, each with the reason for its value [TigerBeetle constants.zig].
+// Names end with their unit (`...Max` counts or bytes as stated, `...Ms`, `...S`). Relations between
+// bounds are asserted at load, so a bad edit fails at start-up rather than under load.
+import assert from 'node:assert';
+
+export const limits = {
+  // --- Wire (src/sip) ---
+  // bytes; RFC 3261 §18.1.1 moves requests over 1300 B to TCP, so a UDP SIP datagram is small:
+  // 8 KiB is generous headroom (RFC 4475's longreq is 3.5 KB). Larger datagrams are dropped and counted.
+  messageSizeMax: 8192,
+  // A REGISTER carries about a dozen header lines; RFC 4475's longreq has 47. Past this: 'ERR_SIP_HEADERS_MAX'.
+  headerCountMax: 64,
+  // bytes of one header field including its folded continuation lines; past this 'ERR_SIP_HEADER_TOO_LONG'.
+  // A digest Authorization with SHA-256 and long nonces is about 400 B.
+  headerLengthMax: 2048,
+  // Contact values in one request (all Contact lines, comma-separated ones counted singly). Bounds what
+  // one REGISTER can ask of the store; past this 'ERR_SIP_CONTACTS_MAX'.
+  contactsPerRequestMax: 16,
+  // bytes of a response we write. A 200 OK listing bindingsPerAor contacts of ~200 B plus the copied
+  // Via/From/To fits; the writer returns 'ERR_SIP_WRITE_OVERFLOW' rather than exceed it.
+  responseSizeMax: 4096,
+  // Responses in flight on the sockets (dgram may queue a send and holds the buffer until its callback).
+  // None free: the response is dropped and counted (dropsNoSlot), the client retransmits (RFC 3261 §17.1.2).
+  responseSlotCount: 256,
+  // Completed non-INVITE server transactions kept to answer retransmissions (RFC 3261 §17.2.2). Each
+  // holds a copy of its final response (responseSizeMax bytes reserved), so this is ~16 MiB off-heap;
+  // at a normal appliance rate (hundreds of phones) it covers the whole of Timer J.
+  transactionCacheMax: 4096,
+  // bytes of a transaction key (branch + sent-by + source + method); longer keys are not cached.
+  transactionKeySizeMax: 256,
+  // ms; Timer J = 64*T1 for unreliable transports (RFC 3261 §17.2.2, Table 4).
+  transactionTimerJMs: 32_000,
+  // UDP sockets one transport binds (sip.listen entries).
+  listenAddressCountMax: 16,
+  // bytes; a digest response value is 32 (MD5) or 64 (SHA-256/SHA-512-256) hex digits.
+  digestResponseSizeMax: 128,
+} as const;
+
+// We send only what we would accept ourselves.
+assert(limits.responseSizeMax <= limits.messageSizeMax);
+// A single header can never be longer than a datagram, and a datagram has room for the header table.
+assert(limits.headerLengthMax <= limits.messageSizeMax);
+assert(limits.headerCountMax >= 16); // a REGISTER's mandatory and usual headers must fit
+// Each Contact needs at least one header line or a comma, both bounded by the datagram.
+assert(limits.contactsPerRequestMax >= 1);
+assert(limits.contactsPerRequestMax <= limits.headerCountMax * 8);
+assert(limits.responseSlotCount >= 1);
+assert(limits.transactionCacheMax >= limits.responseSlotCount); // every in-flight answer can be cached
+assert(limits.transactionCacheMax <= 65_536); // handles pack an index in 16 bits
+assert(limits.transactionKeySizeMax >= 64);
+assert(limits.transactionTimerJMs === 64 * 500); // 64*T1, T1 = 500 ms
+assert(limits.listenAddressCountMax >= 1);

@@ -1,0 +1,211 @@
+// UDP transport (RFC 3261 §18): one node:dgram socket per listen address, one module-level handler for
+// every datagram, and a bounded pool of preallocated response slots. A slot's buffer is handed to
+// socket.send and reused only after its send callback (dgram may queue the send and hold the buffer).
+import assert from 'node:assert';
+import dgram from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { limits } from '../limits.js';
+
+/** Called for every datagram that is not oversize; must not keep `buf` past its return. */
+export type DatagramHandler = (buf: Buffer, rinfo: RemoteInfo, socketIndex: number) => void;
+
+/** Thrown at the edges (start, bad listen strings), never on the datagram path. */
+export class TransportError extends Error {
+  constructor(readonly code: 'ERR_SIP_LISTEN' | 'ERR_SIP_BIND', message: string) {
+    super(message);
+    this.name = 'TransportError';
+  }
+}
+
+export interface ListenAddress { readonly host: string; readonly port: number; readonly family: 4 | 6 }
+
+/** Parses `host:port`, `[v6]:port` (e.g. `[::]:5060`) or `host` (port 5060). Throws TransportError. */
+export function parseListen(s: string): ListenAddress {
+  let host: string;
+  let portText = '5060';
+  if (s.startsWith('[')) {
+    const close = s.indexOf(']');
+    if (close < 0) throw new TransportError('ERR_SIP_LISTEN', `sip.listen "${s}": missing "]" after the IPv6 address`);
+    host = s.slice(1, close);
+    const rest = s.slice(close + 1);
+    if (rest !== '') {
+      if (!rest.startsWith(':')) throw new TransportError('ERR_SIP_LISTEN', `sip.listen "${s}": expected ":port" after "]"`);
+      portText = rest.slice(1);
+    }
+  } else {
+    const colon = s.lastIndexOf(':');
+    if (colon >= 0 && s.indexOf(':') !== colon) {
+      throw new TransportError('ERR_SIP_LISTEN', `sip.listen "${s}": write IPv6 addresses in brackets, e.g. "[::]:5060"`);
+    }
+    host = colon >= 0 ? s.slice(0, colon) : s;
+    if (colon >= 0) portText = s.slice(colon + 1);
+  }
+  const family = isIP(host);
+  if (family === 0) throw new TransportError('ERR_SIP_LISTEN', `sip.listen "${s}": "${host}" is not an IP address`);
+  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw new TransportError('ERR_SIP_LISTEN', `sip.listen "${s}": port must be 0..65535, got "${portText}"`);
+  }
+  return { host, port: Number(portText), family: family as 4 | 6 };
+}
+
+/** A preallocated response buffer. Acquire, write, send; it returns to the pool in its own callback. */
+export interface ResponseSlot {
+  readonly index: number;
+  readonly buf: Buffer;
+}
+
+interface SlotState extends ResponseSlot {
+  inUse: boolean;
+  onSent: (err: Error | null | undefined) => void;
+}
+
+export interface TransportCounters {
+  received: number;
+  droppedOversize: number;
+  /** Counted by the handler (the transport does not parse); kept here so all wire counters sit together. */
+  parseFailures: number;
+  sent: number;
+  sendErrors: number;
+  dropsNoSlot: number;
+}
+
+function noopHandler(): void {}
+
+const SENT = 0, SEND_ERROR = 1, UNSENT = 2;
+
+export class SipTransport {
+  readonly counters: TransportCounters = { received: 0, droppedOversize: 0, parseFailures: 0, sent: 0, sendErrors: 0, dropsNoSlot: 0 };
+  readonly addresses: readonly ListenAddress[];
+  private readonly sockets: Socket[] = [];
+  private readonly slots: SlotState[] = [];
+  private readonly freeSlots: Int32Array;
+  private freeCount: number;
+  private handler: DatagramHandler = noopHandler;
+  private started = false;
+  private closed = false;
+
+  constructor(listen: readonly string[], slotCount: number = limits.responseSlotCount, slotSize: number = limits.responseSizeMax) {
+    assert(listen.length >= 1);
+    assert(listen.length <= limits.listenAddressCountMax);
+    assert(slotCount >= 1);
+    assert(slotSize >= 512);
+    this.addresses = listen.map(parseListen);
+    this.freeSlots = new Int32Array(slotCount);
+    this.freeCount = slotCount;
+    // One arena for all slots; each slot's onSent is made here, once, so sending allocates no closure.
+    const arena = Buffer.allocUnsafeSlow(slotCount * slotSize);
+    for (let i = 0; i < slotCount; i++) {
+      const slot: SlotState = {
+        index: i,
+        buf: arena.subarray(i * slotSize, (i + 1) * slotSize),
+        inUse: false,
+        onSent: (err) => this.release(slot, err === null || err === undefined ? SENT : SEND_ERROR),
+      };
+      this.slots.push(slot);
+      this.freeSlots[i] = slotCount - 1 - i;
+    }
+  }
+
+  /** Registers the one handler for all sockets (call before start; a module-level function). */
+  onDatagram(handler: DatagramHandler): void {
+    assert(!this.started);
+    this.handler = handler;
+  }
+
+  /** Binds every listen address; rejects with a TransportError naming the address on EADDRINUSE/EACCES. */
+  async start(): Promise<void> {
+    assert(!this.started);
+    this.started = true;
+    for (let index = 0; index < this.addresses.length; index++) {
+      const a = this.addresses[index]!;
+      const socket = dgram.createSocket({ type: a.family === 6 ? 'udp6' : 'udp4', ipv6Only: a.family === 6 });
+      // One closure per socket, made at startup.
+      socket.on('message', (buf: Buffer, rinfo: RemoteInfo) => this.onMessage(buf, rinfo, index));
+      this.sockets.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: NodeJS.ErrnoException): void => {
+          const where = a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+          reject(new TransportError('ERR_SIP_BIND', `cannot bind UDP ${where}: ${err.code ?? err.message}` +
+            (err.code === 'EADDRINUSE' ? ' (another process holds the port)' :
+              err.code === 'EACCES' ? ' (ports below 1024 need CAP_NET_BIND_SERVICE)' : '')));
+        };
+        socket.once('error', onError);
+        socket.bind({ address: a.host, port: a.port, exclusive: true }, () => {
+          socket.off('error', onError);
+          // Later socket errors (ICMP-induced on some platforms) are counted, never fatal.
+          socket.on('error', () => { this.counters.sendErrors++; });
+          resolve();
+        });
+      }).catch(async (err: unknown) => {
+        await this.close();
+        throw err;
+      });
+    }
+  }
+
+  private onMessage(buf: Buffer, rinfo: RemoteInfo, socketIndex: number): void {
+    this.counters.received++;
+    if (buf.length > limits.messageSizeMax) { this.counters.droppedOversize++; return; }
+    this.handler(buf, rinfo, socketIndex);
+  }
+
+  get socketCount(): number { return this.sockets.length; }
+
+  /** The bound address of socket i (the real port when 0 was asked). */
+  localAddress(i: number): { address: string; port: number; family: string } {
+    assert(i >= 0 && i < this.sockets.length);
+    return this.sockets[i]!.address();
+  }
+
+  /** Index of the socket whose family fits `address` (first match; -1 if none). */
+  socketFor(address: string): number {
+    const family = isIP(address);
+    for (let i = 0; i < this.addresses.length; i++) if (this.addresses[i]!.family === family) return i;
+    return -1;
+  }
+
+  /** A free slot, or null (then drop the response: counted in dropsNoSlot). */
+  acquire(): ResponseSlot | null {
+    if (this.freeCount === 0) { this.counters.dropsNoSlot++; return null; }
+    const slot = this.slots[this.freeSlots[--this.freeCount]!]!;
+    assert(!slot.inUse);
+    slot.inUse = true;
+    return slot;
+  }
+
+  /** Returns an acquired slot that will not be sent. */
+  releaseUnsent(slot: ResponseSlot): void {
+    this.release(this.slots[slot.index]!, UNSENT);
+  }
+
+  /** Sends slot.buf[0, length) from socket `socketIndex`; the slot returns to the pool in the callback. */
+  send(slot: ResponseSlot, length: number, port: number, address: string, socketIndex: number): void {
+    const s = this.slots[slot.index]!;
+    assert(s === slot);
+    assert(s.inUse);
+    assert(length > 0 && length <= s.buf.length);
+    assert(socketIndex >= 0 && socketIndex < this.sockets.length);
+    if (this.closed) { this.release(s, UNSENT); return; }
+    this.sockets[socketIndex]!.send(s.buf, 0, length, port, address, s.onSent);
+  }
+
+  private release(slot: SlotState, outcome: number): void {
+    assert(slot.inUse);
+    slot.inUse = false;
+    this.freeSlots[this.freeCount++] = slot.index;
+    if (outcome === SENT) this.counters.sent++;
+    else if (outcome === SEND_ERROR) this.counters.sendErrors++;
+  }
+
+  get freeSlotCount(): number { return this.freeCount; }
+
+  /** Closes every socket; resolves when all are closed. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => {
+      try { s.close(() => resolve()); } catch { resolve(); } // never bound: nothing to close
+    })));
+  }
+}
