@@ -174,8 +174,12 @@ class Loader {
     const root = this.doc.contents;
     if (this.isNull(root)) {
       if (this.doc.errors.length === 0) {
-        this.report(root, '', 'ERR_CONFIG_REQUIRED', 'the file is empty; it needs at least a sip: section (see etc/sipreg.yaml)');
+        this.report(root, 'yaml', 'ERR_CONFIG_REQUIRED', 'the file is empty; it needs at least a sip: section (see etc/sipreg.yaml)');
       }
+      return this.build(new Map());
+    }
+    if (!isMap(this.resolveAlias(root))) {
+      this.report(root, 'yaml', 'ERR_CONFIG_TYPE', `the file must be a mapping of sections (sip:, params:, accounts: ...). Received ${this.describe(this.resolveAlias(root))}`);
       return this.build(new Map());
     }
     const top = this.mapping(root, '', topKeys) ?? new Map<string, Entry>();
@@ -434,7 +438,7 @@ class Loader {
         if (text === undefined) continue;
         const parsed = parseListen(text.trim());
         if (parsed.value === null) { this.report(item.node, item.path, 'ERR_CONFIG_ADDRESS', parsed.error); continue; }
-        const canonical = `${parsed.value.family}/${canonicalHost(parsed.value.host)}/${parsed.value.port}`;
+        const canonical = `${canonicalAddress(parsed.value.host)}/${parsed.value.port}`; // [::0] is [::]
         const first = seen.get(canonical);
         if (first !== undefined) {
           this.report(item.node, item.path, 'ERR_CONFIG_DUPLICATE', `listens on ${quote(text)} twice (first at line ${this.position(first.node).line})`);
@@ -879,8 +883,9 @@ function digestHex(algorithm: 'md5' | 'sha256', input: string): string {
   return createHash(algorithm).update(input, 'utf8').digest('hex');
 }
 
-function canonicalHost(host: string): string {
-  return host.toLowerCase();
+function canonicalAddress(host: string): string {
+  const cidr = parseCidr(host).value;
+  return cidr === null ? host.toLowerCase() : Buffer.from(cidr.bytes).toString('hex');
 }
 
 /** `; did you mean "accounts"?` for a key within edit distance 2 (or differing only in case), or the

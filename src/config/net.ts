@@ -164,7 +164,7 @@ export function parseHost(text: string): Parsed<string> {
   const host = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
   if (host !== text && ipv6Bytes(host) === null) return fail(`${HOST_EXPECTED}. Received ${quote(text)}`);
   if (isIPv4(host) || ipv6Bytes(host) !== null || isHostName(host)) return ok(host);
-  if (/^[^:]+:[0-9]*$/.test(text)) return fail(`${HOST_EXPECTED}, without a port (the port has its own key). Received ${quote(text)}`);
+  if (/^[^:]+:[0-9]*$/.test(text)) return fail(`${HOST_EXPECTED}, without a port. Received ${quote(text)}`);
   return fail(`${HOST_EXPECTED}. Received ${quote(text)}`);
 }
 

@@ -16,8 +16,8 @@ function brief(p: ConfigProblem): string {
 const cases: readonly (readonly [fixture: string, expected: readonly string[]])[] = [
   ['syntax-error.yaml', ['ERR_CONFIG_SYNTAX 5:4 params.SS_ENDPOINT_EXPIRE']],
   ['syntax-unclosed-quote.yaml', ['ERR_CONFIG_SYNTAX 2:10 sip.realm']],
-  ['empty.yaml', ['ERR_CONFIG_REQUIRED 1:1 ']],
-  ['not-a-mapping.yaml', ['ERR_CONFIG_TYPE 1:1 ']],
+  ['empty.yaml', ['ERR_CONFIG_REQUIRED 1:1 yaml']],
+  ['not-a-mapping.yaml', ['ERR_CONFIG_TYPE 1:1 yaml']],
   ['unknown-keys.yaml', [
     'ERR_CONFIG_UNKNOWN_KEY 2:3 sip.relm',
     'ERR_CONFIG_UNKNOWN_KEY 3:1 acount',
@@ -89,6 +89,7 @@ const cases: readonly (readonly [fixture: string, expected: readonly string[]])[
     'ERR_CONFIG_ADDRESS 6:7 sip.listen[3]',
     'ERR_CONFIG_DUPLICATE 7:7 sip.listen[4]',
     'ERR_CONFIG_ADDRESS 8:7 sip.listen[5]',
+    'ERR_CONFIG_DUPLICATE 10:7 sip.listen[7]',
   ]],
   ['missing-password.yaml', [
     'ERR_CONFIG_REQUIRED 2:5 accounts[0].password',
