@@ -1,10 +1,14 @@
 // Shared table helpers for the sip/ tests [esbuild expectPrinted]: a message is written as lines joined
 // with CRLF, and what the parser saw is flattened into one record so each row can name only the fields
 // it is about.
-import type t from 'tap';
 import { SipMessage, parse, type ParseFailure } from '../../src/sip/index.js';
 
-export type T = typeof t;
+/** The assertions the helpers use; both the root `t` and subtests satisfy it. */
+export interface T {
+  equal(found: unknown, wanted: unknown, message: string): boolean;
+  strictSame(found: unknown, wanted: unknown, message: string): boolean;
+  ok(found: unknown, message: string): boolean;
+}
 
 /** Joins lines with CRLF and ends the header section (an empty line), then appends the body. */
 export function sip(lines: readonly string[], body = ''): Buffer {
