@@ -158,11 +158,11 @@ export function contactHost(contact: string): string {
 /** The real-time table: number, contact, source, expiry left, account, registered at, status. */
 export function bindingsTable(bindings: readonly BindingRecord[], nowMs: number, widthCols = 80): string[] {
   return table([
-    { title: 'NUMBER', minCols: 6 },
-    { title: 'CONTACT', minCols: 9 },
-    { title: 'SOURCE', minCols: 11 },
+    { title: 'NUMBER', minCols: 6, cutOrder: 2 },
+    { title: 'CONTACT', minCols: 9, cutOrder: 0 },
+    { title: 'SOURCE', minCols: 11, cutOrder: 3 },
     { title: 'LEFT', align: 'right' },
-    { title: 'ACCOUNT', minCols: 7 },
+    { title: 'ACCOUNT', minCols: 7, cutOrder: 1 },
     { title: 'REGISTERED' },
     { title: 'STATUS' },
   ], bindings.map((b) => [

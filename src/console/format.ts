@@ -24,6 +24,8 @@ export interface Column {
   readonly align?: 'left' | 'right';
   /** Narrowest it may be cut to when the table is too wide; absent: never cut. */
   readonly minCols?: number;
+  /** Which cuttable column gives way first (lowest first, then the widest); default 0. */
+  readonly cutOrder?: number;
 }
 
 /**
@@ -35,8 +37,10 @@ export function table(columns: readonly Column[], rows: readonly (readonly strin
   const total = (): number => widths.reduce((a, b) => a + b, 0) + columns.length - 1;
   while (total() > widthCols) {
     let widest = -1;
+    const order = (i: number): number => columns[i]!.cutOrder ?? 0;
     columns.forEach((c, i) => {
-      if (c.minCols !== undefined && widths[i]! > c.minCols && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
+      if (c.minCols === undefined || widths[i]! <= c.minCols) return;
+      if (widest < 0 || order(i) < order(widest) || (order(i) === order(widest) && widths[i]! > widths[widest]!)) widest = i;
     });
     if (widest < 0) break;
     widths[widest] = Math.max(columns[widest]!.minCols!, widths[widest]! - (total() - widthCols));

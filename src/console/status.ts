@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import type { Config } from '../config/types.js';
 import {
-  activeLockouts, countBindings, readService, serviceRunning, type ServiceRecord, type Store,
+  activeLockouts, allBindings, readService, serviceRunning, type ServiceRecord, type Store,
 } from '../store/index.js';
 import { readLatestAlert } from '../stats/sampler.js';
 import type { AlertRecord } from '../stats/alerts.js';
@@ -29,7 +29,13 @@ export interface Status {
 export function readStatus(store: Store, config: Config, nowMs: number): Status {
   store.root.resetReadTxn();
   const service = readService(store);
-  const counts = countBindings(store);
+  // Live bindings only: a lapsed one waiting for the sweep is no longer registered.
+  const counts = { total: 0, nat: 0 };
+  for (const b of allBindings(store)) {
+    if (b.expiresAtMs <= nowMs) continue;
+    counts.total++;
+    if (b.nat) counts.nat++;
+  }
   const trunks = trunkViews(store, config);
   const alert = readLatestAlert(store);
   return {
