@@ -2,6 +2,7 @@
 // NAT detection (issue 4 "NAT"). The source address arrives as rinfo's string; it is parsed into one
 // module-level scratch array, so a check allocates nothing for IPv4 (IPv6 goes through config/net).
 import { ipv6Bytes } from '../config/net.js';
+import { classifyAddress, isPrivateOrUnroutable, sameAddress } from '../net/index.js';
 import type { AllowEntry, Cidr } from '../config/types.js';
 
 const scratch = new Uint8Array(16);
@@ -77,32 +78,12 @@ export function allowMatches(allow: readonly AllowEntry[], address: string, port
 }
 
 /**
- * Whether a host is an address a phone cannot be reached at from outside its own network: RFC 1918
- * private, RFC 6598 shared (CGNAT), link-local, unspecified, and IPv6 unique-local / link-local.
- * Loopback is not counted (tests and a phone on the appliance itself are reached there directly).
+ * Whether a host is an address a phone cannot be reached at from outside its own network (RFC 1918,
+ * CGNAT, link-local, ULA, unspecified, reserved; net/address.ts classifies). Loopback is not counted:
+ * a phone on the appliance itself, or a test client on 127.0.0.x, is reached where it came from.
  */
 export function isPrivateHost(host: string): boolean {
-  const { family, bytes } = addressBytes(host);
-  if (family === 4) {
-    const a = bytes[0]!;
-    const b = bytes[1]!;
-    if (a === 10) return true;                          // 10/8, RFC 1918
-    if (a === 172 && b >= 16 && b <= 31) return true;   // 172.16/12
-    if (a === 192 && b === 168) return true;            // 192.168/16
-    if (a === 100 && b >= 64 && b <= 127) return true;  // 100.64/10, RFC 6598
-    if (a === 169 && b === 254) return true;            // 169.254/16 link-local
-    if (a === 0) return true;                           // 0/8 "this network"
-    return false;
-  }
-  if (family === 6) {
-    const a = bytes[0]!;
-    if ((a & 0xfe) === 0xfc) return true;               // fc00::/7 unique local
-    if (a === 0xfe && (bytes[1]! & 0xc0) === 0x80) return true; // fe80::/10
-    let zero = true;
-    for (let i = 0; i < 16; i++) if (bytes[i] !== 0) { zero = false; break; }
-    return zero;                                        // :: unspecified
-  }
-  return false;
+  return isPrivateOrUnroutable(classifyAddress(host));
 }
 
 /** Strips IPv6 brackets from a URI/Via host (`[::1]` → `::1`) without allocating for the usual case. */
@@ -113,14 +94,11 @@ export function bareHost(host: string): string {
 /**
  * NAT detection for one contact (issue 4): the Contact or the top Via names a private/unroutable
  * host, or a host/port other than the address/port the datagram came from. `port` -1 means the URI
- * gave none (5060 then applies, RFC 3263 §4.2 for UDP).
+ * gave none (5060 then applies, RFC 3263 §4.2 for UDP). A host name (not an IP literal) counts as
+ * differing: the phone is then reached at its source address, which is what NAT handling does anyway.
  */
-export function looksNatted(hostText: string, port: number, sourceAddress: string, sourcePort: number): boolean {
-  const host = bareHost(hostText);
+export function looksNatted(host: string, port: number, sourceAddress: string, sourcePort: number): boolean {
   if (isPrivateHost(host)) return true;
   if ((port < 0 ? 5060 : port) !== sourcePort) return true;
-  if (host === sourceAddress) return false;
-  // "::ffff:a.b.c.d" sources against a plain IPv4 host, and case differences in IPv6 text.
-  if (sourceAddress.startsWith('::ffff:') && host === sourceAddress.slice(7)) return false;
-  return host.toLowerCase() !== sourceAddress.toLowerCase();
+  return !sameAddress(host, sourceAddress);
 }

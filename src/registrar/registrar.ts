@@ -1,0 +1,650 @@
+// The REGISTER path (RFC 3261 §10.3, issues 3 and 4), top to bottom once per request:
+//   guard (ACL, rate, lockouts) → overload → Request-URI/To domain → Require → number lock →
+//   per-account policy (allow, auth_mode) → digest → bindings policy (policy.ts) over the store →
+//   writes (one LMDB commit per event-loop turn, shared by every REGISTER of that turn) → 200 OK only
+//   once that commit has resolved.
+// The 200 OK (and a 500 in case the commit fails) is written into a response slot when the request is
+// decided, while the parsed message is at hand; the slot is held until the commit settles, then sent.
+// So nothing of the request is kept or re-parsed, and no closure or promise is made per REGISTER: a
+// batch object (pooled, its callbacks bound once) waits on the shared commit promise.
+import assert from 'node:assert';
+import { performance } from 'node:perf_hooks';
+import type { Account, Config, DigestAlgorithm as ConfigAlgorithm, Params } from '../config/types.js';
+import type { Logger } from '../log.js';
+import {
+  DigestAlgorithm, DigestParams, Hdr, Scheme, formatChallenge, parseDigestHeader, responseTarget, verifyDigest,
+  type DigestAlgorithmId, type ResponseSlot, type ResponseTarget, type SipMessage, type RemoteAddress,
+  type ResponseWriter as ResponseWriterType, ResponseWriter, type SipTransport, type ServerTransactions,
+  SipMessage as SipMessageClass, parse,
+} from '../sip/index.js';
+import {
+  appendEvent, bindingsOf, formatAddress, putBinding, removeBinding, type BindingRecord, type EventType, type Store,
+} from '../store/index.js';
+import { counters } from '../stats/counters.js';
+import type { Guard } from './guard-types.js';
+import { allowMatches, looksNatted } from './addr.js';
+import { registrarLimits } from './limits.js';
+import { NumberLocks } from './locks.js';
+import { NonceCounts, NonceIssuer } from './nonce.js';
+import { decide, type ContactAsk, type Decision, type RegisterAsk } from './policy.js';
+
+/** Every answer the REGISTER path gives, with its reason phrase: README's table is made from this. */
+export const Responses = {
+  ok: [200, 'OK'],
+  unauthorized: [401, 'Unauthorized'],
+  forbidden: [403, 'Forbidden'],                        // wrong password / unknown number / not allowed
+  tooMany: [403, 'Too Many Registrations'],             // SERVER_REGISTRAR_MAX_BINDINGS, replace Off
+  domain: [404, 'Domain Not Served'],                   // sip.domains set and not matched
+  badExtension: [420, 'Bad Extension'],                 // Require with an option we do not support
+  tooBrief: [423, 'Interval Too Brief'],
+  badRequest: [400, 'Bad Request'],
+  storeFailed: [500, 'Server Internal Error - Store Write Failed'],
+  overloaded: [503, 'Service Unavailable'],
+} as const;
+
+/** Half of a response slot: the 200 is written into the lower half, the 500 fallback into the upper. */
+const SLOT_HALF = 2048;
+
+const algorithmIds: Record<ConfigAlgorithm, DigestAlgorithmId> = { 'MD5': DigestAlgorithm.MD5, 'SHA-256': DigestAlgorithm.SHA256 };
+
+export interface RegistrarDeps {
+  readonly store: Store;
+  readonly log: Logger;
+  readonly config: () => Config;
+  readonly guard: Guard;
+  readonly transport: SipTransport;
+  readonly transactions: ServerTransactions;
+  readonly locks?: NumberLocks;
+  /** Secret for nonces and fake HA1s (registrar/nonce.ts loadNonceSecret). */
+  readonly nonceSecret: Buffer;
+  readonly random?: () => number;
+  readonly nowMs?: () => number;
+}
+
+/** One REGISTER waiting for its commit: a pre-written answer in a held slot, and where it goes. */
+class PendingReply {
+  slot: ResponseSlot | null = null;
+  okLength = 0;
+  failLength = 0;
+  port = 0;
+  address = '';
+  socketIndex = 0;
+  tx = -1;
+  number = '';
+  startedAtMs = 0;
+  created = 0;
+  removed = 0;
+}
+
+/** REGISTERs sharing one LMDB commit. Pooled; onCommitted/onFailed are bound once per batch object. */
+class Batch {
+  promise: Promise<boolean> | null = null;
+  readonly replies: PendingReply[] = [];
+  readonly onCommitted: () => void;
+  readonly onFailed: (err: unknown) => void;
+  constructor(registrar: Registrar) {
+    this.onCommitted = () => registrar.settle(this, true, null);
+    this.onFailed = (err: unknown) => registrar.settle(this, false, err);
+  }
+}
+
+/** A REGISTER for a number with a write in flight: copied, re-run when that commit settles. */
+interface Deferred { buf: Buffer; address: string; port: number; socketIndex: number; tx: number }
+
+export class Registrar {
+  readonly locks: NumberLocks;
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly transport: SipTransport;
+  private readonly transactions: ServerTransactions;
+  private readonly writer = new ResponseWriter();
+  private readonly creds = new DigestParams();
+  private readonly target: ResponseTarget = { address: '', port: 0 };
+  private readonly nonces: NonceIssuer;
+  private readonly nonceCounts = new NonceCounts();
+  private readonly random: () => number;
+  private readonly now: () => number;
+  private guard: Guard;
+  private config: Config;
+  private params: Params;
+  private accounts = new Map<string, Account>();
+  private offered: DigestAlgorithmId[] = [];
+  private serverLine: Buffer = Buffer.alloc(0);
+  private upperHalves: (Buffer | null)[] = [];
+  // Pending replies: a free list of preallocated objects, bounded by pendingCommitsMax (then 503).
+  private readonly freeReplies: PendingReply[] = [];
+  private pendingCount = 0;
+  private readonly batchPool: Batch[] = [];
+  private current: Batch | null = null;
+  private deferred: Deferred[] = [];
+  private draining = false;
+  private readonly deferMsg = new SipMessageClass();
+  private dateSecond = -1;
+  private dateText = '';
+  private eventSecond = -1;
+  private eventsThisSecond = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(deps: RegistrarDeps) {
+    this.store = deps.store;
+    this.log = deps.log;
+    this.transport = deps.transport;
+    this.transactions = deps.transactions;
+    this.guard = deps.guard;
+    this.locks = deps.locks ?? new NumberLocks();
+    this.nonces = new NonceIssuer(deps.nonceSecret);
+    this.random = deps.random ?? Math.random;
+    this.now = deps.nowMs ?? Date.now;
+    for (let i = 0; i < registrarLimits.pendingCommitsMax; i++) this.freeReplies.push(new PendingReply());
+    this.config = deps.config();
+    this.params = this.config.params;
+    this.reload(this.config);
+  }
+
+  reload(config: Config): void {
+    this.config = config;
+    this.params = config.params;
+    const accounts = new Map<string, Account>();
+    for (const a of config.accounts) accounts.set(a.number, a);
+    this.accounts = accounts;
+    this.offered = config.params.authAlgorithms.map((a) => algorithmIds[a]);
+    this.serverLine = Buffer.from(`Server: ${config.sip.userAgent}\r\n`, 'utf8');
+    this.guard.reload(config);
+  }
+
+  /** REGISTERs decided and waiting for a commit. */
+  get pending(): number { return this.pendingCount; }
+
+  /** Resolves when no REGISTER waits for a commit (for stop and tests). */
+  idle(): Promise<void> {
+    if (this.pendingCount === 0 && this.deferred.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  stop(): void { this.stopped = true; }
+
+  /**
+   * A parsed REGISTER from `source` on socket `socketIndex`; `tx` is its server transaction handle
+   * (ServerTransactions.receive said 'new'), or -1 when uncacheable. The transaction is completed or
+   * abandoned here, on every path.
+   */
+  handle(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number): void {
+    counters.registersReceived++;
+    this.handleRegister(msg, source.address, source.port, socketIndex, tx, false);
+  }
+
+  private handleRegister(msg: SipMessage, address: string, port: number, socketIndex: number, tx: number, rerun: boolean): void {
+    const startedAtMs = performance.now();
+    const nowMs = this.now();
+    const p = this.params;
+    const source: RemoteAddress = this.sourceView(address, port);
+
+    if (!rerun) {
+      switch (this.guard.checkSource(address, nowMs)) {
+        case 'ok': break;
+        case 'acl_denied':
+        case 'rate_limited':
+          counters.registersDropped++;
+          this.abandon(tx);
+          return;
+        case 'overloaded':
+          this.overloaded(msg, source, socketIndex, tx);
+          return;
+        case 'address_locked':
+          if (p.lockoutSilentDrop) { counters.registersDropped++; this.abandon(tx); return; }
+          this.reply(msg, source, socketIndex, tx, 403, 'Forbidden', null, null);
+          counters.registersRejected++;
+          return;
+      }
+    }
+    if (this.pendingCount >= registrarLimits.pendingCommitsMax || this.stopped) {
+      this.overloaded(msg, source, socketIndex, tx);
+      return;
+    }
+
+    // RFC 3261 §10.3 step 1: the Request-URI names a domain we serve; the To URI is the AOR (step 4).
+    const ruri = msg.requestUri;
+    const to = msg.to.uri;
+    if ((ruri.scheme !== Scheme.Sip && ruri.scheme !== Scheme.Sips) || (to.scheme !== Scheme.Sip && to.scheme !== Scheme.Sips) || !to.hasUser) {
+      this.reject(msg, source, socketIndex, tx, 400, 'Bad Request - AOR Must Be a sip: URI With a User', '',
+        '400 Bad Request: the Request-URI and To must be sip:/sips: URIs and To must name a user');
+      return;
+    }
+    const number = to.user();
+    const domains = this.config.sip.domains;
+    if (domains.length > 0 && (!hostIn(ruri, domains) || !hostIn(to, domains))) {
+      this.reject(msg, source, socketIndex, tx, Responses.domain[0], Responses.domain[1], number,
+        `404 Domain Not Served: ${hostIn(ruri, domains) ? `To host ${to.host()}` : `Request-URI host ${ruri.host()}`} is not in sip.domains`);
+      return;
+    }
+    // RFC 3261 §8.2.2.3: every Require option-tag we do not know is listed in Unsupported.
+    if (msg.has(Hdr.Require)) {
+      const unsupported = msg.options(Hdr.Require).join(', ');
+      this.reply(msg, source, socketIndex, tx, 420, 'Bad Extension', 'Unsupported', unsupported);
+      this.recordEvent('rejected', number, address, port, msg, `420 Bad Extension: Require ${unsupported} not supported`, nowMs);
+      counters.registersRejected++;
+      return;
+    }
+    // One decision per number at a time: the previous one's commit must be visible first.
+    if (this.locks.isLocked(number)) {
+      this.defer(msg, address, port, socketIndex, tx);
+      return;
+    }
+    if (!rerun) {
+      const verdict = this.guard.checkNumber(number, address, nowMs);
+      if (verdict === 'pair_locked') {
+        if (p.lockoutSilentDrop) { counters.registersDropped++; this.abandon(tx); return; }
+        this.reply(msg, source, socketIndex, tx, 403, 'Forbidden', null, null);
+        counters.registersRejected++;
+        return;
+      }
+      if (verdict === 'number_held') {
+        this.reject(msg, source, socketIndex, tx, 403, 'Forbidden', number, '403 Forbidden: number held by an operator (kick-and-hold)');
+        return;
+      }
+    }
+
+    // Per-account policy (issue 4): `allow` in every mode, then the mode's own check.
+    const account = this.accounts.get(number);
+    if (account !== undefined && !allowMatches(account.allow, address, port)) {
+      this.reject(msg, source, socketIndex, tx, 403, 'Forbidden', number,
+        `403 Forbidden: source ${formatAddress(address, port)} not in allow (auth_mode ${account.authMode})`);
+      return;
+    }
+    if (account === undefined || account.authMode === 'password' || account.authMode === 'ip_password') {
+      if (!this.authenticate(msg, source, socketIndex, tx, number, nowMs)) return;
+    }
+    assert(account !== undefined); // authenticate() succeeds only with a real account's HA1
+    this.bind(msg, address, port, socketIndex, tx, number, account, nowMs, startedAtMs);
+  }
+
+  /** Digest (RFC 3261 §22, RFC 7616). Returns true when authenticated; otherwise it has answered. */
+  private authenticate(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, number: string, nowMs: number): boolean {
+    const p = this.params;
+    const index = msg.firstHeader[Hdr.Authorization]!;
+    if (index < 0) { this.challenge(msg, source, socketIndex, tx, false, nowMs); return false; }
+    const creds = this.creds;
+    // A scheme other than Digest, or credentials we cannot read: challenge again (RFC 4475 §3.3.7).
+    if (parseDigestHeader(creds, msg, index) !== null || !creds.hasUsername || !creds.hasResponse) {
+      this.challenge(msg, source, socketIndex, tx, false, nowMs);
+      return false;
+    }
+    const algorithm = creds.algorithm;
+    if (!this.offered.includes(algorithm) || creds.realm() !== this.config.sip.realm) {
+      this.challenge(msg, source, socketIndex, tx, false, nowMs);
+      return false;
+    }
+    const nonce = creds.nonce();
+    const check = this.nonces.check(nonce, nowMs, p.nonceLifetimeS);
+    if (check !== 'ok') { this.challenge(msg, source, socketIndex, tx, check === 'stale', nowMs); return false; }
+    // RFC 3261 §22.4 asks for qop=auth in our challenge; an answer without it could be replayed freely.
+    if (!creds.qopAuth || creds.nc < 1) { this.challenge(msg, source, socketIndex, tx, false, nowMs); return false; }
+
+    const username = creds.username();
+    const credsAccount = this.accounts.get(username);
+    // Unknown numbers go through the same work with a derived HA1 and fail like a wrong password.
+    const real = credsAccount === undefined ? null : algorithm === DigestAlgorithm.MD5 ? credsAccount.ha1.md5 : credsAccount.ha1.sha256;
+    const ha1 = real ?? this.nonces.fakeHa1(username, this.config.sip.realm, algorithm === DigestAlgorithm.MD5 ? 'MD5' : 'SHA-256');
+    const good = verifyDigest(creds, 'REGISTER', ha1) && real !== null;
+    if (!good) {
+      counters.authFailures++;
+      const lockedNow = this.guard.authFailed(username, source.address, msg.userAgent() ?? '', nowMs);
+      this.reply(msg, source, socketIndex, tx, 403, 'Forbidden', null, null);
+      this.recordEvent('auth_failed', number, source.address, source.port, msg,
+        `403 Forbidden: digest response for user ${username} did not match (${credsAccount === undefined ? 'no such account' : 'wrong password'})` +
+        (lockedNow ? '; suspended (SS_ENDPOINT_REGISTER_RETRY)' : ''), nowMs);
+      counters.registersRejected++;
+      return false;
+    }
+    // Only a correct response counts its nc, so forged requests cannot fill the table.
+    const nc = this.nonceCounts.accept(nonce, this.nonces.issuedAtMs, creds.nc);
+    if (nc !== 'ok') { this.challenge(msg, source, socketIndex, tx, nc === 'evicted', nowMs); return false; }
+    if (username !== number) {
+      this.reject(msg, source, socketIndex, tx, 403, 'Forbidden', number,
+        `403 Forbidden: authenticated as ${username}, which does not own AOR ${number}`);
+      return false;
+    }
+    this.guard.authSucceeded(number, source.address);
+    return true;
+  }
+
+  /** The bindings decision over what the store holds now, then the writes. */
+  private bind(msg: SipMessage, address: string, port: number, socketIndex: number, tx: number, number: string,
+    account: Account, nowMs: number, startedAtMs: number): void {
+    const source = this.sourceView(address, port);
+    const via = msg.via;
+    const viaNat = looksNatted(via.host(), via.port, address, port);
+    const contacts: ContactAsk[] = [];
+    for (let i = 0; i < msg.contactCount; i++) {
+      const c = msg.contact(i);
+      if (c.star) continue;
+      const uri = c.uri.raw();
+      const instance = c.hasInstance ? c.instance() : null;
+      contacts.push({
+        uri,
+        key: instance === null ? uri : c.regId >= 0 ? `${instance};reg-id=${c.regId}` : instance,
+        instance,
+        expiresParamS: c.expires,
+        q: c.q >= 0 ? c.q / 1000 : null,
+        nat: viaNat || looksNatted(c.uri.host(), c.uri.port, address, port),
+      });
+    }
+    const sourceText = formatAddress(address, port);
+    const ask: RegisterAsk = {
+      number, aor: aorOf(msg), callId: msg.callId(), cseq: msg.cseq, star: msg.contactStar, expiresHeaderS: msg.expires,
+      contacts, source: sourceText, sourceAddress: address, sourcePort: port, localAddress: this.localText(socketIndex),
+      userAgent: msg.userAgent() ?? '', account, nowMs, random: this.random(),
+    };
+    let decision: Decision;
+    try {
+      decision = decide(ask, bindingsOf(this.store, number), this.params);
+    } catch (err) {
+      this.storeFailure(msg, source, socketIndex, tx, number, err);
+      return;
+    }
+    if (decision.kind === 'reject') {
+      this.reject(msg, source, socketIndex, tx, decision.code, decision.reason, number, decision.detail,
+        decision.minExpiresS >= 0 ? decision.minExpiresS : -1);
+      return;
+    }
+    if (decision.puts.length === 0 && decision.removes.length === 0) {
+      // A query, or a removal of nothing: nothing to commit, answer at once.
+      const slot = this.transport.acquire();
+      if (slot === null) { this.abandon(tx); return; }
+      const n = this.writeOk(slot.buf, SLOT_HALF * 2, msg, source, decision.current, nowMs);
+      this.send(slot, n, msg, source, socketIndex, tx);
+      counters.registersAccepted++;
+      counters.processed++;
+      counters.processingUsTotal += Math.round((performance.now() - startedAtMs) * 1000);
+      return;
+    }
+    // Hold a slot first: if none is free, change nothing and let the phone retransmit.
+    const slot = this.transport.acquire();
+    if (slot === null) { this.abandon(tx); return; }
+    const okLength = this.writeOk(slot.buf, SLOT_HALF, msg, source, decision.current, nowMs);
+    const upper = this.upperHalf(slot);
+    const failLength = this.writeSimple(upper, msg, source, 500, Responses.storeFailed[1], 'Retry-After', String(this.retryAfterS()));
+    if (typeof okLength !== 'number' || typeof failLength !== 'number') {
+      this.transport.releaseUnsent(slot);
+      this.reject(msg, source, socketIndex, tx, 500, 'Server Internal Error - Response Too Large', number, '500: the 200 OK would not fit a datagram');
+      return;
+    }
+    let commit: Promise<boolean>;
+    try {
+      for (const r of decision.removes) {
+        removeBinding(this.store, r.record);
+        commit = this.writeEvent(r.event, r.record.number, r.record.source, r.record.userAgent, r.detail, nowMs);
+      }
+      for (const c of decision.puts) {
+        putBinding(this.store, c.record, c.previous);
+        commit = this.writeEvent(c.event, number, sourceText, ask.userAgent, c.detail, nowMs);
+      }
+    } catch (err) {
+      // A synchronous failure (encoding, environment closed): nothing is claimed, 500 now.
+      this.transport.releaseUnsent(slot);
+      this.storeFailure(msg, source, socketIndex, tx, number, err);
+      return;
+    }
+    const reply = this.freeReplies.pop();
+    assert(reply !== undefined); // pendingCount < pendingCommitsMax was checked
+    this.pendingCount++;
+    reply.slot = slot;
+    reply.okLength = okLength;
+    reply.failLength = failLength;
+    responseTarget(msg, source, this.target);
+    reply.port = this.target.port;
+    reply.address = this.target.address;
+    reply.socketIndex = socketIndex;
+    reply.tx = tx;
+    reply.number = number;
+    reply.startedAtMs = startedAtMs;
+    reply.created = countRegistered(decision.puts);
+    reply.removed = decision.removes.length;
+    this.locks.lock(number);
+    this.enqueue(reply, commit!);
+  }
+
+  private enqueue(reply: PendingReply, commit: Promise<boolean>): void {
+    let batch = this.current;
+    if (batch === null || batch.promise !== commit) {
+      batch = this.batchPool.pop() ?? new Batch(this);
+      batch.promise = commit;
+      this.current = batch;
+      commit.then(batch.onCommitted, batch.onFailed);
+    }
+    batch.replies.push(reply);
+  }
+
+  /** A batch's commit settled: send each pre-written answer (200, or 500 when the commit failed). */
+  settle(batch: Batch, ok: boolean, err: unknown): void {
+    if (this.current === batch) this.current = null;
+    const nowMs = this.now();
+    if (!ok) {
+      counters.storeWriteFailures++;
+      this.log.error({ err: err instanceof Error ? err.message : String(err), registers: batch.replies.length }, 'store commit failed: answering 500');
+    }
+    for (const r of batch.replies) {
+      const slot = r.slot!;
+      let n = r.okLength;
+      if (!ok) {
+        slot.buf.copy(slot.buf, 0, SLOT_HALF, SLOT_HALF + r.failLength);
+        n = r.failLength;
+        counters.registersRejected++;
+      } else {
+        counters.registersAccepted++;
+        counters.bindingsCreated += r.created;
+        counters.bindingsRemoved += r.removed;
+      }
+      if (r.tx >= 0) this.transactions.complete(r.tx, slot.buf, n, nowMs);
+      this.transport.send(slot, n, r.port, r.address, r.socketIndex);
+      counters.responsesSent++;
+      counters.processed++;
+      counters.processingUsTotal += Math.round((performance.now() - r.startedAtMs) * 1000);
+      this.locks.unlock(r.number);
+      r.slot = null;
+      r.address = '';
+      r.number = '';
+      this.freeReplies.push(r);
+      this.pendingCount--;
+    }
+    batch.replies.length = 0;
+    batch.promise = null;
+    this.batchPool.push(batch);
+    this.drainDeferred();
+    if (this.pendingCount === 0 && this.deferred.length === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private defer(msg: SipMessage, address: string, port: number, socketIndex: number, tx: number): void {
+    if (this.deferred.length >= registrarLimits.deferredMax) {
+      this.overloaded(msg, this.sourceView(address, port), socketIndex, tx);
+      return;
+    }
+    // The datagram is copied: the transport does not promise it outlives the handler.
+    this.deferred.push({ buf: Buffer.from(msg.buf.subarray(0, msg.length)), address, port, socketIndex, tx });
+  }
+
+  /** Re-runs deferred REGISTERs whose number is free now, in arrival order. */
+  private drainDeferred(): void {
+    if (this.deferred.length === 0 || this.draining) return;
+    this.draining = true;
+    try {
+      const list = this.deferred;
+      this.deferred = [];
+      for (const d of list) {
+        const msg = this.deferMsg;
+        if (parse(msg, d.buf) !== null) { this.abandon(d.tx); continue; }
+        this.handleRegister(msg, d.address, d.port, d.socketIndex, d.tx, true);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  // --- answers --------------------------------------------------------------------------------------
+
+  private challenge(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, stale: boolean, nowMs: number): void {
+    const slot = this.transport.acquire();
+    if (slot === null) { this.abandon(tx); return; }
+    const nonce = this.nonces.issue(nowMs);
+    const realm = this.config.sip.realm;
+    const w = this.writer.begin(slot.buf, msg, 401, 'Unauthorized', source);
+    for (const algorithm of this.offered) {
+      w.header('WWW-Authenticate', formatChallenge({ realm, nonce, algorithm, qopAuth: true, stale }));
+    }
+    const n = w.raw(this.serverLine).finish();
+    counters.challengesSent++;
+    this.sendOrDrop(slot, n, msg, source, socketIndex, tx);
+  }
+
+  private overloaded(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number): void {
+    counters.overloadAnswered++;
+    this.reply(msg, source, socketIndex, tx, 503, 'Service Unavailable', 'Retry-After', String(this.retryAfterS()));
+  }
+
+  /** SS_OVERLOAD_RETRY_AFTER spread randomly up to twice its value, so refused phones come back apart. */
+  private retryAfterS(): number {
+    const base = this.params.overloadRetryAfterS;
+    return base + Math.floor(this.random() * base);
+  }
+
+  private reject(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, code: number, reason: string,
+    number: string, detail: string, minExpiresS = -1): void {
+    counters.registersRejected++;
+    if (minExpiresS >= 0) this.reply(msg, source, socketIndex, tx, code, reason, 'Min-Expires', String(minExpiresS));
+    else this.reply(msg, source, socketIndex, tx, code, reason, null, null);
+    this.recordEvent('rejected', number, source.address, source.port, msg, detail, this.now());
+  }
+
+  private storeFailure(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, number: string, err: unknown): void {
+    counters.storeWriteFailures++;
+    counters.registersRejected++;
+    this.log.error({ err: err instanceof Error ? err.message : String(err), number }, 'store access failed: answering 500');
+    this.reply(msg, source, socketIndex, tx, 500, Responses.storeFailed[1], 'Retry-After', String(this.retryAfterS()));
+  }
+
+  /** A final answer without a body of its own (one optional extra header), sent now. */
+  private reply(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, code: number, reason: string,
+    header: string | null, value: string | null): void {
+    const slot = this.transport.acquire();
+    if (slot === null) { this.abandon(tx); return; }
+    const n = this.writeSimple(slot.buf, msg, source, code, reason, header, value);
+    this.sendOrDrop(slot, n, msg, source, socketIndex, tx);
+  }
+
+  private writeSimple(buf: Buffer, msg: SipMessage, source: RemoteAddress, code: number, reason: string,
+    header: string | null, value: string | null): number | 'ERR_SIP_WRITE_OVERFLOW' {
+    const w: ResponseWriterType = this.writer.begin(buf, msg, code, reason, source, Math.min(buf.length, SLOT_HALF * 2));
+    if (header !== null && value !== null) w.header(header, value);
+    return w.raw(this.serverLine).finish();
+  }
+
+  /** 200 OK: every current contact with its remaining expires (RFC 3261 §10.3 step 8), and Date. */
+  private writeOk(buf: Buffer, sizeMax: number, msg: SipMessage, source: RemoteAddress, current: readonly BindingRecord[], nowMs: number): number | 'ERR_SIP_WRITE_OVERFLOW' {
+    const w = this.writer.begin(buf, msg, 200, 'OK', source, Math.min(buf.length, sizeMax));
+    for (const b of current) {
+      const leftS = Math.max(0, Math.ceil((b.expiresAtMs - nowMs) / 1000));
+      w.contact(b.instance === null ? `<${b.contact}>` : `<${b.contact}>;+sip.instance="${b.instance}"`, leftS);
+    }
+    w.header('Date', this.date(nowMs));
+    return w.raw(this.serverLine).finish();
+  }
+
+  private sendOrDrop(slot: ResponseSlot, n: number | 'ERR_SIP_WRITE_OVERFLOW', msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number): void {
+    if (typeof n !== 'number') {
+      this.transport.releaseUnsent(slot);
+      this.abandon(tx);
+      return;
+    }
+    this.send(slot, n, msg, source, socketIndex, tx);
+  }
+
+  private send(slot: ResponseSlot, n: number | 'ERR_SIP_WRITE_OVERFLOW', msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number): void {
+    if (typeof n !== 'number') { this.transport.releaseUnsent(slot); this.abandon(tx); return; }
+    if (tx >= 0) this.transactions.complete(tx, slot.buf, n, this.now());
+    responseTarget(msg, source, this.target);
+    this.transport.send(slot, n, this.target.port, this.target.address, socketIndex);
+    counters.responsesSent++;
+  }
+
+  private abandon(tx: number): void {
+    if (tx >= 0) this.transactions.abandon(tx);
+  }
+
+  // --- small helpers --------------------------------------------------------------------------------
+
+  private readonly sourceScratch = { address: '', port: 0 };
+  private sourceView(address: string, port: number): RemoteAddress {
+    this.sourceScratch.address = address;
+    this.sourceScratch.port = port;
+    return this.sourceScratch;
+  }
+
+  private readonly localTexts: string[] = [];
+  private localText(socketIndex: number): string {
+    let t = this.localTexts[socketIndex];
+    if (t === undefined) {
+      const a = this.transport.localAddress(socketIndex);
+      t = formatAddress(a.address, a.port);
+      this.localTexts[socketIndex] = t;
+    }
+    return t;
+  }
+
+  private upperHalf(slot: ResponseSlot): Buffer {
+    let b = this.upperHalves[slot.index];
+    if (b === undefined || b === null) {
+      assert(slot.buf.length >= SLOT_HALF * 2);
+      b = slot.buf.subarray(SLOT_HALF, SLOT_HALF * 2);
+      this.upperHalves[slot.index] = b;
+    }
+    return b;
+  }
+
+  /** RFC 1123 date for the Date header, made once per second. */
+  private date(nowMs: number): string {
+    const second = Math.floor(nowMs / 1000);
+    if (second !== this.dateSecond) {
+      this.dateSecond = second;
+      this.dateText = new Date(second * 1000).toUTCString();
+    }
+    return this.dateText;
+  }
+
+  private writeEvent(type: EventType, number: string, source: string, userAgent: string, detail: string, nowMs: number): Promise<boolean> {
+    return appendEvent(this.store, { atMs: nowMs, type, number, source, userAgent, detail });
+  }
+
+  /** rejected/auth_failed history rows, at most rejectEventsPerSecondMax a second (a scanner cannot flood it). */
+  private recordEvent(type: EventType, number: string, address: string, port: number, msg: SipMessage, detail: string, nowMs: number): void {
+    const second = Math.floor(nowMs / 1000);
+    if (second !== this.eventSecond) { this.eventSecond = second; this.eventsThisSecond = 0; }
+    if (++this.eventsThisSecond > registrarLimits.rejectEventsPerSecondMax) return;
+    this.writeEvent(type, number, formatAddress(address, port), msg.userAgent() ?? '', detail, nowMs).catch((err: unknown) => {
+      counters.storeWriteFailures++;
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ err: String(err) }, 'event write failed');
+    });
+  }
+}
+
+function hostIn(uri: SipMessage['requestUri'], domains: readonly string[]): boolean {
+  for (const d of domains) if (uri.hostEquals(d)) return true;
+  return false;
+}
+
+/** The AOR as registered: the To URI without parameters (scheme, user, host, port). */
+function aorOf(msg: SipMessage): string {
+  const u = msg.to.uri;
+  const port = u.port;
+  return `${u.scheme === Scheme.Sips ? 'sips' : 'sip'}:${u.user()}@${u.host()}${port >= 0 ? `:${port}` : ''}`;
+}
+
+function countRegistered(puts: readonly { event: EventType }[]): number {
+  let n = 0;
+  for (const p of puts) if (p.event === 'registered') n++;
+  return n;
+}
