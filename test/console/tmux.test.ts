@@ -1,0 +1,172 @@
+/**
+ * Drives the real `sipreg console` in an 80x24 tmux window (send-keys, capture-pane), as an operator
+ * at a serial or SSH terminal would. The CLI runs from source, bundled once with esbuild (seconds
+ * faster per start than a TypeScript loader). Registrations come from a Seeder: the store seeder
+ * today; one registering through the running service with SIPp can replace it.
+ */
+import t from 'tap';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
+import { bindingsOf, openStore, lockoutKeyNumber } from '../../src/store/index.js';
+import { makeEnv, storeSeeder, type Seeder } from './seed.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+if (!hasTmux) {
+  t.skip('tmux is not installed (make test-deps installs it)');
+  process.exit(0);
+}
+
+// Inside the repo so the bundle finds lmdb and pino in node_modules.
+const outDir = join(repo, 'node_modules', '.cache', 'sipreg-test');
+mkdirSync(outDir, { recursive: true });
+const bundle = join(outDir, `main-${process.pid}.mjs`);
+buildSync({ entryPoints: [join(repo, 'src/main.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: bundle, logLevel: 'warning' });
+
+const socket = `sipreg-test-${process.pid}`;
+const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+t.teardown(() => { spawnSync('tmux', ['-L', socket, 'kill-server']); });
+
+const seeder: Seeder = storeSeeder;
+const env = makeEnv('tmux');
+const info = await seeder(env.dataDir, Date.now());
+
+function screen(): string {
+  // -J joins wrapped lines, so a line wider than the window shows as one long line.
+  return tmux('capture-pane', '-p', '-J', '-t', 'c');
+}
+
+async function waitFor(what: RegExp, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = screen();
+    if (what.test(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`screen never showed ${what}; last screen:\n${last}`);
+}
+
+/** Types a line and Enter. */
+function type(text: string): void {
+  if (text !== '') tmux('send-keys', '-t', 'c', '-l', text);
+  tmux('send-keys', '-t', 'c', 'Enter');
+}
+
+function fits(t: Tap.Test, s: string): void {
+  t.same(s.split('\n').filter((l) => l.length > 80), [], 'no line wider than 80 columns');
+}
+
+function startConsole(configFile: string, dataDir: string): void {
+  spawnSync('tmux', ['-L', socket, 'kill-session', '-t', 'c']); // a session a failed test left
+  tmux('new-session', '-d', '-s', 'c', '-x', '80', '-y', '24',
+    `TERM=xterm TZ=UTC node ${bundle} console -c ${configFile} --data-dir ${dataDir}; echo "EXIT=$?"; sleep 600`);
+}
+
+t.test('the console over tmux: list, filter, force unregister, export, analysis, lockouts', async (t) => {
+  startConsole(env.configFile, env.dataDir);
+  let s = await waitFor(/Choice:/);
+  fits(t, s);
+  t.match(s, /service DOWN \| reg 6 \(NAT 1\)/, 'status line: service down, live bindings');
+
+  type('1');
+  s = await waitFor(/== Registrations ==/);
+  fits(t, s);
+  for (const n of info.numbers) t.match(s, new RegExp(`\\n${n.number} `), `lists ${n.number}`);
+
+  type('2');
+  await waitFor(/Source IP or range/);
+  type('198.51.100.0/24');
+  s = await waitFor(/filter: ip 198\.51\.100\.0\/24/);
+  t.match(s, /2 bindings/);
+  t.match(s, /\n1003 /);
+  t.notMatch(s, /\n1001 /, 'the filter narrows the list');
+  type('5');
+  await waitFor(/Filters cleared/);
+  type('0');
+  await waitFor(/== sipreg console ==/);
+
+  type('2');
+  await waitFor(/Number \(0 = cancel\)/);
+  type('1001');
+  await waitFor(/Contact # to remove/);
+  type('');
+  await waitFor(/Hold for how many seconds/);
+  type('120');
+  await waitFor(/Refuse 1 the number/);
+  type('1');
+  s = await waitFor(/Type 1 to confirm/);
+  t.match(s, /Remove all 1 binding\(s\) of 1001, then refuse the number for 120s\?/);
+  type('1');
+  s = await waitFor(/Removed 1 binding\(s\) of 1001; held 1001 120s\./);
+  fits(t, s);
+  t.match(s, /reg 5 \(NAT 1\)/, 'the status line follows');
+
+  const csv = join(env.dir, 'export.csv');
+  type('4');
+  await waitFor(/File \(Enter = default/);
+  type(csv);
+  s = await waitFor(/Wrote 6 row\(s\) to/);
+  t.match(s, /export\.csv/);
+  type('');
+  await waitFor(/== sipreg console ==/);
+  const rows = readFileSync(csv, 'utf8').trimEnd().split('\n');
+  t.equal(rows[0]!.split(',').slice(0, 3).join(','), 'number,aor,contact');
+  t.same(rows.slice(1).map((r) => r.split(',')[0]), ['1002', '1003', '1004', '1005', '2001', '2001'], 'every binding but the removed one');
+
+  type('5');
+  await waitFor(/== Analysis ==/);
+  type('5');
+  s = await waitFor(/== Device types/);
+  fits(t, s);
+  for (const d of new Set(info.numbers.filter((n) => n.number !== '1001' && n.number !== '1005').map((n) => n.deviceType))) {
+    t.match(s, new RegExp(`${d} +\\d+ #+`), `device type ${d}`);
+  }
+  type('0');
+  type('0');
+  await waitFor(/== sipreg console ==/);
+
+  type('6');
+  s = await waitFor(/== Lockouts ==/);
+  fits(t, s);
+  t.match(s, /2 active suspension\(s\)/);
+  t.match(s, /number +1001 /);
+  type('1');
+  s = await waitFor(/# to lift/);
+  const row = /\n *(\d+) +number +1001 /.exec(s)!;
+  type(row[1]!);
+  s = await waitFor(/Lifted: 1001 may register again\./);
+  t.match(s, /1 active suspension\(s\)/);
+  type('0');
+  await waitFor(/== sipreg console ==/);
+  type('q');
+  s = await waitFor(/EXIT=\d+/);
+  t.match(s, /EXIT=0/);
+  tmux('kill-session', '-t', 'c');
+
+  const store = openStore(env.dataDir);
+  t.same(bindingsOf(store, '1001'), [], 'the binding is gone from the store');
+  t.equal(store.lockouts.get(lockoutKeyNumber('1001')), undefined, 'the hold was lifted');
+  await store.close();
+});
+
+t.test('an empty store with no service: screens draw, EOF (Ctrl-D) exits 0', async (t) => {
+  const empty = makeEnv('tmux-empty');
+  startConsole(empty.configFile, empty.dataDir);
+  let s = await waitFor(/Choice:/);
+  t.match(s, /service DOWN \| reg 0 \(NAT 0\)/);
+  t.match(s, /Service never ran on this store/);
+  for (const k of ['1', '0', '5', '1', '0', '0', '6', '0', '7', '0', '8', '0', '9', '0']) {
+    type(k);
+    s = await waitFor(/Choice: $/m);
+    fits(t, s);
+  }
+  tmux('send-keys', '-t', 'c', 'C-d');
+  s = await waitFor(/EXIT=\d+/);
+  t.match(s, /EXIT=0/);
+  tmux('kill-session', '-t', 'c');
+  t.ok(existsSync(empty.dataDir));
+});
