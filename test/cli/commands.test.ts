@@ -2,7 +2,7 @@ import t from 'tap';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/index.js';
 import { bindingsOf, activeLockouts, queryEvents, lockoutKeyNumber } from '../../src/store/index.js';
-import { makeEnv, storeSeeder, withOpenStore } from '../console/seed.js';
+import { makeEnv, storeSeeder, withOpenStore } from '../console/fixtures/seed.js';
 
 process.env['TZ'] = 'UTC';
 

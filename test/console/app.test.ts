@@ -1,10 +1,10 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { ConsoleApp } from '../../src/console/index.js';
 import { bindingsOf, openStore, lockoutKeyNumber, queryEvents, type Store } from '../../src/store/index.js';
-import { makeEnv, storeSeeder } from './seed.js';
+import { makeEnv, storeSeeder } from './fixtures/seed.js';
 
 /** Drives the console with typed lines; returns every screen it drew. */
 async function drive(store: Store, configFile: string, lines: string[]): Promise<{ code: number; screens: string[] }> {
@@ -19,7 +19,7 @@ async function drive(store: Store, configFile: string, lines: string[]): Promise
   return { code, screens: out.split(/\n(?=\S+ \| service )/).filter((s) => s.trim() !== '') };
 }
 
-function fits(t: Tap.Test, screens: string[]): void {
+function fits(t: Test, screens: string[]): void {
   for (const s of screens) {
     const lines = s.replace(/\n$/, '').split('\n');
     const wide = lines.filter((l) => l.length > 80);

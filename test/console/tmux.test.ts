@@ -4,31 +4,31 @@
  * faster per start than a TypeScript loader). Registrations come from a Seeder: the store seeder
  * today; one registering through the running service with SIPp can replace it.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import { bindingsOf, openStore, lockoutKeyNumber } from '../../src/store/index.js';
-import { makeEnv, storeSeeder, type Seeder } from './seed.js';
+import { makeEnv, storeSeeder, type Seeder } from './fixtures/seed.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-if (!hasTmux) {
-  t.skip('tmux is not installed (make test-deps installs it)');
-  process.exit(0);
-}
+const skip = hasTmux ? false : 'tmux is not installed (make test-deps installs it)';
 
 // Inside the repo so the bundle finds lmdb and pino in node_modules.
 const outDir = join(repo, 'node_modules', '.cache', 'sipreg-test');
 mkdirSync(outDir, { recursive: true });
 const bundle = join(outDir, `main-${process.pid}.mjs`);
-buildSync({ entryPoints: [join(repo, 'src/main.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: bundle, logLevel: 'warning' });
+if (hasTmux) buildSync({ entryPoints: [join(repo, 'src/main.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: bundle, logLevel: 'warning' });
 
 const socket = `sipreg-test-${process.pid}`;
 const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
-t.teardown(() => { spawnSync('tmux', ['-L', socket, 'kill-server']); });
+t.teardown(() => {
+  spawnSync('tmux', ['-L', socket, 'kill-server']);
+  rmSync(bundle, { force: true });
+});
 
 const seeder: Seeder = storeSeeder;
 const env = makeEnv('tmux');
@@ -56,7 +56,7 @@ function type(text: string): void {
   tmux('send-keys', '-t', 'c', 'Enter');
 }
 
-function fits(t: Tap.Test, s: string): void {
+function fits(t: Test, s: string): void {
   t.same(s.split('\n').filter((l) => l.length > 80), [], 'no line wider than 80 columns');
 }
 
@@ -66,7 +66,7 @@ function startConsole(configFile: string, dataDir: string): void {
     `TERM=xterm TZ=UTC node ${bundle} console -c ${configFile} --data-dir ${dataDir}; echo "EXIT=$?"; sleep 600`);
 }
 
-t.test('the console over tmux: list, filter, force unregister, export, analysis, lockouts', async (t) => {
+t.test('the console over tmux: list, filter, force unregister, export, analysis, lockouts', { skip }, async (t) => {
   startConsole(env.configFile, env.dataDir);
   let s = await waitFor(/Choice:/);
   fits(t, s);
@@ -153,7 +153,7 @@ t.test('the console over tmux: list, filter, force unregister, export, analysis,
   await store.close();
 });
 
-t.test('an empty store with no service: screens draw, EOF (Ctrl-D) exits 0', async (t) => {
+t.test('an empty store with no service: screens draw, EOF (Ctrl-D) exits 0', { skip }, async (t) => {
   const empty = makeEnv('tmux-empty');
   startConsole(empty.configFile, empty.dataDir);
   let s = await waitFor(/Choice:/);
