@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# Builds the sipreg appliance disk image: GPT with an EFI system partition (systemd-boot, kernel, initrd),
+# a read-only squashfs root and a data partition for /var that systemd formats on first boot.
+#
+#   bash image/build-image.sh --arch x64|arm64      (make image [ARCH=arm64])
+#
+# No loop devices and no mounts for the disk: sfdisk writes the table, mkfs.fat --offset and mtools fill the
+# ESP, dd puts the squashfs in place (this host's kernel has no vfat, and CI may not allow loop devices).
+# The configured Debian root (debootstrap + kernel + initrd) is cached under image/cache/, keyed by the
+# package list, so a rebuild after a code change takes about half a minute (squashfs dominates).
+# Findings behind each step: ../shared/notes/image-feasibility.md.
+set -euo pipefail
+
+ARCH="$(node -p process.arch 2>/dev/null || echo x64)"
+BASE_ONLY=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --arch) ARCH="$2"; shift 2 ;;
+    --arch=*) ARCH="${1#--arch=}"; shift ;;
+    --base-only) BASE_ONLY=1; shift ;;
+    *) echo "usage: $0 [--arch x64|arm64]" >&2; exit 2 ;;
+  esac
+done
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="$REPO/image/cache"
+OUT="$REPO/image/out"
+MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
+SUITE=bookworm
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || date +%s)}"
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+case "$ARCH" in
+  x64)
+    DEBARCH=amd64; KERNEL_PKG=linux-image-amd64; EFI_NAME=BOOTX64.EFI; EFI_SRC=systemd-bootx64.efi
+    ROOT_TYPE=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709; ELF_MACHINE='X86-64'; CONSOLE=ttyS0
+    ROOT_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a000064 ;;
+  arm64)
+    DEBARCH=arm64; KERNEL_PKG=linux-image-arm64; EFI_NAME=BOOTAA64.EFI; EFI_SRC=systemd-bootaa64.efi
+    ROOT_TYPE=B921B045-1DF0-41C3-AF44-4C6F280D3FAE; ELF_MACHINE='AArch64'; CONSOLE=ttyAMA0
+    ROOT_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a00aa64 ;;
+  *) echo "build-image: unknown --arch '$ARCH' (x64 or arm64)" >&2; exit 2 ;;
+esac
+ESP_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a00e5f0
+DATA_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a00da7a
+
+# Partition sizes are part of the upgrade contract: an upgrade rewrites partitions 1 and 2 in place and
+# leaves the data partition alone, so they stay fixed across releases (root: about 2x today's squashfs).
+ESP_MIB=64
+ROOT_MIB=256
+DATA_MIB=64          # grown to the end of the disk at first boot by systemd-repart (image/rootfs/repart.d)
+
+BINARY="${SIPREG_IMAGE_BINARY:-$REPO/dist/sipreg-linux-$ARCH}"
+CONFIG_SRC="${SIPREG_IMAGE_CONFIG:-$REPO/etc/sipreg.yaml}"
+
+log() { printf '[build-image %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { printf 'build-image: %s\n' "$*" >&2; exit 1; }
+
+# ---- host tools (installed only when missing) ----------------------------------------------------------
+need=()
+for t in debootstrap:debootstrap mksquashfs:squashfs-tools sfdisk:fdisk mkfs.fat:dosfstools mcopy:mtools \
+         zstd:zstd depmod:kmod useradd:passwd readelf:binutils; do
+  command -v "${t%%:*}" >/dev/null || need+=("${t##*:}")
+done
+if [[ $ARCH == arm64 ]]; then
+  command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+  command -v update-binfmts >/dev/null || need+=(binfmt-support)
+fi
+if [[ ${#need[@]} -gt 0 ]]; then
+  log "installing host packages: ${need[*]}"
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+[[ $BASE_ONLY == 1 ]] || [[ -x $BINARY ]] || die "$BINARY missing: run 'make build ARCH=$ARCH' first"
+[[ $BASE_ONLY == 1 ]] || readelf -h "$BINARY" | grep -q "Machine:.*$ELF_MACHINE" || die "$BINARY is not an $ELF_MACHINE executable"
+
+mkdir -p "$CACHE" "$OUT"
+
+# ---- 1. the configured base root, cached --------------------------------------------------------------
+# initramfs-tools gets MODULES=list *before* the kernel package is configured, so its postinst builds the
+# small initrd once (under qemu-user for arm64 that is most of the 14 minutes the notes measured).
+BASE_PKGS="systemd-sysv,udev,dbus,systemd-resolved,systemd-timesyncd,kmod,initramfs-tools,zstd,systemd-boot-efi,openssh-server,ca-certificates"
+INITRD_MODULES="virtio_pci virtio_blk virtio_scsi virtio_mmio ahci sd_mod nvme mmc_block sdhci_pci sdhci_acpi usb_storage uas xhci_pci xhci_plat_hcd ehci_pci squashfs ext4"
+BASE_KEY="$(printf '%s|%s|%s|%s|v3' "$DEBARCH" "$BASE_PKGS" "$KERNEL_PKG" "$INITRD_MODULES" | sha256sum | cut -c1-12)"
+BASE_TAR="$CACHE/rootfs-$DEBARCH-$BASE_KEY.tar.zst"
+
+in_root() { chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "${@:2}"; }
+
+mount_api() { # apt's maintainer scripts want /proc, /sys and /dev (only while configuring the cached root)
+  mount -t proc proc "$1/proc"; mount -t sysfs sys "$1/sys"; mount --bind /dev "$1/dev"
+  MOUNTED_ROOT="$1"
+}
+umount_api() {
+  [[ -n ${MOUNTED_ROOT:-} ]] || return 0
+  umount -l "$MOUNTED_ROOT/dev" "$MOUNTED_ROOT/sys" "$MOUNTED_ROOT/proc" 2>/dev/null || true
+  MOUNTED_ROOT=""
+}
+trap umount_api EXIT
+
+enable_binfmt() {
+  [[ -d /proc/sys/fs/binfmt_misc ]] && [[ -e /proc/sys/fs/binfmt_misc/register ]] ||
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || update-binfmts --enable qemu-aarch64
+  grep -q '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 || log "warning: qemu-aarch64 binfmt lacks the F flag"
+}
+
+if [[ ! -f $BASE_TAR ]]; then
+  STAGE="$CACHE/base-$DEBARCH"
+  t0=$SECONDS
+  # A finished debootstrap is kept across a failure of the later steps (it is most of the time).
+  if [[ -f $STAGE/.debootstrap-$BASE_KEY ]]; then
+    log "reusing the debootstrapped $STAGE"
+  elif [[ $DEBARCH == amd64 ]]; then
+    rm -rf "$STAGE"
+    log "debootstrap $SUITE $DEBARCH (minbase) into $STAGE"
+    debootstrap --variant=minbase --arch="$DEBARCH" --include="${BASE_PKGS//,initramfs-tools/}" \
+      "$SUITE" "$STAGE" "$MIRROR" >"$CACHE/debootstrap-$DEBARCH.log"
+  else
+    rm -rf "$STAGE"
+    log "debootstrap $SUITE $DEBARCH (minbase, foreign) into $STAGE"
+    debootstrap --foreign --variant=minbase --arch="$DEBARCH" --include="${BASE_PKGS//,initramfs-tools/}" \
+      "$SUITE" "$STAGE" "$MIRROR" >"$CACHE/debootstrap-$DEBARCH.log"
+    enable_binfmt
+    cp /usr/bin/qemu-aarch64-static "$STAGE/usr/bin/"
+    log "debootstrap second stage under qemu-user (slow)"
+    in_root "$STAGE" /debootstrap/debootstrap --second-stage >>"$CACHE/debootstrap-$DEBARCH.log"
+  fi
+  touch "$STAGE/.debootstrap-$BASE_KEY"
+  log "debootstrap took $((SECONDS - t0)) s"
+  cat >"$STAGE/etc/apt/sources.list" <<EOF
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
+EOF
+  rm -f "$STAGE/etc/resolv.conf"   # systemd-resolved made it a symlink into /run
+  cp -L /etc/resolv.conf "$STAGE/etc/resolv.conf"
+  # Keep docs, man pages and locales out from the start (dpkg honours path-exclude for later installs).
+  cat >"$STAGE/etc/dpkg/dpkg.cfg.d/01-appliance" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-exclude /usr/share/lintian/*
+EOF
+  mount_api "$STAGE"
+  in_root "$STAGE" apt-get update -qq
+  in_root "$STAGE" apt-get install -y -qq --no-install-recommends initramfs-tools >/dev/null
+  sed -i 's/^MODULES=.*/MODULES=list/; s/^COMPRESS=.*/COMPRESS=zstd/' "$STAGE/etc/initramfs-tools/initramfs.conf"
+  printf '%s\n' $INITRD_MODULES >"$STAGE/etc/initramfs-tools/modules"
+  in_root "$STAGE" apt-get -y -qq -o Dpkg::Options::=--force-confold upgrade >/dev/null
+  log "installing $KERNEL_PKG"
+  in_root "$STAGE" apt-get install -y -qq --no-install-recommends "$KERNEL_PKG" >/dev/null
+  in_root "$STAGE" apt-get clean
+  umount_api
+  rm -f "$STAGE/usr/bin/qemu-aarch64-static" "$STAGE/etc/resolv.conf"
+  rm -rf "$STAGE/var/lib/apt/lists/"* "$STAGE/debootstrap" "$STAGE"/.debootstrap-*
+  log "caching the configured root as $(basename "$BASE_TAR")"
+  rm -f "$CACHE"/rootfs-"$DEBARCH"-*.tar.zst
+  tar --numeric-owner --xattrs -C "$STAGE" -cf - . | zstd -q -T0 -6 -o "$BASE_TAR.tmp"
+  mv "$BASE_TAR.tmp" "$BASE_TAR"
+  rm -rf "$STAGE"
+  log "base root took $((SECONDS - t0)) s"
+fi
+
+[[ $BASE_ONLY == 0 ]] || exit 0
+
+# ---- 2. the appliance root ----------------------------------------------------------------------------
+WORK="$CACHE/work-$ARCH"
+ROOT="$WORK/root"
+rm -rf "$WORK"; mkdir -p "$ROOT"
+zstd -q -dc "$BASE_TAR" | tar --numeric-owner --xattrs -C "$ROOT" -xpf -
+KVER="$(ls "$ROOT/lib/modules" | sort -V | tail -1)"
+[[ -n $KVER ]] || die "no kernel in the base root"
+log "customising root (kernel $KVER)"
+
+# the files under image/rootfs/ and systemd/ (units, drop-ins, networkd, tmpfiles, the admin shell)
+cp -a --no-preserve=ownership "$REPO/image/rootfs/." "$ROOT/"
+install -m 0644 "$REPO/systemd/sipreg.service" "$ROOT/usr/lib/systemd/system/sipreg.service"
+for f in "$REPO"/systemd/*; do
+  case "$(basename "$f")" in sipreg.service|README*) ;; *) cp -a --no-preserve=ownership "$f" "$ROOT/usr/lib/systemd/system/" ;; esac
+done
+chmod 0755 "$ROOT/usr/libexec/sipreg/admin-shell"
+mkdir -p "$ROOT/var/home"
+
+# users: a fixed uid/gid so the data partition's ownership stays valid across image upgrades
+useradd -R "$ROOT" --system --uid 990 --user-group --home-dir /var/lib/sipreg --no-create-home \
+  --shell /usr/sbin/nologin --comment "sipreg registrar" sipreg
+useradd -R "$ROOT" --uid 1000 --user-group --groups sipreg --home-dir /var/home/admin --no-create-home \
+  --shell /usr/libexec/sipreg/admin-shell --comment "sipreg administrator" admin
+echo /usr/libexec/sipreg/admin-shell >>"$ROOT/etc/shells"
+
+# the program and its config (the factory default; the live copy is on /var, see tmpfiles.d/sipreg.conf)
+install -m 0755 "$BINARY" "$ROOT/usr/bin/sipreg"
+install -d -m 2770 -g 990 "$ROOT/usr/share/sipreg/etc"
+if [[ -f $CONFIG_SRC ]]; then
+  sed -E 's|^data_dir:.*$|data_dir: /var/lib/sipreg|' "$CONFIG_SRC" >"$ROOT/usr/share/sipreg/etc/sipreg.yaml"
+  grep -q '^data_dir:' "$ROOT/usr/share/sipreg/etc/sipreg.yaml" || echo 'data_dir: /var/lib/sipreg' >>"$ROOT/usr/share/sipreg/etc/sipreg.yaml"
+else
+  die "no config at $CONFIG_SRC (set SIPREG_IMAGE_CONFIG=FILE)"
+fi
+chown 0:990 "$ROOT/usr/share/sipreg/etc/sipreg.yaml"; chmod 0660 "$ROOT/usr/share/sipreg/etc/sipreg.yaml"
+if [[ $ARCH == "$(node -p process.arch 2>/dev/null)" ]]; then
+  rc=0; "$BINARY" check -c "$ROOT/usr/share/sipreg/etc/sipreg.yaml" >/dev/null 2>"$WORK/check.err" || rc=$?
+  case $rc in
+    0) ;;
+    1) cat "$WORK/check.err" >&2; die "the image config does not pass 'sipreg check'" ;;
+    *) log "warning: 'sipreg check' unavailable (exit $rc); config not validated" ;;
+  esac
+fi
+rm -rf "$ROOT/etc/sipreg"; ln -s /var/etc/sipreg "$ROOT/etc/sipreg"
+
+
+# first-boot and read-only-root settings
+: >"$ROOT/etc/machine-id"
+rm -f "$ROOT/var/lib/dbus/machine-id"
+echo sipreg >"$ROOT/etc/hostname"
+printf '127.0.0.1 localhost\n127.0.1.1 sipreg\n::1 localhost ip6-localhost ip6-loopback\n' >"$ROOT/etc/hosts"
+ln -sf ../run/systemd/resolve/stub-resolv.conf "$ROOT/etc/resolv.conf"
+ln -sf /usr/share/zoneinfo/Etc/UTC "$ROOT/etc/localtime"
+cat >"$ROOT/etc/fstab" <<EOF
+# <device>                              <dir> <type>   <options>                                         <dump> <pass>
+PARTUUID=$ROOT_UUID  /     squashfs ro                                                 0 0
+PARTLABEL=data                          /var  ext4     rw,noatime,x-systemd.makefs,x-systemd.growfs      0 2
+EOF
+rm -f "$ROOT"/etc/ssh/ssh_host_*     # each box makes its own on first boot (/var/lib/ssh)
+
+systemctl --root="$ROOT" --quiet enable sipreg.service sipreg-config.path systemd-networkd.service \
+  systemd-resolved.service systemd-timesyncd.service ssh.service 2>&1 | grep -v -e '^Synchronizing' -e '^Executing' >&2 || true
+[[ -e $ROOT/etc/systemd/system/local-fs.target.wants/tmp.mount ]] || {
+  cp "$ROOT/usr/share/systemd/tmp.mount" "$ROOT/etc/systemd/system/tmp.mount"
+  mkdir -p "$ROOT/etc/systemd/system/local-fs.target.wants"
+  ln -sf ../tmp.mount "$ROOT/etc/systemd/system/local-fs.target.wants/tmp.mount"
+}
+# systemd-firstboot would prompt on the console; the timers maintain a package database that is read-only
+systemctl --root="$ROOT" mask systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer \
+  e2scrub_all.timer e2scrub_reap.service fstrim.timer dpkg-db-backup.timer ssh.socket \
+  systemd-networkd-wait-online.service >/dev/null 2>&1 || true
+mkdir -p "$ROOT/etc/systemd/system/sysinit.target.wants"
+ln -sf /usr/lib/systemd/system/systemd-repart.service "$ROOT/etc/systemd/system/sysinit.target.wants/"
+passwd -R "$ROOT" -l root >/dev/null
+
+# Kernel, initrd and the boot loader go to the ESP, not into the root.
+cp "$ROOT/boot/vmlinuz-$KVER" "$WORK/vmlinuz"
+cp "$ROOT/boot/initrd.img-$KVER" "$WORK/initrd.img"
+cp "$ROOT/usr/lib/systemd/boot/efi/$EFI_SRC" "$WORK/$EFI_NAME"
+
+# ---- 3. prune ------------------------------------------------------------------------------------------
+log "pruning"
+rm -rf "$ROOT"/usr/share/{doc,man,info,locale,lintian,linda,bug,gtk-doc} "$ROOT"/var/cache/* \
+  "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/log/* "$ROOT"/usr/share/zoneinfo/{right,posix} \
+  "$ROOT"/usr/lib/systemd/boot "$ROOT"/usr/lib/x86_64-linux-gnu/gconv "$ROOT"/usr/lib/aarch64-linux-gnu/gconv \
+  "$ROOT"/usr/share/initramfs-tools "$ROOT"/etc/initramfs-tools "$ROOT"/usr/share/bash-completion \
+  "$ROOT"/usr/share/common-licenses "$ROOT"/usr/share/perl5/Debconf/Element/{Gnome,Kde,Web,Editor}* \
+  "$ROOT"/lib/firmware
+M="$ROOT/lib/modules/$KVER/kernel"
+# A SIP gateway needs no sound, graphics, cameras, radios or exotic file systems. Wired NICs, storage
+# controllers, USB, netfilter and the crypto API stay.
+rm -rf "$M"/sound "$M"/drivers/{gpu,media,infiniband,iio,staging,bluetooth,isdn,net/wireless,net/can,atm} \
+  "$M"/drivers/{nfc,thunderbolt,firewire,input/joystick,input/touchscreen,input/tablet,video,hwmon/pmbus} \
+  "$M"/drivers/{net/ethernet/mellanox,net/ethernet/qlogic,net/ethernet/chelsio,net/ethernet/sfc,scsi/qla2xxx} \
+  "$M"/drivers/{scsi/lpfc,scsi/bfa,scsi/be2iscsi,scsi/megaraid,scsi/mpt3sas,scsi/qedf,scsi/qedi} \
+  "$M"/net/{wireless,mac80211,bluetooth,nfc,atm,can,6lowpan,ieee802154,mac802154,ceph,rxrpc,sunrpc,tipc,rds} \
+  "$M"/fs/{btrfs,xfs,ocfs2,gfs2,nfs,nfsd,cifs,smb,ceph,reiserfs,jfs,f2fs,nilfs2,ubifs,afs,coda,orangefs,dlm,ntfs3,lockd,9p,hfs,hfsplus,udf,erofs}
+depmod -b "$ROOT" "$KVER"
+
+
+# ---- 4. squashfs ---------------------------------------------------------------------------------------
+log "mksquashfs"
+rm -f "$WORK/root.squashfs"
+mksquashfs "$ROOT" "$WORK/root.squashfs" -comp zstd -Xcompression-level 15 -noappend -quiet -no-progress \
+  -e boot >/dev/null   # timestamps from SOURCE_DATE_EPOCH
+SQ_BYTES=$(stat -c %s "$WORK/root.squashfs")
+(( SQ_BYTES <= ROOT_MIB * 1024 * 1024 )) || die "squashfs ($SQ_BYTES B) exceeds the ${ROOT_MIB} MiB root partition"
+
+# ---- 5. the disk, without loop devices or mounts -------------------------------------------------------
+log "assembling the disk"
+IMG="$OUT/sipreg-$ARCH.img"
+rm -f "$IMG" "$IMG.tmp"
+TOTAL_MIB=$((1 + ESP_MIB + ROOT_MIB + DATA_MIB + 1))
+truncate -s "${TOTAL_MIB}M" "$IMG.tmp"
+S=2048 # sectors per MiB
+sfdisk -q --no-reread --no-tell-kernel "$IMG.tmp" <<EOF
+label: gpt
+label-id: 5E1F0C2A-7D3B-4A61-9C58-0B1E5A000000
+unit: sectors
+start=$((1 * S)), size=$((ESP_MIB * S)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=$ESP_UUID, name="esp"
+start=$(((1 + ESP_MIB) * S)), size=$((ROOT_MIB * S)), type=$ROOT_TYPE, uuid=$ROOT_UUID, name="root"
+start=$(((1 + ESP_MIB + ROOT_MIB) * S)), size=$((DATA_MIB * S)), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$DATA_UUID, name="data"
+EOF
+ESP_OFF=$((1024 * 1024))
+mkfs.fat -F 32 -s 1 -S 512 -n ESP -i 5e1f0c2a --offset=$((ESP_OFF / 512)) "$IMG.tmp" $((ESP_MIB * 1024)) >/dev/null 2>&1   # 1-sector clusters: enough of them for FAT32
+export MTOOLS_SKIP_CHECK=1
+E="$IMG.tmp@@$ESP_OFF"
+# mtools warns on every call that the FAT's size differs from the image file's (it is a partition of it).
+mmd() { command mmd "$@" 2> >(grep -v 'block count mismatch' >&2); }
+mcopy() { command mcopy "$@" 2> >(grep -v 'block count mismatch' >&2); }
+mmd -i "$E" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries ::/sipreg
+mcopy -i "$E" "$WORK/$EFI_NAME" "::/EFI/BOOT/$EFI_NAME"
+mcopy -i "$E" "$WORK/vmlinuz" ::/sipreg/vmlinuz
+mcopy -i "$E" "$WORK/initrd.img" ::/sipreg/initrd.img
+CMDLINE="root=PARTUUID=$ROOT_UUID ro rootfstype=squashfs systemd.gpt_auto=0 console=$CONSOLE,115200 panic=10 quiet"
+printf 'timeout 0\ndefault sipreg.conf\neditor no\n' >"$WORK/loader.conf"
+printf 'title sipreg\nlinux /sipreg/vmlinuz\ninitrd /sipreg/initrd.img\noptions %s\n' "$CMDLINE" >"$WORK/sipreg.conf"
+mcopy -i "$E" "$WORK/loader.conf" ::/loader/loader.conf
+mcopy -i "$E" "$WORK/sipreg.conf" ::/loader/entries/sipreg.conf
+dd if="$WORK/root.squashfs" of="$IMG.tmp" bs=1M seek=$((1 + ESP_MIB)) conv=notrunc,sparse status=none
+mv "$IMG.tmp" "$IMG"
+cp "$WORK/vmlinuz" "$OUT/sipreg-$ARCH.vmlinuz"; cp "$WORK/initrd.img" "$OUT/sipreg-$ARCH.initrd.img"
+echo "$CMDLINE" >"$OUT/sipreg-$ARCH.cmdline"
+
+log "compressing"
+# The squashfs inside is compressed already: a fast level gives the same size as -19 in a fraction of the time.
+zstd -q -f -T0 -3 --sparse "$IMG" -o "$IMG.zst"
+RAW=$(stat -c %s "$IMG"); ALLOC=$(( $(stat -c %b "$IMG") * 512 )); ZST=$(stat -c %s "$IMG.zst")
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+echo "image $IMG: raw $(mib "$RAW") ($(mib "$ALLOC") allocated), zstd $(mib "$ZST");" \
+  "squashfs root $(mib "$SQ_BYTES"), kernel $(mib "$(stat -c %s "$WORK/vmlinuz")"), initrd $(mib "$(stat -c %s "$WORK/initrd.img")")"
