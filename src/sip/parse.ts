@@ -233,18 +233,17 @@ function parseParam(buf: Buffer, p: number, end: number): number {
   if (paramNameE === paramNameS) return -1; // RFC 4475 §3.1.2.1: empty parameters are invalid
   p = skipWs(buf, p, end);
   paramValS = -1; paramValE = -1;
-  if (p < end && buf[p] === EQUAL) {
-    p = skipWs(buf, p + 1, end);
-    if (p < end && buf[p] === DQUOTE) {
-      const q = skipQuoted(buf, p, end);
-      if (q < 0) return -1;
-      paramValS = p; paramValE = q + 1;
-      return q + 1;
-    }
-    paramValS = p;
-    p = skipParamValue(buf, p, end);
-    paramValE = p;
+  if (p >= end || buf[p] !== EQUAL) return paramNameE; // no value: the parameter ends with its name
+  p = skipWs(buf, p + 1, end);
+  if (p < end && buf[p] === DQUOTE) {
+    const q = skipQuoted(buf, p, end);
+    if (q < 0) return -1;
+    paramValS = p; paramValE = q + 1;
+    return q + 1;
   }
+  paramValS = p;
+  p = skipParamValue(buf, p, end);
+  paramValE = p;
   return p;
 }
 
