@@ -54,7 +54,8 @@ const expiry = new ExpiryResult();
 export const PolicyReject = {
   wildcardNotZero: [400, 'Invalid Wildcard'] as const,
   wildcardNotAlone: [400, 'Invalid Wildcard'] as const,
-  cseqOrder: [400, 'Out-of-order CSeq'] as const,
+  // No header name in the phrase: naive parsers (SIPp among them) find "CSeq" in the status line.
+  cseqOrder: [400, 'Out of Order'] as const,
   tooBrief: [423, 'Interval Too Brief'] as const,
   tooMany: [403, 'Too Many Registrations'] as const,
 };
@@ -187,7 +188,7 @@ function findByKey(list: readonly BindingRecord[], key: string): BindingRecord |
 
 function cseqReject(ask: RegisterAsk, b: BindingRecord): Decision {
   return reject(...PolicyReject.cseqOrder,
-    `400 Out-of-order CSeq: CSeq ${ask.cseq} not above ${b.cseq} of the binding ${b.contact} with the same Call-ID (RFC 3261 §10.3 step 7); nothing changed`);
+    `400 Out of Order: CSeq ${ask.cseq} not above ${b.cseq} of the binding ${b.contact} with the same Call-ID (RFC 3261 §10.3 step 7); nothing changed`);
 }
 
 function expirySourceText(c: ContactAsk, ask: RegisterAsk): string {

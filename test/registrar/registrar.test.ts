@@ -115,7 +115,7 @@ t.test('423, 420, wildcard, CSeq order, query', async (t) => {
   t.equal(req.header('unsupported'), 'foo, bar');
   const oldCseq = await c.register({ user: '2001', cseq: 1, expires: 120 });
   t.equal(oldCseq.status, 400, 'same Call-ID, CSeq not higher');
-  t.equal(oldCseq.reason, 'Out-of-order CSeq');
+  t.equal(oldCseq.reason, 'Out of Order');
   const query = await c.register({ user: '2001', contacts: [] });
   t.equal(query.status, 200);
   t.equal(query.all('contact').length, 1);
