@@ -62,14 +62,18 @@ export function terminalClears(output: Writable & { isTTY?: boolean }, env: Node
 
 export async function runConsole(opts: { store: Store; config: Config; input: Readable; output: Writable; env: NodeJS.ProcessEnv }): Promise<number> {
   const lines = readlineSource(opts.input, opts.output);
+  // The terminal went away (SSH dropped, output piped into `head`): end as at end of input.
+  let outputGone = false;
+  const onOutputError = (): void => { outputGone = true; lines.close(); };
+  opts.output.on('error', onOutputError);
   const app = new ConsoleApp({
     store: opts.store, config: opts.config, lines, clear: terminalClears(opts.output, opts.env),
-    write: (text) => { opts.output.write(text); },
+    write: (text) => { if (!outputGone) opts.output.write(text); },
   });
   try {
     return await app.run();
   } finally {
     lines.close();
-    opts.output.write('\n');
+    if (!outputGone) opts.output.write('\n');
   }
 }
