@@ -1,33 +1,26 @@
 /**
  * Drives the real `sipreg console` in an 80x24 tmux window (send-keys, capture-pane), as an operator
- * at a serial or SSH terminal would. The CLI runs from source, bundled once with esbuild (seconds
- * faster per start than a TypeScript loader). Registrations come from a Seeder: the store seeder
+ * at a serial or SSH terminal would. The CLI is the one test/helpers/sipreg.ts picks
+ * (dist/sipreg, or the sources bundled with esbuild). Registrations come from a Seeder: the store seeder
  * today; one registering through the running service with SIPp can replace it.
  */
 import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sipregShell } from '../helpers/sipreg.js';
 import { bindingsOf, openStore, lockoutKeyNumber } from '../../src/store/index.js';
 import { makeEnv, storeSeeder, type Seeder } from './fixtures/seed.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const skip = hasTmux ? false : 'tmux is not installed (make test-deps installs it)';
 
-// Inside the repo so the bundle finds lmdb and pino in node_modules.
-const outDir = join(repo, 'node_modules', '.cache', 'sipreg-test');
-mkdirSync(outDir, { recursive: true });
-const bundle = join(outDir, `main-${process.pid}.mjs`);
-if (hasTmux) buildSync({ entryPoints: [join(repo, 'src/main.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: bundle, logLevel: 'warning' });
+const sipreg = sipregShell();
 
 const socket = `sipreg-test-${process.pid}`;
 const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
 t.teardown(() => {
   spawnSync('tmux', ['-L', socket, 'kill-server']);
-  rmSync(bundle, { force: true });
 });
 
 const seeder: Seeder = storeSeeder;
@@ -63,7 +56,7 @@ function fits(t: Test, s: string): void {
 function startConsole(configFile: string, dataDir: string): void {
   spawnSync('tmux', ['-L', socket, 'kill-session', '-t', 'c']); // a session a failed test left
   tmux('new-session', '-d', '-s', 'c', '-x', '80', '-y', '24',
-    `TERM=xterm TZ=UTC node ${bundle} console -c ${configFile} --data-dir ${dataDir}; echo "EXIT=$?"; sleep 600`);
+    `TERM=xterm TZ=UTC ${sipreg} console -c ${configFile} --data-dir ${dataDir}; echo "EXIT=$?"; sleep 600`);
 }
 
 t.test('the console over tmux: list, filter, force unregister, export, analysis, lockouts', { skip }, async (t) => {
