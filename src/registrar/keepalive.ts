@@ -112,7 +112,7 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
       }
     }
     if (found < 0) for (const s of endpoint.sockets) if (s.family === family || s.address === '::') { found = s.index; break; }
-    if (socketByLocal.size < 1024) socketByLocal.set(b.localAddress, found);
+    if (found >= 0 && socketByLocal.size < 1024) socketByLocal.set(b.localAddress, found); // sockets may not be bound yet
     return found;
   };
 
