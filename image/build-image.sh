@@ -211,6 +211,12 @@ if [[ $ARCH == "$(node -p process.arch 2>/dev/null)" ]]; then
   esac
 fi
 rm -rf "$ROOT/etc/sipreg"; ln -s /var/etc/sipreg "$ROOT/etc/sipreg"
+# Smoke test against the image's own libraries (arm64 through qemu-user, no binfmt needed).
+if [[ $ARCH == arm64 ]]; then
+  qemu-aarch64-static -L "$ROOT" "$BINARY" --version >&2 || die "the arm64 binary does not run under qemu-aarch64-static"
+else
+  "$BINARY" --version >&2 || die "$BINARY --version failed"
+fi
 
 
 # first-boot and read-only-root settings

@@ -7,14 +7,14 @@
 #   bash image/test-image.sh          (make image-test; builds the image first when it is missing)
 #
 # Env: SIPREG_TEST_PORT (host loopback UDP port, default 15060), SIPREG_TEST_USER / SIPREG_TEST_PASSWORD
-# (an account of the image's config, default 1001 / secret), BOOT_DEADLINE_S (default 180).
+# (an account of the image's config; default: the first password account of etc/sipreg.yaml, or of
+# SIPREG_IMAGE_CONFIG), BOOT_DEADLINE_S (default 180).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMG="${SIPREG_TEST_IMAGE:-$REPO/image/out/sipreg-x64.img}"
 PORT="${SIPREG_TEST_PORT:-15060}"
-SIP_USER="${SIPREG_TEST_USER:-1001}"
-SIP_PASSWORD="${SIPREG_TEST_PASSWORD:-secret}"
+CONFIG_SRC="${SIPREG_IMAGE_CONFIG:-$REPO/etc/sipreg.yaml}"   # what build-image.sh put in the image
 BOOT_DEADLINE_S="${BOOT_DEADLINE_S:-180}"
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -30,6 +30,17 @@ if [[ ${#need[@]} -gt 0 ]]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The phone: SIPREG_TEST_USER/PASSWORD, else the first password account of the image's config.
+if [[ -z ${SIPREG_TEST_USER:-} ]]; then
+  read -r SIPREG_TEST_USER SIPREG_TEST_PASSWORD < <(cd "$REPO" && node -e '
+    const yaml = require("yaml"); const fs = require("fs");
+    const a = (yaml.parse(fs.readFileSync(process.argv[1], "utf8")).accounts ?? [])
+      .find((x) => x.password && (x.auth_mode ?? "password") === "password" && (x.allow ?? []).length === 0);
+    console.log(a ? `${a.number} ${a.password}` : "");' "$CONFIG_SRC")
+fi
+SIP_USER="${SIPREG_TEST_USER:?no password account in $CONFIG_SRC: set SIPREG_TEST_USER and SIPREG_TEST_PASSWORD}"
+SIP_PASSWORD="${SIPREG_TEST_PASSWORD:?}"
+
 if [[ ! -f $IMG ]]; then
   log "no image at $IMG: building it (make image ARCH=x64)"
   make -C "$REPO" image ARCH=x64
@@ -41,6 +52,7 @@ MON="$WORK/monitor.sock"
 QEMU_PID=""
 cleanup() {
   local rc=$?
+  mkdir -p "$REPO/image/out" && cp "$SERIAL" "$REPO/image/out/test-image-serial.log" 2>/dev/null || true
   [[ -n $QEMU_PID ]] && kill "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null || true
   if [[ $rc -ne 0 ]]; then
     log "FAILED (exit $rc); serial log tail ($SERIAL):"
