@@ -469,7 +469,10 @@ export class TrunkAgent {
     if (isCredentialFailure(failure.kind)) this.credentialFailureCount++;
     else this.credentialFailureCount = 0;
     this.lastStatus = failure.status;
-    this.lastReason = failure.reason;
+    // The alert stays visible in `sipreg trunks` and the console for as long as the streak lasts.
+    this.lastReason = this.credentialFailureCount >= CREDENTIAL_ALERT_COUNT
+      ? `${failure.reason} [ALERT: ${this.credentialFailureCount} credential failures in a row]`
+      : failure.reason;
     this.nextActionAtMs = null;
     this.transition('failed');
     const delayMs = retryDelayMs(this.params().uaRetryDelayS, failure.retryAfterS);

@@ -46,7 +46,8 @@ export function writeRegister(spec: RegisterSpec): Buffer | WriteFailure {
       extra.push(['Proxy-Authorization', spec.proxyAuthorization]);
     }
   }
-  const buf = Buffer.allocUnsafe(limits.messageSizeMax);
+  // The service endpoint sends from slots of limits.responseSizeMax bytes; a larger REGISTER would be dropped there.
+  const buf = Buffer.allocUnsafe(limits.responseSizeMax);
   const n = writeRequest(buf, {
     method: 'REGISTER',
     requestUri: spec.requestUri,
@@ -64,7 +65,7 @@ export function writeRegister(spec: RegisterSpec): Buffer | WriteFailure {
     ...(spec.privacy === null ? {} : { privacy: spec.privacy }),
     userAgent: spec.userAgent,
     extraHeaders: extra,
-  }, limits.messageSizeMax);
+  }, limits.responseSizeMax);
   if (typeof n === 'string') return n;
   return buf.subarray(0, n);
 }

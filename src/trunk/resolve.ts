@@ -45,10 +45,16 @@ function errCode(err: unknown): string {
   return String(err);
 }
 
-async function lookupAddress(host: string, families: readonly (4 | 6)[]): Promise<{ address: string; family: 4 | 6 } | string> {
+/** The two node:dns calls used; tests pass a table. */
+export interface DnsApi {
+  lookup(host: string, options: { all: true; verbatim: boolean }): Promise<{ address: string; family: number }[]>;
+  resolveSrv(name: string): Promise<{ name: string; port: number; priority: number; weight: number }[]>;
+}
+
+async function lookupAddress(api: DnsApi, host: string, families: readonly (4 | 6)[]): Promise<{ address: string; family: 4 | 6 } | string> {
   try {
     // lookup() (getaddrinfo) also reads /etc/hosts, which installers expect to work for a registrar name.
-    const all = await dns.promises.lookup(host, { all: true, verbatim: true });
+    const all = await api.lookup(host, { all: true, verbatim: true });
     for (const family of families) {
       const hit = all.find((a) => a.family === family);
       if (hit !== undefined) return { address: hit.address, family };
@@ -60,15 +66,15 @@ async function lookupAddress(host: string, families: readonly (4 | 6)[]): Promis
 }
 
 /** node:dns, per RFC 3263 for UDP. */
-export function dnsResolver(): Resolver {
+export function dnsResolver(api: DnsApi = dns.promises): Resolver {
   return {
     async resolve(host, port, families) {
       const literal = literalTarget(host, port);
       if (literal !== null) return { target: literal, error: null };
       if (port === null) {
-        let records: dns.SrvRecord[] = [];
+        let records: { name: string; port: number; priority: number; weight: number }[] = [];
         try {
-          records = await dns.promises.resolveSrv(`_sip._udp.${host}`);
+          records = await api.resolveSrv(`_sip._udp.${host}`);
         } catch {
           records = []; // no SRV (ENOTFOUND/ENODATA): A/AAAA on 5060 below (RFC 3263 §4.2)
         }
@@ -76,12 +82,12 @@ export function dnsResolver(): Resolver {
         // sends one REGISTER stream, there is nothing to balance).
         records.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
         for (const srv of records) {
-          const hit = await lookupAddress(srv.name, families);
+          const hit = await lookupAddress(api, srv.name, families);
           if (typeof hit !== 'string') return { target: { ...hit, port: srv.port }, error: null };
         }
         if (records.length > 0) return { target: null, error: `DNS failure: SRV _sip._udp.${host} targets have no usable address` };
       }
-      const hit = await lookupAddress(host, families);
+      const hit = await lookupAddress(api, host, families);
       if (typeof hit === 'string') return { target: null, error: `DNS failure: ${host} not resolved (${hit})` };
       return { target: { ...hit, port: port ?? SIP_DEFAULT_PORT }, error: null };
     },

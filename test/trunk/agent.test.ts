@@ -197,6 +197,7 @@ t.test('wrong password: retry_wait, attempts exactly RETRY_DELAY apart, alert af
     t.equal(rec.failureCount, i + 1);
     t.equal(rec.lastStatus, 401);
     t.match(rec.lastReason, /^bad credentials: 401 Unauthorized again after our credentials for user "4420000000"/);
+    t.equal(rec.lastReason.includes('[ALERT: '), i >= 2, 'the alert shows in last_reason from the third failure on');
     t.equal(rec.nextActionAtMs! - h.clock.nowMs(), 45_000, 'next action exactly RETRY_DELAY later');
     const before = h.endpoint.registers().length;
     await h.clock.advance(44_999);
