@@ -2,7 +2,7 @@
 // answer it, a Config built directly (so retry delays below the YAML range are allowed), a logger
 // whose lines the test can read, and a temporary store.
 import type { RemoteInfo } from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -152,5 +152,8 @@ export function context(initial: Config): TestContext {
 }
 
 export async function closeStores(): Promise<void> {
-  for (const s of stores.splice(0)) await s.close();
+  for (const s of stores.splice(0)) {
+    await s.close();
+    rmSync(s.dataDir, { recursive: true, force: true });
+  }
 }

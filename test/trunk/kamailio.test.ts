@@ -4,7 +4,7 @@
 import t from 'tap';
 import dgram from 'node:dgram';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -241,8 +241,10 @@ t.test('Privacy header on the wire: Ignore absent, Id "id", None "none"', async 
 async function sigtermChild(sendUnregister: boolean, u: string, listen: string): Promise<{ out: string; registeredAt: number }> {
   // The TypeScript loader tap gave this process, and nothing else of tap's.
   const loader = process.execArgv.filter((a) => a.includes('typescript') || a === '--enable-source-maps');
+  const dataDir = mkdtempSync(join(tmpdir(), 'sipreg-child-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const child = spawn(process.execPath, [...loader, join(HERE, 'sigterm-child.ts'),
-    JSON.stringify({ listen, kamPort: KAM_A, user: u, sendUnregister, dataDir: mkdtempSync(join(tmpdir(), 'sipreg-child-')) })],
+    JSON.stringify({ listen, kamPort: KAM_A, user: u, sendUnregister, dataDir })],
   { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
