@@ -1,0 +1,105 @@
+import t from 'tap';
+import { ServerTransactions, SipMessage, parse, ResponseWriter } from '../../src/sip/index.js';
+import { limits } from '../../src/limits.js';
+import { register, sip } from './helpers.js';
+
+const msg = new SipMessage();
+const writer = new ResponseWriter();
+const slot = Buffer.alloc(limits.responseSizeMax);
+const src = { address: '203.0.113.5', port: 40000 };
+
+function load(buf: Buffer): SipMessage {
+  const failure = parse(msg, buf);
+  if (failure !== null) throw new Error(failure);
+  return msg;
+}
+
+t.test('retransmissions: absorbed while in progress, answered from the cache after', async (t) => {
+  const tx = new ServerTransactions(8);
+  const now = 1_000_000;
+  t.equal(tx.receive(load(register()), src, now), 'new');
+  const handle = tx.handle;
+  // The first copy waits for its commit; a retransmission arrives meanwhile (RFC 3261 §17.2.2).
+  t.equal(tx.receive(load(register()), src, now + 500), 'in-progress');
+  const n = writer.begin(slot, load(register()), 200, 'OK', src).finish() as number;
+  t.ok(tx.complete(handle, slot, n, now + 600));
+  const original = Buffer.from(slot.subarray(0, n));
+  // Retransmissions within Timer J get the same bytes (and so the same To tag).
+  const resend = Buffer.alloc(limits.responseSizeMax);
+  for (const at of [now + 1000, now + 2000, now + 600 + limits.transactionTimerJMs - 1]) {
+    t.equal(tx.receive(load(register()), src, at), 'completed', `at +${at - now} ms`);
+    const m = tx.copyResponse(resend);
+    t.ok(resend.subarray(0, m).equals(original), 'same response bytes');
+  }
+  // After Timer J the entry is gone: the same request is new again (RFC 3261 §17.2.2, Table 4).
+  t.equal(tx.receive(load(register()), src, now + 600 + limits.transactionTimerJMs), 'new');
+  t.strictSame(tx.counters, { created: 2, absorbed: 1, retransmitted: 3, evicted: 0, expired: 1, uncacheable: 0 });
+});
+
+t.test('the key: branch, sent-by, source and method', async (t) => {
+  const tx = new ServerTransactions(16);
+  t.equal(tx.receive(load(register()), src, 0), 'new');
+  t.equal(tx.receive(load(register({ branch: 'z9hG4bK-other' })), src, 0), 'new', 'another branch');
+  t.equal(tx.receive(load(register()), { address: '203.0.113.6', port: 40000 }, 0), 'new', 'another source address');
+  t.equal(tx.receive(load(register()), { address: '203.0.113.5', port: 40001 }, 0), 'new', 'another source port');
+  t.equal(tx.receive(load(register({ viaHost: '192.168.1.21' })), src, 0), 'new', 'another sent-by');
+  const options = (branch: string, cseq: number): Buffer => sip(['OPTIONS sip:h SIP/2.0', `Via: SIP/2.0/UDP 192.168.1.20:5060;branch=${branch}`,
+    'From: <sip:a@h>;tag=1', 'To: <sip:b@h>', 'Call-ID: same', `CSeq: ${cseq} OPTIONS`]);
+  t.equal(tx.receive(load(options('z9hG4bK-524287-1---e3d8a1f5', 2)), src, 0), 'new', 'another method, same branch');
+  t.equal(tx.receive(load(register()), src, 0), 'in-progress', 'the first one is still known');
+  // RFC 2543 requests (no cookie; or the bare cookie of RFC 4475 §3.2.1): Call-ID, CSeq, tags, top Via, Request-URI.
+  t.equal(tx.receive(load(options('old1', 1)), src, 0), 'new');
+  t.equal(tx.receive(load(options('old1', 1)), src, 0), 'in-progress', 'same 2543 request');
+  t.equal(tx.receive(load(options('old1', 2)), src, 0), 'new', 'another CSeq');
+  t.equal(tx.receive(load(options('z9hG4bK', 1)), src, 0), 'new');
+  t.equal(tx.receive(load(options('z9hG4bK', 2)), src, 0), 'new', 'bare cookie falls back to 2543 matching');
+  const longBranch = 'z9hG4bK' + 'x'.repeat(limits.transactionKeySizeMax);
+  t.equal(tx.receive(load(options(longBranch, 1)), src, 0), 'uncacheable');
+});
+
+t.test('bounded: the oldest is evicted, a stale handle completes nothing', async (t) => {
+  const tx = new ServerTransactions(4);
+  const handles: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    t.equal(tx.receive(load(register({ branch: `z9hG4bK-${i}` })), src, 0), 'new');
+    handles.push(tx.handle);
+  }
+  t.equal(tx.size, 4);
+  t.equal(tx.receive(load(register({ branch: 'z9hG4bK-4' })), src, 0), 'new');
+  t.equal(tx.size, 4);
+  t.equal(tx.counters.evicted, 1);
+  const n = writer.begin(slot, msg, 200, 'OK', src).finish() as number;
+  t.notOk(tx.complete(handles[0]!, slot, n, 0), 'evicted: the response is not cached');
+  t.ok(tx.complete(handles[1]!, slot, n, 0));
+  t.notOk(tx.complete(handles[1]!, slot, n, 0), 'completing twice does nothing');
+  t.equal(tx.receive(load(register({ branch: 'z9hG4bK-0' })), src, 0), 'new', 'the evicted one is new again');
+  // abandon: a request that will not be answered can be processed again on retransmission.
+  t.equal(tx.receive(load(register({ branch: 'z9hG4bK-a' })), src, 0), 'new');
+  tx.abandon(tx.handle);
+  t.equal(tx.receive(load(register({ branch: 'z9hG4bK-a' })), src, 0), 'new');
+  // sweep removes what Timer J has expired, without per-entry timers.
+  t.equal(tx.sweep(limits.transactionTimerJMs - 1), 0);
+  t.equal(tx.sweep(limits.transactionTimerJMs), 3); // the re-inserted -a took the ring slot of -3
+  t.equal(tx.size, 0);
+});
+
+t.test('many transactions through a small cache stay consistent', async (t) => {
+  const tx = new ServerTransactions(64);
+  let wrong = 0;
+  for (let i = 0; i < 5000; i++) {
+    const branch = `z9hG4bK-${i}`;
+    if (tx.receive(load(register({ branch })), src, i) !== 'new') wrong++;
+    const h = tx.handle;
+    const n = writer.begin(slot, msg, 200, 'OK', src).finish() as number;
+    if (!tx.complete(h, slot, n, i)) wrong++;
+    // The last 64 are answered from the cache with their own response.
+    const back = `z9hG4bK-${i - (i % 64)}`;
+    if (tx.receive(load(register({ branch: back })), src, i) !== 'completed') wrong++;
+    else {
+      const m = tx.copyResponse(slot);
+      if (!slot.subarray(0, m).includes(Buffer.from(`branch=${back};`))) wrong++;
+    }
+  }
+  t.equal(wrong, 0);
+  t.equal(tx.size, 64);
+});

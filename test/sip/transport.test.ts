@@ -1,0 +1,110 @@
+import t from 'tap';
+import dgram from 'node:dgram';
+import type { RemoteInfo } from 'node:dgram';
+import { once } from 'node:events';
+import {
+  SipTransport, TransportError, parseListen, SipMessage, parse, ResponseWriter, responseTarget, type ResponseTarget,
+} from '../../src/sip/index.js';
+import { limits } from '../../src/limits.js';
+import { register } from './helpers.js';
+
+t.test('listen strings', async (t) => {
+  t.strictSame(parseListen('0.0.0.0:5060'), { host: '0.0.0.0', port: 5060, family: 4 });
+  t.strictSame(parseListen('[::]:5070'), { host: '::', port: 5070, family: 6 });
+  t.strictSame(parseListen('[::1]'), { host: '::1', port: 5060, family: 6 });
+  t.strictSame(parseListen('192.0.2.1'), { host: '192.0.2.1', port: 5060, family: 4 });
+  for (const bad of ['::1:5060', 'host.example:5060', '[::1:5060', '1.2.3.4:99999', '1.2.3.4:x', '[::1]5060', '']) {
+    t.throws(() => parseListen(bad), { code: 'ERR_SIP_LISTEN' }, bad);
+  }
+});
+
+// One module-level handler, as the registrar would register: parse, answer 200 from a slot.
+const msg = new SipMessage();
+const writer = new ResponseWriter();
+const target: ResponseTarget = { address: '', port: 0 };
+let transport: SipTransport;
+let handled = 0;
+function onDatagram(buf: Buffer, rinfo: RemoteInfo, socketIndex: number): void {
+  handled++;
+  if (parse(msg, buf) !== null) { transport.counters.parseFailures++; return; }
+  const slot = transport.acquire();
+  if (slot === null) return;
+  const n = writer.begin(slot.buf, msg, 200, 'OK', rinfo).finish();
+  if (typeof n === 'string') { transport.releaseUnsent(slot); return; }
+  responseTarget(msg, rinfo, target);
+  transport.send(slot, n, target.port, target.address, socketIndex);
+}
+
+t.test('UDP on 127.0.0.1 and ::1: receive, answer from a slot, counters', async (t) => {
+  transport = new SipTransport(['127.0.0.1:0', '[::1]:0'], 4);
+  transport.onDatagram(onDatagram);
+  await transport.start();
+  t.equal(transport.socketCount, 2);
+  const v4 = transport.localAddress(0);
+  const v6 = transport.localAddress(1);
+  t.equal(v4.address, '127.0.0.1');
+  t.equal(v6.address, '::1');
+  t.ok(v4.port > 0 && v6.port > 0);
+  t.equal(transport.socketFor('::1'), 1);
+  t.equal(transport.socketFor('10.0.0.1'), 0);
+
+  for (const [type, host, port] of [['udp4', '127.0.0.1', v4.port], ['udp6', '::1', v6.port]] as const) {
+    const client = dgram.createSocket(type);
+    await new Promise<void>((resolve) => client.bind(0, host, resolve));
+    const clientPort = client.address().port;
+    client.send(register({ viaHost: '10.9.8.7' }), port, host);
+    const [reply] = (await once(client, 'message')) as [Buffer, RemoteInfo];
+    const text = reply.toString('latin1');
+    t.match(text, /^SIP\/2\.0 200 OK\r\n/, `${type}: answered`);
+    t.match(text, new RegExp(`;rport=${clientPort};received=${host.replace(/\./g, '\\.')}\r\n`), `${type}: rport and received filled in`);
+    // Oversize and garbage are counted, not answered.
+    await new Promise((resolve) => client.send(Buffer.alloc(limits.messageSizeMax + 1, 0x41), port, host, resolve));
+    await new Promise((resolve) => client.send(Buffer.from('not sip at all'), port, host, resolve));
+    client.close();
+  }
+  const deadline = Date.now() + 2000;
+  while ((transport.counters.droppedOversize < 2 || transport.counters.parseFailures < 2) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.equal(transport.counters.received, 6);
+  t.equal(transport.counters.droppedOversize, 2);
+  t.equal(transport.counters.parseFailures, 2);
+  t.equal(handled, 4);
+  t.equal(transport.counters.sent, 2);
+  t.equal(transport.freeSlotCount, 4, 'every slot is back after its send callback');
+  await transport.close();
+  await transport.close(); // idempotent
+});
+
+t.test('slots: bounded, reused only after release, none free is counted', async (t) => {
+  const tr = new SipTransport(['127.0.0.1:0'], 2, 512);
+  const a = tr.acquire();
+  const b = tr.acquire();
+  t.ok(a !== null && b !== null && a.index !== b.index);
+  t.equal(tr.acquire(), null);
+  t.equal(tr.counters.dropsNoSlot, 1);
+  tr.releaseUnsent(a!);
+  const c = tr.acquire();
+  t.equal(c!.index, a!.index, 'the released slot comes back');
+  t.equal(c!.buf.length, 512);
+  await tr.close();
+});
+
+t.test('bind errors name the address', async (t) => {
+  const first = new SipTransport(['127.0.0.1:0']);
+  await first.start();
+  const port = first.localAddress(0).port;
+  const second = new SipTransport([`127.0.0.1:${port}`]);
+  try {
+    await t.rejects(second.start(), { name: 'TransportError', code: 'ERR_SIP_BIND', message: `cannot bind UDP 127.0.0.1:${port}: EADDRINUSE (another process holds the port)` });
+  } finally {
+    await first.close();
+  }
+  if (process.getuid?.() !== 0) {
+    const low = new SipTransport(['127.0.0.1:1']);
+    await t.rejects(low.start(), { code: 'ERR_SIP_BIND', message: /^cannot bind UDP 127\.0\.0\.1:1: EACCES/ });
+  }
+  const noSuchAddress = new SipTransport(['192.0.2.123:0']); // TEST-NET-1: not configured here
+  await t.rejects(noSuchAddress.start(), { code: 'ERR_SIP_BIND', message: /^cannot bind UDP 192\.0\.2\.123:0: EADDRNOTAVAIL/ });
+  t.ok(new TransportError('ERR_SIP_BIND', 'x') instanceof Error);
+});
