@@ -192,3 +192,14 @@ export function fnv1a(buf: Buffer, start: number, end: number, h: number): numbe
 }
 
 export const FNV_OFFSET = 0x811c9dc5;
+
+/**
+ * Copies src[start, end) to dst at `at`; returns the byte count. A plain loop on purpose: Node 20's
+ * Buffer#copy makes a Uint8Array view for every partial copy, which is most of a response's garbage.
+ */
+export function copyBytes(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number): number {
+  assert(start >= 0 && end <= src.length && start <= end);
+  assert(at >= 0 && at + (end - start) <= dst.length);
+  for (let i = start; i < end; i++) dst[at++] = src[i]!;
+  return end - start;
+}

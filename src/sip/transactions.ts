@@ -5,7 +5,7 @@
 // lazily on lookup and by `sweep`, and the oldest is evicted when the cache is full.
 import assert from 'node:assert';
 import { limits } from '../limits.js';
-import { FNV_OFFSET, fnv1a } from './scan.js';
+import { FNV_OFFSET, copyBytes, fnv1a } from './scan.js';
 import {
   V_BRANCH_S, V_BRANCH_E, V_HOST_S, V_HOST_E, V_PORT, V_START, V_END, N_TAG_S, N_TAG_E, U_START, U_END,
 } from './message.js';
@@ -108,7 +108,7 @@ export class ServerTransactions {
     const i = this.next;
     this.next = (this.next + 1) % this.capacity;
     if (this.state[i] !== FREE) { this.counters.evicted++; this.remove(i); }
-    this.scratch.copy(this.keys, i * this.keySizeMax, 0, keyLength);
+    copyBytes(this.scratch, 0, keyLength, this.keys, i * this.keySizeMax);
     this.keyLength[i] = keyLength;
     this.hashes[i] = hash;
     this.state[i] = IN_PROGRESS;
@@ -128,7 +128,7 @@ export class ServerTransactions {
     assert(i >= 0 && this.state[i] === COMPLETED);
     const n = this.responseLength[i]!;
     assert(n <= target.length);
-    return this.responses.copy(target, 0, i * this.responseSizeMax, i * this.responseSizeMax + n);
+    return copyBytes(this.responses, i * this.responseSizeMax, i * this.responseSizeMax + n, target, 0);
   }
 
   /**
@@ -140,7 +140,7 @@ export class ServerTransactions {
     assert(length <= this.responseSizeMax);
     const i = handle % 65_536;
     if (!this.owns(handle)) return false;
-    response.copy(this.responses, i * this.responseSizeMax, 0, length);
+    copyBytes(response, 0, length, this.responses, i * this.responseSizeMax);
     this.responseLength[i] = length;
     this.state[i] = COMPLETED;
     this.expiresAtMs[i] = nowMs + this.timerJMs;
@@ -195,7 +195,7 @@ export class ServerTransactions {
     let n = 0;
     const need = (msg.methodEnd - msg.methodStart) + source.address.length + 4;
     if (need > max) return -1;
-    n += buf.copy(k, n, msg.methodStart, msg.methodEnd);
+    n += copyBytes(buf, msg.methodStart, msg.methodEnd, k, n);
     k[n++] = 0;
     k[n++] = source.port >>> 8;
     k[n++] = source.port & 0xff;
@@ -205,9 +205,9 @@ export class ServerTransactions {
       const bl = v[V_BRANCH_E]! - v[V_BRANCH_S]!;
       const hl = v[V_HOST_E]! - v[V_HOST_S]!;
       if (n + bl + hl + 4 > max) return -1;
-      n += buf.copy(k, n, v[V_BRANCH_S]!, v[V_BRANCH_E]!);
+      n += copyBytes(buf, v[V_BRANCH_S]!, v[V_BRANCH_E]!, k, n);
       k[n++] = 0;
-      n += buf.copy(k, n, v[V_HOST_S]!, v[V_HOST_E]!);
+      n += copyBytes(buf, v[V_HOST_S]!, v[V_HOST_E]!, k, n);
       const port = v[V_PORT]! < 0 ? 0 : v[V_PORT]!;
       k[n++] = port >>> 8;
       k[n++] = port & 0xff;
@@ -221,16 +221,16 @@ export class ServerTransactions {
     const vl = v[V_END]! - v[V_START]!;
     const ul = msg.requestUriTable[U_END]! - msg.requestUriTable[U_START]!;
     if (n + fl + tl + cl + vl + ul + 9 > max) return -1;
-    n += buf.copy(k, n, msg.callIdStart, msg.callIdEnd);
+    n += copyBytes(buf, msg.callIdStart, msg.callIdEnd, k, n);
     k[n++] = 0;
     k.writeUInt32BE(msg.cseq, n); n += 4;
-    if (fl > 0) n += buf.copy(k, n, f[N_TAG_S]!, f[N_TAG_E]!);
+    if (fl > 0) n += copyBytes(buf, f[N_TAG_S]!, f[N_TAG_E]!, k, n);
     k[n++] = 0;
-    if (tl > 0) n += buf.copy(k, n, t[N_TAG_S]!, t[N_TAG_E]!);
+    if (tl > 0) n += copyBytes(buf, t[N_TAG_S]!, t[N_TAG_E]!, k, n);
     k[n++] = 0;
-    n += buf.copy(k, n, v[V_START]!, v[V_END]!);
+    n += copyBytes(buf, v[V_START]!, v[V_END]!, k, n);
     k[n++] = 0;
-    n += buf.copy(k, n, msg.requestUriTable[U_START]!, msg.requestUriTable[U_END]!);
+    n += copyBytes(buf, msg.requestUriTable[U_START]!, msg.requestUriTable[U_END]!, k, n);
     return n;
   }
 }

@@ -4,7 +4,7 @@
 import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { limits } from '../limits.js';
-import { EQUAL, FNV_OFFSET, fnv1a, writeUint } from './scan.js';
+import { EQUAL, FNV_OFFSET, copyBytes, fnv1a, writeUint } from './scan.js';
 import {
   Hdr, H_SIZE, H_VALUE_S, H_VALUE_E, N_TAG_S, V_HEADER, V_START, V_END, V_BRANCH_S, V_BRANCH_E,
   V_RPORT_NAME_E, RPORT_EMPTY, V_RPORT,
@@ -89,8 +89,7 @@ export class ResponseWriter {
   raw(lines: Buffer): this {
     if (this.overflow) return this;
     if (this.pos + lines.length > this.end) { this.overflow = true; return this; }
-    lines.copy(this.buf, this.pos);
-    this.pos += lines.length;
+    this.pos += copyBytes(lines, 0, lines.length, this.buf, this.pos);
     return this;
   }
 
@@ -143,7 +142,7 @@ export class ResponseWriter {
   private bytes(src: Buffer, start: number, end: number): void {
     if (this.overflow || end <= start) return;
     if (this.pos + (end - start) > this.end) { this.overflow = true; return; }
-    this.pos += src.copy(this.buf, this.pos, start, end);
+    this.pos += copyBytes(src, start, end, this.buf, this.pos);
   }
 
   private copyValue(msg: SipMessage, i: number): void {
