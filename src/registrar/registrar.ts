@@ -71,6 +71,10 @@ class PendingReply {
   socketIndex = 0;
   tx = -1;
   number = '';
+  source = '';
+  userAgent = '';
+  nowMs = 0;
+  decision: Decision | null = null;
   startedAtMs = 0;
   created = 0;
   removed = 0;
@@ -79,7 +83,7 @@ class PendingReply {
 /** REGISTERs sharing one LMDB commit. Pooled; onCommitted/onFailed are bound once per batch object. */
 class Batch {
   promise: Promise<boolean> | null = null;
-  readonly replies: PendingReply[] = [];
+  replies: PendingReply[] = [];
   readonly onCommitted: () => void;
   readonly onFailed: (err: unknown) => void;
   constructor(registrar: Registrar) {
@@ -115,7 +119,8 @@ export class Registrar {
   private readonly freeReplies: PendingReply[] = [];
   private pendingCount = 0;
   private readonly batchPool: Batch[] = [];
-  private current: Batch | null = null;
+  private queued: PendingReply[] = [];
+  private committing = false;
   private deferred: Deferred[] = [];
   private draining = false;
   private readonly deferMsg = new SipMessageClass();
@@ -370,22 +375,6 @@ export class Registrar {
       this.reject(msg, source, socketIndex, tx, 500, 'Server Internal Error - Response Too Large', number, '500: the 200 OK would not fit a datagram');
       return;
     }
-    let commit: Promise<boolean>;
-    try {
-      for (const r of decision.removes) {
-        removeBinding(this.store, r.record);
-        commit = this.writeEvent(r.event, r.record.number, r.record.source, r.record.userAgent, r.detail, nowMs);
-      }
-      for (const c of decision.puts) {
-        putBinding(this.store, c.record, c.previous);
-        commit = this.writeEvent(c.event, number, sourceText, ask.userAgent, c.detail, nowMs);
-      }
-    } catch (err) {
-      // A synchronous failure (encoding, environment closed): nothing is claimed, 500 now.
-      this.transport.releaseUnsent(slot);
-      this.storeFailure(msg, source, socketIndex, tx, number, err);
-      return;
-    }
     const reply = this.freeReplies.pop();
     assert(reply !== undefined); // pendingCount < pendingCommitsMax was checked
     this.pendingCount++;
@@ -398,27 +387,57 @@ export class Registrar {
     reply.socketIndex = socketIndex;
     reply.tx = tx;
     reply.number = number;
+    reply.source = sourceText;
+    reply.userAgent = ask.userAgent;
+    reply.nowMs = nowMs;
+    reply.decision = decision;
     reply.startedAtMs = startedAtMs;
     reply.created = countRegistered(decision.puts);
     reply.removed = decision.removes.length;
     this.locks.lock(number);
-    this.enqueue(reply, commit!);
+    this.queued.push(reply);
+    if (!this.committing) this.flush();
   }
 
-  private enqueue(reply: PendingReply, commit: Promise<boolean>): void {
-    let batch = this.current;
-    if (batch === null || batch.promise !== commit) {
-      batch = this.batchPool.pop() ?? new Batch(this);
-      batch.promise = commit;
-      this.current = batch;
-      commit.then(batch.onCommitted, batch.onFailed);
+  /**
+   * Group commit: writes every queued decision in one LMDB transaction. While that commit is in flight,
+   * new decisions queue (their numbers locked) and go together in the next one, so the batch grows
+   * with the load instead of the commit rate capping throughput (lmdb-js would otherwise make one
+   * transaction per event-loop turn, a few datagrams each).
+   */
+  private flush(): void {
+    if (this.queued.length === 0) return;
+    const batch = this.batchPool.pop() ?? new Batch(this);
+    const list = this.queued;
+    this.queued = batch.replies;
+    batch.replies = list;
+    let commit: Promise<boolean> | null = null;
+    try {
+      for (const r of list) {
+        const d = r.decision as Extract<Decision, { kind: 'apply' }>;
+        for (const c of d.removes) {
+          removeBinding(this.store, c.record);
+          commit = this.writeEvent(c.event, c.record.number, c.record.source, c.record.userAgent, c.detail, r.nowMs);
+        }
+        for (const c of d.puts) {
+          putBinding(this.store, c.record, c.previous);
+          commit = this.writeEvent(c.event, r.number, r.source, r.userAgent, c.detail, r.nowMs);
+        }
+      }
+    } catch (err) {
+      // A synchronous failure (encoding, environment closed): nothing is claimed; every reply gets 500.
+      const failed = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      commit = failed;
     }
-    batch.replies.push(reply);
+    assert(commit !== null);
+    this.committing = true;
+    batch.promise = commit;
+    commit.then(batch.onCommitted, batch.onFailed);
   }
 
   /** A batch's commit settled: send each pre-written answer (200, or 500 when the commit failed). */
   settle(batch: Batch, ok: boolean, err: unknown): void {
-    if (this.current === batch) this.current = null;
+    this.committing = false;
     const nowMs = this.now();
     if (!ok) {
       counters.storeWriteFailures++;
@@ -445,14 +464,19 @@ export class Registrar {
       r.slot = null;
       r.address = '';
       r.number = '';
+      r.source = '';
+      r.userAgent = '';
+      r.decision = null;
       this.freeReplies.push(r);
       this.pendingCount--;
     }
     batch.replies.length = 0;
     batch.promise = null;
     this.batchPool.push(batch);
+    // What queued during that commit goes now, then deferred requests (their numbers may be free).
+    this.flush();
     this.drainDeferred();
-    if (this.pendingCount === 0 && this.deferred.length === 0 && this.idleWaiters.length > 0) {
+    if (this.pendingCount === 0 && this.deferred.length === 0 && this.queued.length === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
