@@ -440,6 +440,10 @@ export class Registrar {
     this.committing = false;
     const nowMs = this.now();
     if (!ok) {
+      // lmdb-js hangs the cause on err.commitError, a promise it rejects too: observe it, or the
+      // process would die of an unhandled rejection on a full disk.
+      const detail = (err as { commitError?: unknown } | null)?.commitError;
+      if (detail instanceof Promise) detail.catch((cause: unknown) => this.log.error({ err: String(cause) }, 'store commit failure cause'));
       counters.storeWriteFailures++;
       this.log.error({ err: err instanceof Error ? err.message : String(err), registers: batch.replies.length }, 'store commit failed: answering 500');
     }
