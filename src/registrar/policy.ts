@@ -66,9 +66,6 @@ export const PolicyReject = {
  */
 export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], params: Params): Decision {
   const now = ask.nowMs;
-  const live: BindingRecord[] = [];
-  const lapsed: BindingRecord[] = [];
-  for (const b of existing) (b.expiresAtMs > now ? live : lapsed).push(b);
 
   if (ask.star) {
     // RFC 3261 §10.3 step 6: "*" only with Expires: 0 and as the only Contact.
@@ -76,8 +73,8 @@ export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], par
     if (ask.expiresHeaderS !== 0) {
       return reject(...PolicyReject.wildcardNotZero, `${PolicyReject.wildcardNotZero.join(' ')}: Contact * needs Expires: 0, got ${ask.expiresHeaderS < 0 ? 'none' : ask.expiresHeaderS} (RFC 3261 §10.3 step 6)`);
     }
-    for (const b of live) {
-      if (b.callId === ask.callId && ask.cseq <= b.cseq) return cseqReject(ask, b);
+    for (const b of existing) {
+      if (b.expiresAtMs > now && b.callId === ask.callId && ask.cseq <= b.cseq) return cseqReject(ask, b);
     }
     const removes: BindingChange[] = [];
     for (const b of existing) {
@@ -87,7 +84,7 @@ export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], par
   }
 
   // A query (no Contact): the bindings as they are (RFC 3261 §10.3 step 8).
-  if (ask.contacts.length === 0) return { kind: 'apply', puts: [], removes: [], current: live };
+  if (ask.contacts.length === 0) return { kind: 'apply', puts: [], removes: [], current: existing.filter((b) => b.expiresAtMs > now) };
 
   // Step 7, first pass: check everything before changing anything (a failed request changes nothing).
   for (const c of ask.contacts) {
@@ -97,16 +94,16 @@ export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], par
         `423 Interval Too Brief: asked ${expiry.askedS} s < SS_ENDPOINT_MIN_EXPIRE ${params.endpointMinExpiresS} for ${c.uri}`,
         params.endpointMinExpiresS);
     }
-    const b = findByKey(live, c.key);
-    if (b !== undefined && b.callId === ask.callId && ask.cseq <= b.cseq) return cseqReject(ask, b);
+    const b = findByKey(existing, c.key);
+    if (b !== undefined && b.expiresAtMs > now && b.callId === ask.callId && ask.cseq <= b.cseq) return cseqReject(ask, b);
   }
 
   const puts: BindingChange[] = [];
   const removes: BindingChange[] = [];
-  const touched = new Set<string>();
-  for (const c of ask.contacts) {
-    if (touched.has(c.key)) continue; // the same contact twice in one request: the first counts
-    touched.add(c.key);
+  const contacts = ask.contacts;
+  for (let ci = 0; ci < contacts.length; ci++) {
+    const c = contacts[ci]!;
+    if (namedBefore(contacts, ci, c.key)) continue; // the same contact twice in one request: the first counts
     computeExpiry(expiry, c.expiresParamS, ask.expiresHeaderS, ask.account.expiresS, params, c.nat, ask.random);
     const previous = findByKey(existing, c.key);
     const previousLive = previous !== undefined && previous.expiresAtMs > now;
@@ -153,7 +150,7 @@ export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], par
 
   // The AOR after this request: live bindings not named by it, plus what it puts.
   const kept: BindingRecord[] = [];
-  for (const b of live) if (!touched.has(b.contactKey)) kept.push(b);
+  for (const b of existing) if (b.expiresAtMs > now && !named(contacts, b.contactKey)) kept.push(b);
   // Lapsed bindings not named here are gone as far as the phone is concerned; the sweep records `expired`.
   const max = params.bindingsPerAorMax;
   const total = kept.length + puts.length;
@@ -179,6 +176,16 @@ export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], par
   const current = kept;
   for (const p of puts) current.push(p.record);
   return { kind: 'apply', puts, removes, current };
+}
+
+/** Whether contacts[0..end) has this key (requests carry at most limits.contactsPerRequestMax). */
+function namedBefore(contacts: readonly ContactAsk[], end: number, key: string): boolean {
+  for (let i = 0; i < end; i++) if (contacts[i]!.key === key) return true;
+  return false;
+}
+
+function named(contacts: readonly ContactAsk[], key: string): boolean {
+  return namedBefore(contacts, contacts.length, key);
 }
 
 function findByKey(list: readonly BindingRecord[], key: string): BindingRecord | undefined {

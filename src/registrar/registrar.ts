@@ -21,6 +21,7 @@ import {
   appendEvent, bindingsOf, formatAddress, putBinding, removeBinding, type BindingRecord, type EventType, type Store,
 } from '../store/index.js';
 import { counters } from '../stats/counters.js';
+import { limits } from '../limits.js';
 import type { Guard } from './guard-types.js';
 import { allowMatches, looksNatted } from './addr.js';
 import { registrarLimits } from './limits.js';
@@ -124,6 +125,14 @@ export class Registrar {
   private deferred: Deferred[] = [];
   private draining = false;
   private readonly deferMsg = new SipMessageClass();
+  private readonly askContacts: ContactAsk[] = [];
+  private readonly contactPool: ContactAsk[] = Array.from({ length: limits.contactsPerRequestMax }, () => ({
+    uri: '', key: '', instance: null, expiresParamS: -1, q: null, nat: false,
+  }));
+  private readonly ask: RegisterAsk = {
+    number: '', aor: '', callId: '', cseq: 0, star: false, expiresHeaderS: -1, contacts: this.askContacts, source: '',
+    sourceAddress: '', sourcePort: 0, localAddress: '', userAgent: '', account: null as unknown as Account, nowMs: 0, random: 0,
+  };
   private dateSecond = -1;
   private dateText = '';
   private eventSecond = -1;
@@ -320,27 +329,40 @@ export class Registrar {
     const source = this.sourceView(address, port);
     const via = msg.via;
     const viaNat = looksNatted(via.host(), via.port, address, port);
-    const contacts: ContactAsk[] = [];
+    // The request as the policy sees it: one reused object and a pool of contact objects (the policy
+    // keeps none of them; the strings it copies into records are made here, once).
+    const contacts = this.askContacts;
+    contacts.length = 0;
     for (let i = 0; i < msg.contactCount; i++) {
       const c = msg.contact(i);
       if (c.star) continue;
       const uri = c.uri.raw();
       const instance = c.hasInstance ? c.instance() : null;
-      contacts.push({
-        uri,
-        key: instance === null ? uri : c.regId >= 0 ? `${instance};reg-id=${c.regId}` : instance,
-        instance,
-        expiresParamS: c.expires,
-        q: c.q >= 0 ? c.q / 1000 : null,
-        nat: viaNat || looksNatted(c.uri.host(), c.uri.port, address, port),
-      });
+      const ca = this.contactPool[contacts.length]!;
+      ca.uri = uri;
+      ca.key = instance === null ? uri : c.regId >= 0 ? `${instance};reg-id=${c.regId}` : instance;
+      ca.instance = instance;
+      ca.expiresParamS = c.expires;
+      ca.q = c.q >= 0 ? c.q / 1000 : null;
+      ca.nat = viaNat || looksNatted(c.uri.host(), c.uri.port, address, port);
+      contacts.push(ca);
     }
     const sourceText = formatAddress(address, port);
-    const ask: RegisterAsk = {
-      number, aor: aorOf(msg), callId: msg.callId(), cseq: msg.cseq, star: msg.contactStar, expiresHeaderS: msg.expires,
-      contacts, source: sourceText, sourceAddress: address, sourcePort: port, localAddress: this.localText(socketIndex),
-      userAgent: msg.userAgent() ?? '', account, nowMs, random: this.random(),
-    };
+    const ask = this.ask;
+    ask.number = number;
+    ask.aor = contacts.length === 0 ? '' : aorOf(msg);
+    ask.callId = msg.callId();
+    ask.cseq = msg.cseq;
+    ask.star = msg.contactStar;
+    ask.expiresHeaderS = msg.expires;
+    ask.source = sourceText;
+    ask.sourceAddress = address;
+    ask.sourcePort = port;
+    ask.localAddress = this.localText(socketIndex);
+    ask.userAgent = msg.userAgent() ?? '';
+    ask.account = account;
+    ask.nowMs = nowMs;
+    ask.random = this.random();
     let decision: Decision;
     try {
       decision = decide(ask, bindingsOf(this.store, number), this.params);
