@@ -27,8 +27,9 @@ function arg(name: string, fallback: string): string {
 }
 const count = Number(arg('count', '100000'));
 const numbers = Number(arg('numbers', '1000'));
-const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined) throw new Error('run with node --expose-gc');
+const maybeGc = (globalThis as { gc?: () => void }).gc;
+if (maybeGc === undefined) throw new Error('run with node --expose-gc');
+const gc: () => void = maybeGc;
 
 const guard: Guard = { checkSource: () => 'ok', checkNumber: () => 'ok', authFailed: () => false, authSucceeded: () => {}, reload: () => {} };
 
