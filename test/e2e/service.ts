@@ -35,7 +35,7 @@ function spawnSipreg(args: string[]): ChildProcess {
 
 function runSipreg(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const { file, prefix } = sipregLaunch();
-  return spawnSync(file, [...prefix, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(file, [...prefix, ...args], { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
 }
 
 export const sippDir = join(repoRoot, 'test', 'fixtures', 'sipp');
