@@ -1,6 +1,7 @@
 import { loadConfig, formatProblem } from '../config/index.js';
 import type { Config } from '../config/types.js';
-import { openStore, StoreError, appendEvent, type Store } from '../store/index.js';
+import { openStore, StoreError, appendEvent, isStoreCommitFailure, type Store } from '../store/index.js';
+import { counters } from '../stats/counters.js';
 import { createLogger, flushLog, type Logger } from '../log.js';
 import type { Component, ServiceContext } from './component.js';
 import { housekeeping } from './housekeeping.js';
@@ -47,6 +48,14 @@ export async function runService(opts: RunOptions): Promise<number> {
     }
     throw err;
   }
+  // A failed commit rejects every write of its transaction, awaited or not. The writers that answer
+  // someone (the registrar's 200/500) handle theirs; the rest must not take the service down.
+  const onUnhandled = (reason: unknown, promise: Promise<unknown>): void => {
+    if (!isStoreCommitFailure(reason, promise)) throw reason;
+    counters.storeWriteFailures++;
+    log.error({ err: errorText(reason) }, 'store write failed (disk full?)');
+  };
+  process.on('unhandledRejection', onUnhandled);
   const ctx: ServiceContext = { store, log, config: () => config };
   const components: Component[] = [housekeeping(ctx), ...opts.components.map((make) => make(ctx))];
   const started: Component[] = [];
@@ -127,6 +136,7 @@ export async function runService(opts: RunOptions): Promise<number> {
         process.off('SIGHUP', onHup);
         process.off('SIGTERM', onStop);
         process.off('SIGINT', onStop);
+        process.off('unhandledRejection', onUnhandled);
         clearTimeout(deadline);
         resolveExit(0);
       })();

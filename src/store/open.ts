@@ -84,3 +84,15 @@ function describe(err: unknown): string {
   }
   return String(err);
 }
+
+/**
+ * True for the rejections lmdb-js produces when a commit fails (a full disk, a map that cannot grow):
+ * every write promise of the failed transaction rejects with an Error carrying `commitError`, and
+ * that `commitError` promise (one per failed transaction, with a `reject` method of its own) rejects
+ * too. Writes nobody awaits (heartbeat, counters snapshot, index entries) leave those rejections
+ * unobserved; the service treats them as an operating error to log, not a reason to die.
+ */
+export function isStoreCommitFailure(reason: unknown, promise: Promise<unknown>): boolean {
+  if (reason !== null && typeof reason === 'object' && (reason as { commitError?: unknown }).commitError instanceof Promise) return true;
+  return typeof (promise as { reject?: unknown }).reject === 'function';
+}

@@ -3,38 +3,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { exitOf, freeUdpPort, repoRoot, tmpDir, waitForLine } from '../helpers/sipreg.js';
-
-/**
- * How the e2e tests run sipreg: dist/sipreg when `make build` made it; otherwise (or with
- * SIPREG_TEST_FROM_SOURCE=1) one esbuild bundle of src/main.ts made per test process, which starts in
- * well under a second where the TypeScript loader takes ten.
- */
-let bundled: string | null = null;
-export function sipregLaunch(): { file: string; prefix: string[] } {
-  const binary = join(repoRoot, 'dist', 'sipreg');
-  if (process.env['SIPREG_TEST_FROM_SOURCE'] !== '1' && existsSync(binary)) return { file: binary, prefix: [] };
-  if (bundled === null) {
-    const dir = join(repoRoot, '.tap', 'e2e-bundle');
-    mkdirSync(dir, { recursive: true });
-    const out = join(dir, `sipreg-${process.pid}.mjs`);
-    const r = spawnSync(join(repoRoot, 'node_modules', '.bin', 'esbuild'), [join(repoRoot, 'src', 'main.ts'), '--bundle', '--platform=node',
-      '--format=esm', `--outfile=${out}`, '--packages=external', '--log-level=warning'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`esbuild failed: ${r.stderr}`);
-    bundled = out;
-  }
-  return { file: process.execPath, prefix: [bundled] };
-}
+import { exitOf, freeUdpPort, repoRoot, sipregCommand, tmpDir, waitForLine } from '../helpers/sipreg.js';
 
 function spawnSipreg(args: string[]): ChildProcess {
-  const { file, prefix } = sipregLaunch();
+  const { file, prefix } = sipregCommand();
   return spawn(file, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 function runSipreg(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const { file, prefix } = sipregLaunch();
+  const { file, prefix } = sipregCommand();
   return spawnSync(file, [...prefix, ...args], { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
 }
 
