@@ -4,6 +4,7 @@
  * was expected (the caller adds the key and position).
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { addressToBytes } from '../net/index.js';
 import type { AllowEntry, Cidr, ListenAddress } from './types.js';
 
 export type Parsed<T> = { readonly value: T; readonly error: null } | { readonly value: null; readonly error: string };
@@ -15,38 +16,23 @@ function fail<T>(error: string): Parsed<T> {
   return { value: null, error };
 }
 
-/** 4 bytes of a dotted-quad IPv4 address, or null (node:net rejects leading zeros: `010.0.0.1`). */
+/** 4 bytes of a dotted-quad IPv4 address, or null (leading zeros refused: `010.0.0.1`). */
 export function ipv4Bytes(text: string): Uint8Array | null {
-  if (!isIPv4(text)) return null;
-  return Uint8Array.from(text.split('.').map((part) => Number(part)));
+  if (text.includes(':')) return null;
+  return addressToBytes(text);
 }
 
-/** 16 bytes of an IPv6 address (embedded IPv4 tail allowed), or null. Zone ids (`%eth0`) are refused. */
+/** 16 bytes of an IPv6 address (embedded IPv4 tail allowed), or null. Zone ids (`%eth0`) are refused,
+ *  and a v4-mapped address stays 16 bytes here: a range written in IPv6 form is matched as written. */
 export function ipv6Bytes(text: string): Uint8Array | null {
-  if (text.includes('%') || !isIPv6(text)) return null;
-  let s = text;
-  const lastColon = s.lastIndexOf(':');
-  const tail = s.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    const v4 = ipv4Bytes(tail);
-    if (v4 === null) return null;
-    s = `${s.slice(0, lastColon + 1)}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
-  }
-  const halves = s.split('::');
-  if (halves.length > 2) return null;
-  const left = halves[0] === undefined || halves[0] === '' ? [] : halves[0].split(':');
-  const right = halves[1] === undefined || halves[1] === '' ? [] : halves[1].split(':');
-  const zeroGroups = 8 - left.length - right.length;
-  if (halves.length === 1 && zeroGroups !== 0) return null;
-  const groups = [...left, ...new Array<string>(Math.max(zeroGroups, 0)).fill('0'), ...right];
-  if (groups.length !== 8) return null;
-  const bytes = new Uint8Array(16);
-  groups.forEach((group, i) => {
-    const n = Number.parseInt(group, 16);
-    bytes[i * 2] = n >> 8;
-    bytes[i * 2 + 1] = n & 0xff;
-  });
-  return bytes;
+  if (text.includes('%') || !text.includes(':') || text.startsWith('[')) return null;
+  const bytes = addressToBytes(text);
+  if (bytes === null || bytes.length === 16) return bytes;
+  const mapped = new Uint8Array(16);
+  mapped[10] = 0xff;
+  mapped[11] = 0xff;
+  mapped.set(bytes, 12);
+  return mapped;
 }
 
 function formatBytes(family: 4 | 6, bytes: Uint8Array): string {

@@ -133,6 +133,18 @@ export function parseAddress(text: string, out: Uint8Array, start = 0, end = tex
   return 6;
 }
 
+/**
+ * The bytes of an IP literal, for code off the hot path (config, filters, analysis): 4 bytes for IPv4
+ * and v4-mapped IPv6, 16 for IPv6, null for anything else. Brackets (`[2001:db8::1]`) are accepted.
+ */
+export function addressToBytes(text: string): Uint8Array | null {
+  const bracketed = text.length > 2 && text.charCodeAt(0) === 0x5b && text.charCodeAt(text.length - 1) === 0x5d;
+  const scratch = new Uint8Array(16);
+  const family = parseAddress(text, scratch, bracketed ? 1 : 0, bracketed ? text.length - 1 : text.length);
+  if (family === 0) return null;
+  return family === 4 ? scratch.subarray(0, 4) : scratch;
+}
+
 /** The address as stored and shown: a v4-mapped IPv6 address becomes its dotted quad (so a lockout
  *  written from a dual-stack socket is found by `sipreg unlock 192.0.2.7`); anything else unchanged. */
 export function normalizeAddress(text: string): string {

@@ -2,35 +2,11 @@
  * Address arithmetic for filters and the area analysis: an IP or CIDR as bytes, membership, and the
  * /24 (IPv4) or /64 (IPv6) prefix an address falls in. Pure functions over strings.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { addressToBytes } from '../net/index.js';
 import type { Cidr } from '../config/types.js';
 
 /** The address as bytes (4 or 16); an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) reads as IPv4. */
-export function addressBytes(text: string): Uint8Array | null {
-  let s = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(s);
-  if (mapped !== null) s = mapped[1]!;
-  if (isIPv4(s)) return Uint8Array.from(s.split('.').map(Number));
-  if (!isIPv6(s) || s.includes('%')) return null;
-  const lastColon = s.lastIndexOf(':');
-  const tail = s.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    const v4 = tail.split('.').map(Number);
-    s = `${s.slice(0, lastColon + 1)}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
-  }
-  const halves = s.split('::');
-  const left = halves[0] === undefined || halves[0] === '' ? [] : halves[0].split(':');
-  const right = halves[1] === undefined || halves[1] === '' ? [] : halves[1].split(':');
-  const groups = [...left, ...new Array<string>(Math.max(8 - left.length - right.length, 0)).fill('0'), ...right];
-  if (groups.length !== 8) return null;
-  const bytes = new Uint8Array(16);
-  groups.forEach((group, i) => {
-    const n = Number.parseInt(group, 16);
-    bytes[i * 2] = n >> 8;
-    bytes[i * 2 + 1] = n & 0xff;
-  });
-  return bytes;
-}
+export const addressBytes = addressToBytes;
 
 /** An address range to match sources against. */
 export interface Range {
