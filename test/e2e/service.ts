@@ -28,6 +28,10 @@ export interface Service {
   kill(signal?: NodeJS.Signals): Promise<void>;
   restart(): Promise<void>;
   cli(args: string[]): { status: number | null; stdout: string; stderr: string };
+  /** Rewrites the config with a new `body` (same sip/data_dir), sends SIGHUP and waits for the reload. */
+  reload(body: string): Promise<void>;
+  /** The service's resident set size now (VmRSS of /proc/PID/status), in KiB. */
+  rssKiB(): number;
 }
 
 export function accountsYaml(numbers: Iterable<string>, password = 'secret'): string {
@@ -37,12 +41,16 @@ export function accountsYaml(numbers: Iterable<string>, password = 'secret'): st
 }
 
 /** Starts the service; `body` is YAML after sip/data_dir (params, accounts). */
-export async function startService(body: string, opts: { port?: number; dir?: string } = {}): Promise<Service> {
+export async function startService(body: string, opts: { port?: number; dir?: string; listen?: string } = {}): Promise<Service> {
   const dir = opts.dir ?? tmpDir('sipreg-e2e-');
   const port = opts.port ?? await freeUdpPort();
   const configFile = join(dir, 'sipreg.yaml');
   const dataDir = join(dir, 'data');
-  writeFileSync(configFile, `sip:\n  listen: ["127.0.0.1:${port}"]\ndata_dir: ${dataDir}\nlog_level: info\n${body}`);
+  const listen = opts.listen ?? '127.0.0.1';
+  const write = (b: string): void => {
+    writeFileSync(configFile, `sip:\n  listen: ["${listen}:${port}"]\ndata_dir: ${dataDir}\nlog_level: info\n${b}`);
+  };
+  write(body);
   const log: string[] = [];
   const s: Service = {
     child: null as unknown as ChildProcess, port, dir, dataDir, configFile, log,
@@ -55,6 +63,18 @@ export async function startService(body: string, opts: { port?: number; dir?: st
     cli(args) {
       const r = runSipreg([...args, '-c', configFile]);
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    },
+    async reload(b: string) {
+      write(b);
+      const reloaded = waitForLine(s.child, (line) => line.includes('"config reloaded"') || line.includes('"config reload refused'), 20_000);
+      s.child.kill('SIGHUP');
+      const line = await reloaded;
+      if (!line.includes('"config reloaded"')) throw new Error(`reload refused: ${line}`);
+    },
+    rssKiB() {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'));
+      if (m === null) throw new Error('no VmRSS');
+      return Number(m[1]);
     },
   };
   const launch = async (): Promise<void> => {
@@ -71,10 +91,10 @@ export async function startService(body: string, opts: { port?: number; dir?: st
 export interface SippResult { code: number | null; stdout: string; stderr: string; errors: string }
 
 /** Runs one SIPp scenario to completion (-m calls) against the service. */
-export function sipp(service: Service, scenario: string, args: string[], timeoutMs = 30_000): Promise<SippResult> {
-  const errorFile = join(service.dir, `sipp-${scenario}-${Date.now()}.err`);
+export function sipp(service: Service, scenario: string, args: string[], timeoutMs = 30_000, opts: { localIp?: string } = {}): Promise<SippResult> {
+  const errorFile = join(service.dir, `sipp-${scenario}-${opts.localIp ?? ''}-${Date.now()}.err`);
   const child = spawn('sipp', [
-    `127.0.0.1:${service.port}`, '-sf', join(sippDir, scenario), '-i', '127.0.0.1', '-p', '0',
+    `127.0.0.1:${service.port}`, '-sf', join(sippDir, scenario), '-i', opts.localIp ?? '127.0.0.1', '-p', '0',
     '-nostdin', '-timeout', String(Math.floor(timeoutMs / 1000)), '-timeout_error', '-trace_err', '-error_file', errorFile, ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
