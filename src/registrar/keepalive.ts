@@ -30,7 +30,7 @@ import type { Config } from '../config/types.js';
 import type { Component, ServiceContext } from '../service/component.js';
 import type { SipEndpoint } from '../service/endpoint.js';
 import {
-  appendEvent, formatAddress, removeBinding, type BindingRecord, type EventRecord,
+  appendEvent, entryCount, formatAddress, removeBinding, type BindingRecord, type EventRecord,
 } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { writeRequest, type SipMessage } from '../sip/index.js';
@@ -267,7 +267,7 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
     roundStartMs = nowMs - roundStartMs >= 2 * intervalMs ? nowMs : roundStartMs + intervalMs;
     cursor = null;
     roundDone = false;
-    roundTotal = store.bindings.getCount();
+    roundTotal = entryCount(store.bindings);
     visitedInRound = 0;
     for (const st of peers.values()) {
       if (st.round < round - 2) {

@@ -1,4 +1,4 @@
-import type { Store } from './open.js';
+import { entryCount, type Store } from './open.js';
 import type { EventRecord, EventType } from './records.js';
 import { timeKey } from './keys.js';
 
@@ -37,7 +37,7 @@ export function queryEvents(store: Store, q: EventQuery): EventRecord[] {
 /** Drops rows older than the retention or beyond the count bound, oldest first. Returns how many. */
 export function pruneEvents(store: Store, nowMs: number, retentionDays: number, countMax: number, batchMax = 10_000): number {
   const cutoffMs = nowMs - retentionDays * 86_400_000;
-  const total = store.events.getCount();
+  const total = entryCount(store.events);
   let excess = Math.max(0, total - countMax);
   let removed = 0;
   for (const { key, value } of store.events.getRange({ limit: batchMax })) {
