@@ -56,6 +56,17 @@ export async function runService(opts: RunOptions): Promise<number> {
     log.error({ err: errorText(reason) }, 'store write failed (disk full?)');
   };
   process.on('unhandledRejection', onUnhandled);
+  // Signals that come while the parts start (a quick `systemctl reload` or stop) wait for start-up to end,
+  // rather than killing the process with their default action.
+  const early: NodeJS.Signals[] = [];
+  const onEarly = (signal: NodeJS.Signals): void => { early.push(signal); };
+  const earlySignals = (on: boolean): void => {
+    for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) {
+      if (on) process.on(signal, onEarly);
+      else process.off(signal, onEarly);
+    }
+  };
+  earlySignals(true);
   const ctx: ServiceContext = { store, log, config: () => config };
   const components: Component[] = [housekeeping(ctx), ...opts.components.map((make) => make(ctx))];
   const started: Component[] = [];
@@ -70,14 +81,18 @@ export async function runService(opts: RunOptions): Promise<number> {
     await stopAll(started, log);
     await store.close();
     flushLog(log);
+    earlySignals(false);
+    process.off('unhandledRejection', onUnhandled);
     return 1;
   }
-  log.info({ version: VERSION, commit: COMMIT, config: config.file, dataDir: config.dataDir, listen: config.sip.listen.map((l) => l.text) }, 'sipreg started');
-  void appendEvent(store, { atMs: Date.now(), type: 'service_started', number: '', source: '', userAgent: '', detail: `sipreg ${VERSION} pid ${process.pid}` });
 
   let reloading = false;
+  let reloadAgain: string | null = null; // a SIGHUP during a reload: the file may have changed again since it was read
   const reload = async (reason: string): Promise<void> => {
-    if (reloading) return;
+    if (reloading) {
+      reloadAgain = reason;
+      return;
+    }
     reloading = true;
     try {
       const next = loadConfig(config.file);
@@ -103,6 +118,9 @@ export async function runService(opts: RunOptions): Promise<number> {
     } finally {
       reloading = false;
     }
+    const again = reloadAgain;
+    reloadAgain = null;
+    if (again !== null) await reload(again);
   };
 
   const poll = setInterval(() => {
@@ -144,6 +162,13 @@ export async function runService(opts: RunOptions): Promise<number> {
     process.on('SIGHUP', onHup);
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
+    earlySignals(false);
+    // Logged only now: whoever waits for this line may signal at once.
+    log.info({ version: VERSION, commit: COMMIT, config: config.file, dataDir: config.dataDir, listen: config.sip.listen.map((l) => l.text) }, 'sipreg started');
+    void appendEvent(store, { atMs: Date.now(), type: 'service_started', number: '', source: '', userAgent: '', detail: `sipreg ${VERSION} pid ${process.pid}` });
+    const stop = early.find((signal) => signal !== 'SIGHUP');
+    if (stop !== undefined) onStop(stop);
+    else if (early.length > 0) onHup();
   });
 }
 
