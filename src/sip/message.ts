@@ -155,10 +155,7 @@ export class UriView {
   headers(): string { return text(this.msg.buf, this.table[this.base + U_HEADERS_S]!, this.table[this.base + U_HEADERS_E]!); }
   /** A uri-parameter's value; '' for a parameter without value; null when absent. */
   param(name: string): string | null {
-    const s = this.table[this.base + U_PARAMS_S]!;
-    if (s < 0) return null;
-    if (!findParam(this.msg.buf, s, this.table[this.base + U_PARAMS_E]!, name, paramScratch)) return null;
-    return text(this.msg.buf, paramScratch[0]!, paramScratch[1]!);
+    return paramValue(this.msg.buf, this.table[this.base + U_PARAMS_S]!, this.table[this.base + U_PARAMS_E]!, name);
   }
   userEquals(s: string): boolean {
     const us = this.table[this.base + U_USER_S]!;
@@ -169,6 +166,14 @@ export class UriView {
     const hs = this.table[this.base + U_HOST_S]!;
     return hs >= 0 && equalsStringFold(this.msg.buf, hs, this.table[this.base + U_HOST_E]!, s);
   }
+}
+
+/** The value of parameter `name` in the ';'-section buf[start, end) ('' without value), or null when absent
+ *  (start < 0: the section is missing). */
+function paramValue(buf: Buffer, start: number, end: number, name: string): string | null {
+  if (start < 0) return null;
+  if (!findParam(buf, start, end, name, paramScratch)) return null;
+  return text(buf, paramScratch[0]!, paramScratch[1]!);
 }
 
 /** From, To or one Contact: display name, URI and header parameters. */
@@ -210,10 +215,7 @@ export class NameAddrView {
   params(): string { return text(this.msg.buf, this.table[this.base + N_PARAMS_S]!, this.table[this.base + N_PARAMS_E]!); }
   /** A header parameter's value ('' without value), or null when absent. Quoted values keep their quotes. */
   param(name: string): string | null {
-    const s = this.table[this.base + N_PARAMS_S]!;
-    if (s < 0) return null;
-    if (!findParam(this.msg.buf, s, this.table[this.base + N_PARAMS_E]!, name, paramScratch)) return null;
-    return text(this.msg.buf, paramScratch[0]!, paramScratch[1]!);
+    return paramValue(this.msg.buf, this.table[this.base + N_PARAMS_S]!, this.table[this.base + N_PARAMS_E]!, name);
   }
   tagEquals(s: string): boolean {
     const ts = this.table[this.base + N_TAG_S]!;
