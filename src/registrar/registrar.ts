@@ -83,11 +83,13 @@ class PendingReply {
 
 /** REGISTERs sharing one LMDB commit. Pooled; onCommitted/onFailed are bound once per batch object. */
 class Batch {
-  promise: Promise<boolean> | null = null;
+  promise: Promise<unknown> | null = null;
   replies: PendingReply[] = [];
+  readonly write: () => void;
   readonly onCommitted: () => void;
   readonly onFailed: (err: unknown) => void;
   constructor(registrar: Registrar) {
+    this.write = () => registrar.writeBatch(this);
     this.onCommitted = () => registrar.settle(this, true, null);
     this.onFailed = (err: unknown) => registrar.settle(this, false, err);
   }
@@ -433,28 +435,34 @@ export class Registrar {
     const list = this.queued;
     this.queued = batch.replies;
     batch.replies = list;
-    let commit: Promise<boolean> | null = null;
+    // One lmdb-js transaction callback for the whole batch: its writes go straight into the write
+    // transaction (lmdb-js runs the callback synchronously when the write thread opens it), instead of
+    // each put queueing an instruction with a resolution object and a closure of its own. The callback
+    // is bound once per pooled batch; a throw inside it (encoding) rejects the commit: every reply 500.
+    let commit: Promise<unknown>;
     try {
-      for (const r of list) {
-        const d = r.decision as Extract<Decision, { kind: 'apply' }>;
-        for (const c of d.removes) {
-          removeBinding(this.store, c.record);
-          commit = this.writeEvent(c.event, c.record.number, c.record.source, c.record.userAgent, c.detail, r.nowMs);
-        }
-        for (const c of d.puts) {
-          putBinding(this.store, c.record, c.previous);
-          commit = this.writeEvent(c.event, r.number, r.source, r.userAgent, c.detail, r.nowMs);
-        }
-      }
+      commit = this.store.root.transaction(batch.write);
     } catch (err) {
-      // A synchronous failure (encoding, environment closed): nothing is claimed; every reply gets 500.
-      const failed = Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      commit = failed;
+      commit = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    assert(commit !== null);
     this.committing = true;
     batch.promise = commit;
     commit.then(batch.onCommitted, batch.onFailed);
+  }
+
+  /** The batch's writes, inside its write transaction (synchronous, as lmdb-js requires). */
+  writeBatch(batch: Batch): void {
+    for (const r of batch.replies) {
+      const d = r.decision as Extract<Decision, { kind: 'apply' }>;
+      for (const c of d.removes) {
+        removeBinding(this.store, c.record);
+        this.writeEvent(c.event, c.record.number, c.record.source, c.record.userAgent, c.detail, r.nowMs);
+      }
+      for (const c of d.puts) {
+        putBinding(this.store, c.record, c.previous);
+        this.writeEvent(c.event, r.number, r.source, r.userAgent, c.detail, r.nowMs);
+      }
+    }
   }
 
   /** A batch's commit settled: send each pre-written answer (200, or 500 when the commit failed). */

@@ -166,10 +166,11 @@ t.test('a retransmission gets the same answer and is processed once', async (t) 
 t.test('a force-unregister by another process shows at once', async (t) => {
   const r = await c.register({ user: '2001', expires: 300, cseq: 2000 });
   t.equal(r.status, 200);
-  // Another process (the console) removes the binding straight from LMDB.
+  // Another process (the console) removes the binding straight from LMDB, opening the database as
+  // openStore does (store schema 2: shared structures).
   const script = `import { open } from 'lmdb';
     const root = open({ path: ${JSON.stringify(h.dataDir)}, maxDbs: 16, compression: false });
-    const db = root.openDB({ name: 'bindings' });
+    const db = root.openDB({ name: 'bindings', sharedStructuresKey: Symbol.for('structures') });
     for (const { key } of db.getRange({ start: ['2001', ''], end: ['2001', '\\uffff'] })) await db.remove(key);
     await root.close();`;
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), encoding: 'utf8' });
@@ -213,15 +214,13 @@ t.test('domains and Require are checked before anything else', async (t) => {
 });
 
 t.test('a failed commit answers 500 and claims nothing', async (t) => {
-  const put = h.store.bindings.put;
-  const eventsPut = h.store.events.put;
-  // lmdb-js returns one promise per commit to every write in it; a failed commit rejects that one.
+  // The registrar writes each group commit in one root.transaction(); a failed commit (a full disk:
+  // test/e2e/disk-full.test.ts does it for real) rejects the promise it returned, without running it here.
+  const transaction = h.store.root.transaction;
   const rejected = Promise.reject(new Error('ENOSPC'));
   rejected.catch(() => {});
-  const failing = (() => rejected) as unknown as typeof put;
-  h.store.bindings.put = failing;
-  h.store.events.put = failing as unknown as typeof eventsPut;
-  t.teardown(() => { h.store.bindings.put = put; h.store.events.put = eventsPut; });
+  h.store.root.transaction = (() => rejected) as unknown as typeof transaction;
+  t.teardown(() => { h.store.root.transaction = transaction; });
   const r = await c.register({ user: '2004', contacts: ['<sip:z@127.0.0.1:5999>'], expires: 300, callId: 'disk-full' });
   t.equal(r.status, 500);
   t.match(r.header('retry-after'), /^\d+$/);
