@@ -130,16 +130,22 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
     pairKeys[slot] = lockoutKeyPair(number, normalizeAddress(address));
   };
 
+  // Suspensions written but not yet committed: a read of the store would not see them, and an attacker
+  // would get more guesses in the meantime. Each entry lives only until its commit settles.
+  const pending = new Map<string, LockoutRecord>();
+
   const active = (key: string, nowMs: number): LockoutRecord | null => {
-    const rec = store.lockouts.get(key);
+    const rec = pending.size > 0 ? (pending.get(key) ?? store.lockouts.get(key)) : store.lockouts.get(key);
     return rec !== undefined && rec.untilMs > nowMs ? rec : null;
   };
 
   const suspend = (rec: LockoutRecord, userAgent: string, detail: string): void => {
     // An operator (or an earlier rule) may already hold this key for longer: never shorten it.
-    const existing = store.lockouts.get(rec.key);
+    const existing = pending.get(rec.key) ?? store.lockouts.get(rec.key);
     if (existing !== undefined && existing.untilMs >= rec.untilMs) return;
-    store.lockouts.put(rec.key, rec).catch(onWriteFailed);
+    pending.set(rec.key, rec);
+    const settled = (): void => { if (pending.get(rec.key) === rec) pending.delete(rec.key); };
+    store.lockouts.put(rec.key, rec).then(settled, (err: unknown) => { settled(); onWriteFailed(err); });
     appendEvent(store, {
       atMs: rec.createdAtMs, type: 'locked_out', number: rec.number, source: rec.address, userAgent, detail,
     }).catch(onWriteFailed);

@@ -180,3 +180,19 @@ t.test('reload applies new limits and lists', async (t) => {
   t.equal(guard.checkSource('127.0.0.3', 0), 'acl_denied', 'new deny list');
   t.equal(guard.checkSource('127.0.0.4', 0), 'overloaded', 'global cap on');
 });
+
+t.test('a suspension holds from the failure that triggers it, before its write commits', async (t) => {
+  const { guard, store } = setup(t, { scannerNumbersMax: 3 });
+  for (let i = 0; i < 2; i++) t.equal(guard.authFailed('1001', '127.0.0.2', 'ua', 1_000), false);
+  t.equal(guard.authFailed('1001', '127.0.0.2', 'ua', 1_000), true, 'the third failure suspends');
+  t.equal(store.lockouts.getCount(), 0, 'the lockout is not committed yet');
+  t.equal(guard.checkNumber('1001', '127.0.0.2', 1_001), 'pair_locked', 'yet the next attempt in the same turn is refused');
+  t.equal(guard.checkNumber('1001', '127.0.0.3', 1_001), 'ok');
+  guard.authFailed('2001', '127.0.0.4', 'ua', 1_000);
+  guard.authFailed('2002', '127.0.0.4', 'ua', 1_000);
+  guard.authFailed('2003', '127.0.0.4', 'ua', 1_000);
+  t.equal(guard.checkSource('127.0.0.4', 1_001), 'address_locked', 'a scanner is refused at once too');
+  await committed(store);
+  t.equal(guard.checkNumber('1001', '127.0.0.2', 1_002), 'pair_locked', 'and from the store once committed');
+  t.equal(activeLockouts(store, 1_002).length, 2);
+});
