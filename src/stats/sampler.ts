@@ -56,6 +56,10 @@ export function statsSampler(ctx: ServiceContext): Component {
   const startedAtMs = Date.now();
   let prev: Counters = { ...counters };
   let lastNat = 0;
+  // The NAT count reads every binding. Only the metrics textfile needs it before the first sample, so
+  // it is taken there when first needed: without a textfile, start-up neither waits for that walk nor
+  // maps every page of the store into the process (RSS).
+  let natKnown = false;
   let sampleTimer: NodeJS.Timeout | null = null;
   let metricsTimer: NodeJS.Timeout | null = null;
   const lastRaised = new Map<AlertKind, number>();
@@ -66,6 +70,7 @@ export function statsSampler(ctx: ServiceContext): Component {
       const cur: Counters = { ...counters };
       const counts = countBindings(ctx.store);
       lastNat = counts.nat;
+      natKnown = true;
       // The sample describes the minute that just ended.
       const s = makeSample(nowMs - SAMPLE_INTERVAL_MS / 2, counts, cur, prev);
       prev = cur;
@@ -89,6 +94,7 @@ export function statsSampler(ctx: ServiceContext): Component {
     const path = ctx.config().metricsTextfile;
     if (path === null) return;
     try {
+      if (!natKnown) { lastNat = countBindings(ctx.store).nat; natKnown = true; }
       const trunks = allTrunkStates(ctx.store);
       let trunksRegistered = 0;
       for (const t of trunks.values()) if (t.state === 'registered') trunksRegistered++;
@@ -104,7 +110,6 @@ export function statsSampler(ctx: ServiceContext): Component {
   return {
     name: 'stats',
     async start() {
-      lastNat = countBindings(ctx.store).nat;
       writeMetrics(true);
       metricsTimer = setInterval(() => writeMetrics(true), METRICS_INTERVAL_MS);
       metricsTimer.unref();
