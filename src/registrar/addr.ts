@@ -1,53 +1,18 @@
 // Source-address tests of the REGISTER path: `allow` CIDR matching (issue 4 "Per-account policy") and
-// NAT detection (issue 4 "NAT"). The source address arrives as rinfo's string; it is parsed into one
-// module-level scratch array, so a check allocates nothing for IPv4 (IPv6 goes through config/net).
-import { ipv6Bytes } from '../config/net.js';
-import { classifyAddress, isPrivateOrUnroutable, sameAddress } from '../net/index.js';
+// NAT detection (issue 4 "NAT"). The source address arrives as rinfo's string; net/ parses it into one
+// module-level scratch array, so a check allocates nothing.
+import { classifyAddress, isPrivateOrUnroutable, parseAddress, sameAddress, type AddressFamily } from '../net/index.js';
 import type { AllowEntry, Cidr } from '../config/types.js';
 
 const scratch = new Uint8Array(16);
 
-/**
- * Parses a dotted-quad into scratch[0..4). Returns false when the text is not one. Strict enough for
- * rinfo.address (always canonical) and liberal enough for a Via/Contact host (no leading-zero rules).
- */
-function parseV4Into(text: string, out: Uint8Array): boolean {
-  let part = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x2e) {
-      if (digits === 0 || part === 3) return false;
-      out[part++] = value;
-      value = 0;
-      digits = 0;
-    } else if (c >= 0x30 && c <= 0x39) {
-      value = value * 10 + (c - 0x30);
-      digits++;
-      if (value > 255 || digits > 3) return false;
-    } else {
-      return false;
-    }
-  }
-  if (digits === 0 || part !== 3) return false;
-  out[3] = value;
-  return true;
+/** Family of `text` (brackets accepted) with its bytes left in scratch (read before the next call), or 0.
+ *  A v4-mapped IPv6 source (a dual-stack socket) reads as IPv4, so IPv4 ranges match it. */
+function parseInto(text: string): AddressFamily {
+  const end = text.length;
+  if (end > 2 && text.charCodeAt(0) === 0x5b && text.charCodeAt(end - 1) === 0x5d) return parseAddress(text, scratch, 1, end - 1);
+  return parseAddress(text, scratch, 0, end);
 }
-
-/** Family of `text` with its bytes left in the returned array (scratch; read before the next call), or 0. */
-function addressBytes(text: string): { family: 0 | 4 | 6; bytes: Uint8Array } {
-  if (parseV4Into(text, scratch)) return v4Result;
-  // "::ffff:a.b.c.d": an IPv4 peer on a dual-stack socket; config ranges for it are written as IPv4.
-  if (text.length > 7 && text.charCodeAt(0) === 0x3a && text.startsWith('::ffff:') && parseV4Into(text.slice(7), scratch)) return v4Result;
-  const v6 = ipv6Bytes(text.charCodeAt(0) === 0x5b ? text.slice(1, -1) : text);
-  if (v6 === null) return noneResult;
-  scratch.set(v6);
-  return v6Result;
-}
-const v4Result = { family: 4 as const, bytes: scratch };
-const v6Result = { family: 6 as const, bytes: scratch };
-const noneResult = { family: 0 as const, bytes: scratch };
 
 function cidrContains(cidr: Cidr, family: number, bytes: Uint8Array): boolean {
   if (cidr.family !== family) return false;
@@ -67,12 +32,12 @@ function cidrContains(cidr: Cidr, family: number, bytes: Uint8Array): boolean {
  */
 export function allowMatches(allow: readonly AllowEntry[], address: string, port: number): boolean {
   if (allow.length === 0) return true;
-  const { family, bytes } = addressBytes(address);
+  const family = parseInto(address);
   if (family === 0) return false;
   for (let i = 0; i < allow.length; i++) {
     const entry = allow[i]!;
     if (entry.port !== null && entry.port !== port) continue;
-    if (cidrContains(entry.cidr, family, bytes)) return true;
+    if (cidrContains(entry.cidr, family, scratch)) return true;
   }
   return false;
 }
