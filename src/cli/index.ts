@@ -39,23 +39,42 @@ export function usageText(): string {
     'usage: sipreg <command> [options]',
     '',
     'commands:',
-    ...commands.map((c) => `  ${(c.name + (c.usage === '' ? '' : ' ' + c.usage)).padEnd(28)} ${c.summary}`),
+    ...commands.flatMap((c) => [...wrap(`${c.name}${c.usage === '' ? '' : ' ' + c.usage}`, 2, 6), `      ${c.summary}`]),
     '',
     'options of every command:',
-    '  -c, --config FILE            default: $SIPREG_CONFIG, else /etc/sipreg/sipreg.yaml',
-    '  -h, --help                   help of one command',
+    '  -c, --config FILE  default: $SIPREG_CONFIG, else /etc/sipreg/sipreg.yaml',
+    '  -h, --help         help of one command',
     '',
     'sipreg --help | --version',
   ];
   return lines.join('\n') + '\n';
 }
 
+/** Words of `text` in lines of at most 80 columns (a serial terminal), the first indented by `first`,
+ *  the rest by `rest`. A word longer than a line stands alone. */
+function wrap(text: string, first: number, rest: number): string[] {
+  const lines: string[] = [];
+  let line = ' '.repeat(first);
+  let empty = true;
+  for (const word of text.split(' ')) {
+    if (!empty && line.length + 1 + word.length > 80) {
+      lines.push(line);
+      line = ' '.repeat(rest);
+      empty = true;
+    }
+    line += (empty ? '' : ' ') + word;
+    empty = false;
+  }
+  lines.push(line);
+  return lines;
+}
+
 function commandHelp(c: Command): string {
-  const opts = [...c.options, ...COMMON_OPTIONS].map((o) => {
+  const opts = [...c.options, ...COMMON_OPTIONS].flatMap((o) => {
     const flag = `${o.short === undefined ? '    ' : `-${o.short}, `}--${o.name}${o.value === undefined ? '' : ' ' + o.value}`;
-    return `  ${flag.padEnd(34)} ${o.help}`;
+    return [`  ${flag}`, ...wrap(o.help, 6, 6)];
   });
-  return [`usage: sipreg ${c.name}${c.usage === '' ? '' : ' ' + c.usage} [options]`, '', c.summary, '', 'options:', ...opts].join('\n') + '\n';
+  return [...wrap(`usage: sipreg ${c.name}${c.usage === '' ? '' : ' ' + c.usage} [options]`, 0, 4), '', c.summary, '', 'options:', ...opts].join('\n') + '\n';
 }
 
 export interface Io {
