@@ -33,6 +33,9 @@ export const limits = {
   // UDP sockets one transport binds (sip.listen entries).
   listenAddressCountMax: 16,
   // bytes; a digest response value is 32 (MD5) or 64 (SHA-256/SHA-512-256) hex digits.
+  // bytes of a digest hash input assembled by the registrar (method:uri, HA1:nonce:nc:cnonce:qop:HA2);
+  // a header longer than this cannot pass, so the credentials simply fail.
+  digestInputSizeMax: 2048,
   digestResponseSizeMax: 128,
 } as const;
 

@@ -1,12 +1,14 @@
 // Stateless digest nonces (RFC 7616 §3.3 "nonce ... e.g. time-stamp H(time-stamp ":" ETag ":" secret)")
 // and the nonce-count replay table (RFC 7616 §3.4.5 / RFC 2617 §3.2.2 "nc").
 //
-// A nonce is base64url(issuedAtMs:6 bytes | counter:2 bytes | HMAC-SHA256(secret, those 8)[0..10]):
-// 24 characters. Nothing is kept per challenge: any process holding the secret can check one, and the
+// A nonce is base64url(issuedAtMs:6 bytes | counter:2 bytes | SHA-256(secret | those 8)[0..10]):
+// 24 characters. The MAC is a secret-prefix hash over a message of fixed length (8 bytes): length
+// extension cannot forge it (it yields MACs only for longer messages, which are not nonces), and the
+// one-shot crypto.hash over a preallocated buffer costs half an HMAC object per challenge and check. Nothing is kept per challenge: any process holding the secret can check one, and the
 // secret lives in the store's meta so a restart (or a second worker) keeps outstanding nonces valid.
 // The counter makes every nonce unique, so the replay table can be keyed by nonce alone.
 import assert from 'node:assert';
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Store } from '../store/index.js';
 import type { DigestAlgorithm } from '../config/types.js';
 import { registrarLimits } from './limits.js';
@@ -39,16 +41,27 @@ export class NonceIssuer {
   private counter = 0;
   private readonly head = Buffer.alloc(NONCE_SIZE);
   private readonly decoded = Buffer.alloc(NONCE_SIZE + 8);
-  // Views made once, so a check allocates only what node:crypto does.
-  private readonly headView = this.head.subarray(0, HEAD_SIZE);
-  private readonly decodedHead = this.decoded.subarray(0, HEAD_SIZE);
+  // Views made once, so a check allocates only what node:crypto does (the digest Buffer).
   private readonly decodedMac = this.decoded.subarray(HEAD_SIZE, NONCE_SIZE);
   private readonly expectedMac = Buffer.alloc(MAC_SIZE);
+  /** secret | 8-byte head: the MAC input, the head rewritten per nonce. */
+  private readonly macInput: Buffer;
+  private readonly macHead: Buffer;
   /** issuedAtMs of the nonce last read by `check`, valid when it returned 'ok' or 'stale'. */
   issuedAtMs = 0;
 
   constructor(private readonly secret: Buffer) {
     assert(secret.length === SECRET_SIZE);
+    this.macInput = Buffer.alloc(SECRET_SIZE + HEAD_SIZE);
+    secret.copy(this.macInput, 0);
+    this.macHead = this.macInput.subarray(SECRET_SIZE);
+  }
+
+  /** MAC of the 8-byte head `src[0..8)` into `dst[at..at+MAC_SIZE)`. */
+  private mac(src: Buffer, dst: Buffer, at: number): void {
+    for (let i = 0; i < HEAD_SIZE; i++) this.macHead[i] = src[i]!;
+    const digest = hash('sha256', this.macInput, 'buffer');
+    for (let i = 0; i < MAC_SIZE; i++) dst[at + i] = digest[i]!;
   }
 
   issue(nowMs: number): string {
@@ -56,8 +69,7 @@ export class NonceIssuer {
     b.writeUIntBE(nowMs, 0, 6);
     this.counter = (this.counter + 1) & 0xffff;
     b.writeUInt16BE(this.counter, 6);
-    const mac = createHmac('sha256', this.secret).update(this.headView).digest();
-    mac.copy(b, HEAD_SIZE, 0, MAC_SIZE);
+    this.mac(b, b, HEAD_SIZE);
     return b.toString('base64url');
   }
 
@@ -67,7 +79,7 @@ export class NonceIssuer {
     const d = this.decoded;
     const n = d.write(nonce, 0, 'base64url');
     if (n !== NONCE_SIZE) return 'invalid';
-    createHmac('sha256', this.secret).update(this.decodedHead).digest().copy(this.expectedMac, 0, 0, MAC_SIZE);
+    this.mac(d, this.expectedMac, 0);
     if (!timingSafeEqual(this.expectedMac, this.decodedMac)) return 'invalid';
     const issuedAtMs = d.readUIntBE(0, 6);
     this.issuedAtMs = issuedAtMs;

@@ -3,7 +3,7 @@
 // -sess forms, and SHA-512-256), constant-time verification for the registrar and an Authorization
 // builder for the trunk client.
 import assert from 'node:assert';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { limits } from '../limits.js';
 import { COMMA, DQUOTE, EQUAL, BACKSLASH, skipWs, skipToken, skipQuoted, equalsLower, lowerBytes, isWs } from './scan.js';
 import { H_SIZE, H_VALUE_S, H_VALUE_E } from './message.js';
@@ -176,9 +176,10 @@ export function parseDigestHeader(out: DigestParams, msg: SipMessage, index: num
 
 // --- hashing ------------------------------------------------------------------------------------------
 
+/** Lower-case hex of H(data). crypto.hash is the one-shot form: no Hash object per call. */
 function h(alg: DigestAlgorithmId, data: string): string {
   assert(alg !== DigestAlgorithm.Unknown);
-  return createHash(algorithmHashes[alg]).update(data, 'utf8').digest('hex');
+  return hash(algorithmHashes[alg], data, 'hex');
 }
 
 /** HA1 = H(username:realm:password) (RFC 7616 §3.4.2); precompute it at load for each algorithm offered. */
@@ -208,6 +209,77 @@ export function computeResponse(alg: DigestAlgorithmId, ha1: string, nonce: stri
 
 const expectedScratch = Buffer.alloc(limits.digestResponseSizeMax);
 const receivedScratch = Buffer.alloc(limits.digestResponseSizeMax);
+const expectedViews: Buffer[] = [];
+const receivedViews: Buffer[] = [];
+function scratchView(views: Buffer[], scratch: Buffer, n: number): Buffer {
+  let v = views[n];
+  if (v === undefined) { v = scratch.subarray(0, n); views[n] = v; }
+  return v;
+}
+
+// The hash inputs of verifyDigest are assembled here from the parameters' bytes in the message (no
+// string per parameter, no concatenation); crypto.hash takes an exact-length view, one per length,
+// made the first time that length is met.
+const inputScratch = Buffer.alloc(limits.digestInputSizeMax);
+const inputViews: Buffer[] = [];
+function inputView(n: number): Buffer {
+  let v = inputViews[n];
+  if (v === undefined) { v = inputScratch.subarray(0, n); inputViews[n] = v; }
+  return v;
+}
+const COLON = 0x3a;
+
+/** Appends parameter `i`'s value (quoted-pair escapes undone) at `at`; -1 when it does not fit. */
+function appendParam(params: DigestParams, i: number, at: number): number {
+  const s = params.table[i * 3]!;
+  const e = params.table[i * 3 + 1]!;
+  const quoted = params.table[i * 3 + 2] === 1;
+  const buf = params.buf;
+  for (let p = s; p < e; p++) {
+    if (at >= inputScratch.length) return -1;
+    if (quoted && buf[p] === BACKSLASH && p + 1 < e) p++;
+    inputScratch[at++] = buf[p]!;
+  }
+  return at;
+}
+
+function appendText(text: string, at: number): number {
+  if (at < 0 || at + text.length > inputScratch.length) return -1;
+  return at + inputScratch.write(text, at, 'latin1');
+}
+
+function appendByte(b: number, at: number): number {
+  if (at < 0 || at >= inputScratch.length) return -1;
+  inputScratch[at] = b;
+  return at + 1;
+}
+
+/** The expected response for a non-session algorithm, hashed over bytes; '' when an input is too long. */
+function expectedByBytes(params: DigestParams, alg: DigestAlgorithmId, method: string, ha1: string, hasQop: boolean): string {
+  const name = algorithmHashes[alg];
+  let n = appendByte(COLON, appendText(method, 0));
+  n = n < 0 ? -1 : appendParam(params, P_URI, n);
+  if (n < 0) return '';
+  const ha2 = hash(name, inputView(n), 'hex');
+  n = appendByte(COLON, appendText(ha1, 0));
+  n = n < 0 ? -1 : appendByte(COLON, appendParam(params, P_NONCE, n));
+  if (hasQop) {
+    n = n < 0 ? -1 : appendByte(COLON, appendParam(params, P_NC, n));
+    n = n < 0 ? -1 : appendByte(COLON, appendParam(params, P_CNONCE, n));
+    n = appendByte(COLON, appendText('auth', n));
+  }
+  n = appendText(ha2, n);
+  if (n < 0) return '';
+  return hash(name, inputView(n), 'hex');
+}
+
+/** The -sess algorithms (rare): the same formulas over strings. */
+function expectedByStrings(params: DigestParams, alg: DigestAlgorithmId, method: string, ha1: string, hasQop: boolean): string {
+  const nonce = params.nonce();
+  const cnonce = params.cnonce();
+  return computeResponse(alg, sessionHa1(alg, ha1, nonce, cnonce), nonce, hasQop ? params.ncText() : '', cnonce, hasQop ? 'auth' : '',
+    computeHa2(alg, method, params.uri()));
+}
 
 /**
  * Server side: whether the credentials' response is right for this HA1 (computed with the same
@@ -219,13 +291,11 @@ export function verifyDigest(params: DigestParams, method: string, ha1: string):
   const alg = params.algorithm;
   if (alg === DigestAlgorithm.Unknown) return false;
   if (!params.has(P_RESPONSE) || !params.has(P_NONCE) || !params.has(P_URI)) return false;
-  const nonce = params.nonce();
-  const qop = params.hasQop ? params.qop() : '';
-  const cnonce = params.cnonce();
-  if (qop !== '' && (qop.toLowerCase() !== 'auth' || cnonce === '' || params.nc < 0)) return false;
-  const effectiveHa1 = isSessAlgorithm(alg) ? sessionHa1(alg, ha1, nonce, cnonce) : ha1;
-  const expected = computeResponse(alg, effectiveHa1, nonce, qop === '' ? '' : params.ncText(), cnonce, qop === '' ? '' : 'auth',
-    computeHa2(alg, method, params.uri()));
+  const hasQop = params.hasQop;
+  if (hasQop && (!equalsLower(params.buf, params.table[P_QOP * 3]!, params.table[P_QOP * 3 + 1]!, L_AUTH) ||
+    !params.has(P_CNONCE) || params.table[P_CNONCE * 3]! === params.table[P_CNONCE * 3 + 1]! || params.nc < 0)) return false;
+  const expected = isSessAlgorithm(alg) ? expectedByStrings(params, alg, method, ha1, hasQop) : expectedByBytes(params, alg, method, ha1, hasQop);
+  if (expected === '') return false;
   const rs = params.table[P_RESPONSE * 3]!;
   const re = params.table[P_RESPONSE * 3 + 1]!;
   const n = expected.length;
@@ -238,7 +308,7 @@ export function verifyDigest(params: DigestParams, method: string, ha1: string):
     const c = sameLength ? params.buf[rs + i]! : expectedScratch[i]!;
     receivedScratch[i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
   }
-  const equal = timingSafeEqual(expectedScratch.subarray(0, n), receivedScratch.subarray(0, n));
+  const equal = timingSafeEqual(scratchView(expectedViews, expectedScratch, n), scratchView(receivedViews, receivedScratch, n));
   return equal && sameLength;
 }
 

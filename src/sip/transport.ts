@@ -4,6 +4,7 @@
 import assert from 'node:assert';
 import dgram from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { limits } from '../limits.js';
 
@@ -72,6 +73,19 @@ export interface TransportCounters {
 
 function noopHandler(): void {}
 
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * dgram resolves the destination of every send through `lookup`, by default dns.lookup, which for an
+ * IP literal still defers the send to the next tick with a closure. Responses almost always go to an
+ * IP (the source, `received`, or a numeric Via): those are handed back at once and the send happens
+ * in the same call. A Via naming a host (RFC 3261 §18.2.2) still goes through dns.lookup.
+ */
+function sendLookup(host: string, family: number, callback: LookupCallback): void {
+  if (isIP(host) !== 0) callback(null, host, family);
+  else dnsLookup(host, family, callback);
+}
+
 const SENT = 0, SEND_ERROR = 1, UNSENT = 2;
 
 export class SipTransport {
@@ -119,7 +133,7 @@ export class SipTransport {
     this.started = true;
     for (let index = 0; index < this.addresses.length; index++) {
       const a = this.addresses[index]!;
-      const socket = dgram.createSocket({ type: a.family === 6 ? 'udp6' : 'udp4', ipv6Only: a.family === 6 });
+      const socket = dgram.createSocket({ type: a.family === 6 ? 'udp6' : 'udp4', ipv6Only: a.family === 6, lookup: sendLookup as never });
       // One closure per socket, made at startup.
       socket.on('message', (buf: Buffer, rinfo: RemoteInfo) => this.onMessage(buf, rinfo, index));
       this.sockets.push(socket);

@@ -125,3 +125,22 @@ t.test('from a parsed REGISTER and a challenge round trip', async (t) => {
   t.strictSame(back, { realm: 'sipreg', nonce: 'abc123', algorithm: DigestAlgorithm.SHA256, qopAuth: true, stale: true, opaque: 'op' });
   t.equal(formatChallenge({ realm: 'r', nonce: 'n', algorithm: DigestAlgorithm.MD5, qopAuth: true }), 'Digest realm="r", nonce="n", algorithm=MD5, qop="auth"');
 });
+
+t.test('verification over the message bytes: escapes, SHA-256, unquoted values, oversize inputs', async (t) => {
+  const ha1 = computeHa1(DigestAlgorithm.MD5, '1001', 'r', 'pw');
+  const answer = (uri: string, nonce: string, alg: typeof DigestAlgorithm.MD5 | typeof DigestAlgorithm.SHA256 = DigestAlgorithm.MD5, h1 = ha1): string =>
+    computeResponse(alg, h1, nonce, '0000000a', 'c1', 'auth', computeHa2(alg, 'REGISTER', uri));
+  // A quoted-pair in the uri (RFC 3261 §25.1): the hash is over the unescaped value, as phones compute it.
+  t.ok(verifyDigest(parsed(`Digest username="1001", realm="r", nonce="n1", uri="sip:a\\"b@r", qop=auth, nc=0000000a, cnonce="c1", response="${answer('sip:a"b@r', 'n1')}"`), 'REGISTER', ha1));
+  // Unquoted nonce and cnonce, quoted qop, parameters in another order.
+  t.ok(verifyDigest(parsed(`Digest response="${answer('sip:r', 'n2')}", cnonce=c1, nc=0000000a, qop="auth", uri="sip:r", nonce=n2, realm="r", username="1001"`), 'REGISTER', ha1));
+  const ha1s = computeHa1(DigestAlgorithm.SHA256, '1001', 'r', 'pw');
+  t.ok(verifyDigest(parsed(`Digest username="1001", realm="r", nonce="n3", uri="sip:r", algorithm=SHA-256, qop=auth, nc=0000000a, cnonce="c1", response="${answer('sip:r', 'n3', DigestAlgorithm.SHA256, ha1s)}"`), 'REGISTER', ha1s));
+  t.notOk(verifyDigest(parsed(`Digest username="1001", realm="r", nonce="n3", uri="sip:r", algorithm=SHA-256, qop=auth, nc=0000000a, cnonce="c1", response="${answer('sip:r', 'n3', DigestAlgorithm.SHA256, ha1s)}"`), 'REGISTER', ha1), 'the MD5 HA1 does not verify a SHA-256 answer');
+  // A uri longer than any hash input we assemble: refused, not thrown, not accepted with an empty response.
+  const long = `sip:${'x'.repeat(5000)}@r`;
+  t.notOk(verifyDigest(parsed(`Digest username="1001", realm="r", nonce="n4", uri="${long}", qop=auth, nc=0000000a, cnonce="c1", response="${answer(long, 'n4')}"`), 'REGISTER', ha1));
+  t.notOk(verifyDigest(parsed(`Digest username="1001", realm="r", nonce="n4", uri="${long}", qop=auth, nc=0000000a, cnonce="c1", response=""`), 'REGISTER', ha1));
+  t.notOk(verifyDigest(parsed(`Digest username="1001", realm="r", nonce="n5", uri="sip:r", qop=auth, nc=0000000a, cnonce="", response="${answer('sip:r', 'n5')}"`), 'REGISTER', ha1), 'empty cnonce with qop');
+  t.notOk(verifyDigest(parsed(`Digest username="1001", realm="r", nonce="n5", uri="sip:r", qop=auth-int, nc=0000000a, cnonce="c1", response="${answer('sip:r', 'n5')}"`), 'REGISTER', ha1), 'qop other than auth');
+});

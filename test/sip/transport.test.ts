@@ -108,3 +108,30 @@ t.test('bind errors name the address', async (t) => {
   await t.rejects(noSuchAddress.start(), { code: 'ERR_SIP_BIND', message: /^cannot bind UDP 192\.0\.2\.123:0: EADDRNOTAVAIL/ });
   t.ok(new TransportError('ERR_SIP_BIND', 'x') instanceof Error);
 });
+
+// RFC 3261 §18.2.2: without rport/received a response goes to the Via's sent-by, which may be a name.
+// IP destinations are sent without a DNS step; a name still resolves (here "localhost").
+t.test('responses go to an IP as given and to a Via host name once resolved', async (t) => {
+  const tr = new SipTransport(['127.0.0.1:0']);
+  await tr.start();
+  const peer = dgram.createSocket('udp4');
+  await new Promise<void>((r) => peer.bind(0, '127.0.0.1', r));
+  const port = peer.address().port;
+  try {
+    const got: string[] = [];
+    peer.on('message', (b) => got.push(b.toString()));
+    const byIp = tr.acquire()!;
+    byIp.buf.write('by-ip');
+    tr.send(byIp, 5, port, '127.0.0.1', 0);
+    const byName = tr.acquire()!;
+    byName.buf.write('by-name');
+    tr.send(byName, 7, port, 'localhost', 0);
+    while (got.length < 2) await once(peer, 'message');
+    t.strictSame(got.sort(), ['by-ip', 'by-name']);
+    while (tr.freeSlotCount < limits.responseSlotCount) await new Promise((r) => setImmediate(r));
+    t.equal(tr.counters.sent, 2, 'both sends completed, both slots back');
+  } finally {
+    peer.close();
+    await tr.close();
+  }
+});
