@@ -40,11 +40,79 @@ export interface BindingChange {
   detail: string;
 }
 
-export type Decision =
-  | { readonly kind: 'reject'; readonly code: number; readonly reason: string; readonly detail: string; readonly minExpiresS: number }
-  | { readonly kind: 'apply'; readonly puts: BindingChange[]; readonly removes: BindingChange[]; readonly current: BindingRecord[] };
+export interface Reject {
+  readonly kind: 'reject'; readonly code: number; readonly reason: string; readonly detail: string; readonly minExpiresS: number;
+}
 
-function reject(code: number, reason: string, detail: string, minExpiresS = -1): Decision {
+/**
+ * What an accepted REGISTER changes. Reusable: the registrar hands decide() one per pending reply and
+ * the next decision made into it reuses its arrays, change objects and new records (a refresh then
+ * allocates only its strings). Whoever holds it must be done with the previous decision first.
+ */
+export class Apply {
+  readonly kind = 'apply' as const;
+  readonly puts: BindingChange[] = [];
+  readonly removes: BindingChange[] = [];
+  /** The AOR's live bindings after the change: the 200 OK lists these. */
+  readonly current: BindingRecord[] = [];
+  private readonly changes: BindingChange[] = [];
+  private changeCount = 0;
+  private readonly records: BindingRecord[] = [];
+  private recordCount = 0;
+
+  /** Empties it for a new decision. */
+  reset(): this {
+    this.puts.length = 0;
+    this.removes.length = 0;
+    this.current.length = 0;
+    this.changeCount = 0;
+    this.recordCount = 0;
+    return this;
+  }
+
+  /** Empties it and drops its references to records, so a pooled one holds nothing alive. */
+  release(): void {
+    this.reset();
+    for (const c of this.changes) { c.record = blank; c.previous = undefined; c.detail = ''; }
+    for (const r of this.records) { r.keepalive = null; }
+  }
+
+  change(record: BindingRecord, previous: BindingRecord | undefined, event: EventType, detail: string): BindingChange {
+    let c = this.changes[this.changeCount];
+    if (c === undefined) {
+      c = { record, previous, event, detail };
+      this.changes.push(c);
+    } else {
+      c.record = record;
+      c.previous = previous;
+      c.event = event;
+      c.detail = detail;
+    }
+    this.changeCount++;
+    return c;
+  }
+
+  /** A record object to fill (every field is set by decide). */
+  record(): BindingRecord {
+    let r = this.records[this.recordCount];
+    if (r === undefined) {
+      r = { ...blank };
+      this.records.push(r);
+    }
+    this.recordCount++;
+    return r;
+  }
+}
+
+export type Decision = Reject | Apply;
+
+const blank: BindingRecord = {
+  number: '', aor: '', contactKey: '', contact: '', instance: null, source: '', sourceAddress: '', sourcePort: 0, localAddress: '',
+  expiresS: 0, expiresAtMs: 0, registeredAtMs: 0, refreshedAtMs: 0, userAgent: '', account: '', nat: false, callId: '', cseq: 0, q: null,
+  keepalive: null,
+};
+
+function reject(code: number, reason: string, detail: string, minExpiresS = -1): Reject {
   return { kind: 'reject', code, reason, detail, minExpiresS };
 }
 
@@ -64,8 +132,9 @@ export const PolicyReject = {
  * Decides one REGISTER against the AOR's current bindings. `existing` is what the store holds now,
  * lapsed bindings included (the sweep may not have removed them yet: they are treated as gone).
  */
-export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], params: Params): Decision {
+export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], params: Params, out: Apply = new Apply()): Decision {
   const now = ask.nowMs;
+  out.reset();
 
   if (ask.star) {
     // RFC 3261 §10.3 step 6: "*" only with Expires: 0 and as the only Contact.
@@ -76,15 +145,17 @@ export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], par
     for (const b of existing) {
       if (b.expiresAtMs > now && b.callId === ask.callId && ask.cseq <= b.cseq) return cseqReject(ask, b);
     }
-    const removes: BindingChange[] = [];
     for (const b of existing) {
-      removes.push({ record: b, previous: b, event: 'unregistered', detail: `200 OK: unregistered ${b.contact} (Contact: *, Expires: 0)` });
+      out.removes.push(out.change(b, b, 'unregistered', `200 OK: unregistered ${b.contact} (Contact: *, Expires: 0)`));
     }
-    return { kind: 'apply', puts: [], removes, current: [] };
+    return out;
   }
 
   // A query (no Contact): the bindings as they are (RFC 3261 §10.3 step 8).
-  if (ask.contacts.length === 0) return { kind: 'apply', puts: [], removes: [], current: existing.filter((b) => b.expiresAtMs > now) };
+  if (ask.contacts.length === 0) {
+    for (const b of existing) if (b.expiresAtMs > now) out.current.push(b);
+    return out;
+  }
 
   // Step 7, first pass: check everything before changing anything (a failed request changes nothing).
   for (const c of ask.contacts) {
@@ -98,8 +169,8 @@ export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], par
     if (b !== undefined && b.expiresAtMs > now && b.callId === ask.callId && ask.cseq <= b.cseq) return cseqReject(ask, b);
   }
 
-  const puts: BindingChange[] = [];
-  const removes: BindingChange[] = [];
+  const puts = out.puts;
+  const removes = out.removes;
   const contacts = ask.contacts;
   for (let ci = 0; ci < contacts.length; ci++) {
     const c = contacts[ci]!;
@@ -109,47 +180,46 @@ export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], par
     const previousLive = previous !== undefined && previous.expiresAtMs > now;
     if (expiry.outcome === ExpiryOutcome.Remove) {
       if (previous !== undefined) {
-        removes.push({ record: previous, previous, event: 'unregistered', detail: `200 OK: unregistered ${previous.contact} (expires 0 by ${expirySourceText(c, ask)})` });
+        removes.push(out.change(previous, previous, 'unregistered', `200 OK: unregistered ${previous.contact} (expires 0 by ${expirySourceText(c, ask)})`));
       }
       continue;
     }
-    const record: BindingRecord = {
-      number: ask.number,
-      aor: ask.aor,
-      contactKey: c.key,
-      contact: c.uri,
-      instance: c.instance,
-      source: ask.source,
-      sourceAddress: ask.sourceAddress,
-      sourcePort: ask.sourcePort,
-      localAddress: ask.localAddress,
-      expiresS: expiry.grantedS,
-      expiresAtMs: now + expiry.grantedS * 1000,
-      registeredAtMs: previousLive ? previous.registeredAtMs : now,
-      refreshedAtMs: now,
-      userAgent: ask.userAgent,
-      account: ask.account.account,
-      nat: c.nat,
-      callId: ask.callId,
-      cseq: ask.cseq,
-      q: c.q,
-      keepalive: previousLive && previous.keepalive !== null && previous.source === ask.source ? previous.keepalive : null,
-    };
+    const record = out.record();
+    record.number = ask.number;
+    record.aor = ask.aor;
+    record.contactKey = c.key;
+    record.contact = c.uri;
+    record.instance = c.instance;
+    record.source = ask.source;
+    record.sourceAddress = ask.sourceAddress;
+    record.sourcePort = ask.sourcePort;
+    record.localAddress = ask.localAddress;
+    record.expiresS = expiry.grantedS;
+    record.expiresAtMs = now + expiry.grantedS * 1000;
+    record.registeredAtMs = previousLive ? previous.registeredAtMs : now;
+    record.refreshedAtMs = now;
+    record.userAgent = ask.userAgent;
+    record.account = ask.account.account;
+    record.nat = c.nat;
+    record.callId = ask.callId;
+    record.cseq = ask.cseq;
+    record.q = c.q;
+    record.keepalive = previousLive && previous.keepalive !== null && previous.source === ask.source ? previous.keepalive : null;
     let detail: string;
     if (previousLive) {
       detail = `200 OK: refreshed ${c.uri} for ${describeExpiry(expiry, params)}`;
       if (previous.callId !== ask.callId) detail += `; new Call-ID: the device restarted, its own binding replaced`;
       if (previous.source !== ask.source) detail += `; source moved ${previous.source} -> ${ask.source}`;
       if (c.nat) detail += '; NAT';
-      puts.push({ record, previous, event: 'refreshed', detail });
+      puts.push(out.change(record, previous, 'refreshed', detail));
     } else {
       detail = `200 OK: registered ${c.uri} for ${describeExpiry(expiry, params)}${c.nat ? '; NAT' : ''}`;
-      puts.push({ record, previous, event: 'registered', detail });
+      puts.push(out.change(record, previous, 'registered', detail));
     }
   }
 
   // The AOR after this request: live bindings not named by it, plus what it puts.
-  const kept: BindingRecord[] = [];
+  const kept = out.current;
   for (const b of existing) if (b.expiresAtMs > now && !named(contacts, b.contactKey)) kept.push(b);
   // Lapsed bindings not named here are gone as far as the phone is concerned; the sweep records `expired`.
   const max = params.bindingsPerAorMax;
@@ -168,14 +238,13 @@ export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], par
     const excess = total - max;
     for (let i = 0; i < excess; i++) {
       const b = kept[i]!;
-      removes.push({ record: b, previous: b, event: 'replaced',
-        detail: `replaced by ${newcomers} from ${ask.source}: SERVER_REGISTRAR_MAX_BINDINGS ${max} reached, SS_ENDPOINT_REGISTER_REPLACE On` });
+      removes.push(out.change(b, b, 'replaced',
+        `replaced by ${newcomers} from ${ask.source}: SERVER_REGISTRAR_MAX_BINDINGS ${max} reached, SS_ENDPOINT_REGISTER_REPLACE On`));
     }
     kept.splice(0, excess);
   }
-  const current = kept;
-  for (const p of puts) current.push(p.record);
-  return { kind: 'apply', puts, removes, current };
+  for (const p of puts) kept.push(p.record);
+  return out;
 }
 
 /** Whether contacts[0..end) has this key (requests carry at most limits.contactsPerRequestMax). */
@@ -193,7 +262,7 @@ function findByKey(list: readonly BindingRecord[], key: string): BindingRecord |
   return undefined;
 }
 
-function cseqReject(ask: RegisterAsk, b: BindingRecord): Decision {
+function cseqReject(ask: RegisterAsk, b: BindingRecord): Reject {
   return reject(...PolicyReject.cseqOrder,
     `400 Out of Order: CSeq ${ask.cseq} not above ${b.cseq} of the binding ${b.contact} with the same Call-ID (RFC 3261 §10.3 step 7); nothing changed`);
 }

@@ -27,7 +27,7 @@ import { allowMatches, looksNatted } from './addr.js';
 import { registrarLimits } from './limits.js';
 import { NumberLocks } from './locks.js';
 import { NonceCounts, NonceIssuer } from './nonce.js';
-import { decide, type ContactAsk, type Decision, type RegisterAsk } from './policy.js';
+import { Apply, decide, type ContactAsk, type Decision, type RegisterAsk } from './policy.js';
 
 /** Every answer the REGISTER path gives, with its reason phrase: README's table is made from this. */
 export const Responses = {
@@ -75,7 +75,8 @@ class PendingReply {
   source = '';
   userAgent = '';
   nowMs = 0;
-  decision: Decision | null = null;
+  /** The decision being committed; reused by the next REGISTER this object carries. */
+  readonly decision = new Apply();
   startedAtMs = 0;
   created = 0;
   removed = 0;
@@ -365,42 +366,37 @@ export class Registrar {
     ask.account = account;
     ask.nowMs = nowMs;
     ask.random = this.random();
+    // The pending reply is taken first: its Apply receives the decision (pendingCount < pendingCommitsMax
+    // was checked on entry); it goes back at once when there is nothing to commit.
+    const reply = this.freeReplies.pop();
+    assert(reply !== undefined);
     let decision: Decision;
     try {
-      decision = decide(ask, bindingsOf(this.store, number), this.params);
+      decision = decide(ask, bindingsOf(this.store, number), this.params, reply.decision);
     } catch (err) {
+      this.freeReplies.push(reply);
       this.storeFailure(msg, source, socketIndex, tx, number, err);
       return;
     }
-    if (decision.kind === 'reject') {
-      this.reject(msg, source, socketIndex, tx, decision.code, decision.reason, number, decision.detail,
-        decision.minExpiresS >= 0 ? decision.minExpiresS : -1);
-      return;
-    }
-    if (decision.puts.length === 0 && decision.removes.length === 0) {
-      // A query, or a removal of nothing: nothing to commit, answer at once.
-      const slot = this.transport.acquire();
-      if (slot === null) { this.abandon(tx); return; }
-      const n = this.writeOk(slot.buf, SLOT_HALF * 2, msg, source, decision.current, nowMs);
-      this.send(slot, n, msg, source, socketIndex, tx);
-      counters.registersAccepted++;
-      counters.processed++;
-      counters.processingUsTotal += Math.round((performance.now() - startedAtMs) * 1000);
+    if (decision.kind === 'reject' || (decision.puts.length === 0 && decision.removes.length === 0)) {
+      this.answerNow(msg, source, socketIndex, tx, number, decision, nowMs, startedAtMs);
+      reply.decision.release();
+      this.freeReplies.push(reply);
       return;
     }
     // Hold a slot first: if none is free, change nothing and let the phone retransmit.
     const slot = this.transport.acquire();
-    if (slot === null) { this.abandon(tx); return; }
+    if (slot === null) { reply.decision.release(); this.freeReplies.push(reply); this.abandon(tx); return; }
     const okLength = this.writeOk(slot.buf, SLOT_HALF, msg, source, decision.current, nowMs);
     const upper = this.upperHalf(slot);
     const failLength = this.writeSimple(upper, msg, source, 500, Responses.storeFailed[1], 'Retry-After', String(this.retryAfterS()));
     if (typeof okLength !== 'number' || typeof failLength !== 'number') {
       this.transport.releaseUnsent(slot);
+      reply.decision.release();
+      this.freeReplies.push(reply);
       this.reject(msg, source, socketIndex, tx, 500, 'Server Internal Error - Response Too Large', number, '500: the 200 OK would not fit a datagram');
       return;
     }
-    const reply = this.freeReplies.pop();
-    assert(reply !== undefined); // pendingCount < pendingCommitsMax was checked
     this.pendingCount++;
     reply.slot = slot;
     reply.okLength = okLength;
@@ -414,13 +410,30 @@ export class Registrar {
     reply.source = sourceText;
     reply.userAgent = ask.userAgent;
     reply.nowMs = nowMs;
-    reply.decision = decision;
     reply.startedAtMs = startedAtMs;
     reply.created = countRegistered(decision.puts);
     reply.removed = decision.removes.length;
     this.locks.lock(number);
     this.queued.push(reply);
     if (!this.committing) this.flush();
+  }
+
+  /** A decision with nothing to commit: a refusal, a query, or a removal of nothing. Answered at once. */
+  private answerNow(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, number: string, decision: Decision,
+    nowMs: number, startedAtMs: number): void {
+    if (decision.kind === 'reject') {
+      this.reject(msg, source, socketIndex, tx, decision.code, decision.reason, number, decision.detail,
+        decision.minExpiresS >= 0 ? decision.minExpiresS : -1);
+      return;
+    }
+    // A query, or a removal of nothing: the current bindings.
+    const slot = this.transport.acquire();
+    if (slot === null) { this.abandon(tx); return; }
+    const n = this.writeOk(slot.buf, SLOT_HALF * 2, msg, source, decision.current, nowMs);
+    this.send(slot, n, msg, source, socketIndex, tx);
+    counters.registersAccepted++;
+    counters.processed++;
+    counters.processingUsTotal += Math.round((performance.now() - startedAtMs) * 1000);
   }
 
   /**
@@ -453,7 +466,7 @@ export class Registrar {
   /** The batch's writes, inside its write transaction (synchronous, as lmdb-js requires). */
   writeBatch(batch: Batch): void {
     for (const r of batch.replies) {
-      const d = r.decision as Extract<Decision, { kind: 'apply' }>;
+      const d = r.decision;
       for (const c of d.removes) {
         removeBinding(this.store, c.record);
         this.writeEvent(c.event, c.record.number, c.record.source, c.record.userAgent, c.detail, r.nowMs);
@@ -500,7 +513,7 @@ export class Registrar {
       r.number = '';
       r.source = '';
       r.userAgent = '';
-      r.decision = null;
+      r.decision.release();
       this.freeReplies.push(r);
       this.pendingCount--;
     }
