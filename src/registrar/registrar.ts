@@ -18,7 +18,7 @@ import {
   SipMessage as SipMessageClass, parse,
 } from '../sip/index.js';
 import {
-  appendEvent, bindingsOf, formatAddress, putBinding, removeBinding, type BindingRecord, type EventType, type Store,
+  appendEvent, bindingsOf, formatAddress, putBinding, removeBinding, type BindingRecord, type EventRecord, type EventType, type Store,
 } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { limits } from '../limits.js';
@@ -686,8 +686,19 @@ export class Registrar {
     return this.dateText;
   }
 
+  /** One event object, filled per row: appendEvent encodes it during the call. */
+  private readonly eventScratch: EventRecord = { atMs: 0, type: 'registered', number: '', source: '', userAgent: '', detail: '' };
   private writeEvent(type: EventType, number: string, source: string, userAgent: string, detail: string, nowMs: number): Promise<boolean> {
-    return appendEvent(this.store, { atMs: nowMs, type, number, source, userAgent, detail });
+    const e = this.eventScratch;
+    e.atMs = nowMs;
+    e.type = type;
+    e.number = number;
+    e.source = source;
+    e.userAgent = userAgent;
+    e.detail = detail;
+    const written = appendEvent(this.store, e);
+    e.number = e.source = e.userAgent = e.detail = '';
+    return written;
   }
 
   /** rejected/auth_failed history rows, at most rejectEventsPerSecondMax a second (a scanner cannot flood it). */

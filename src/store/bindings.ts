@@ -35,6 +35,22 @@ export function* allBindings(store: Store): Generator<BindingRecord> {
   for (const { value } of store.bindings.getRange({})) yield value;
 }
 
+// Keys are built in these arrays instead of a new array per write: lmdb-js encodes a key into its
+// instruction buffer during put/remove and keeps no reference to it (callers are synchronous).
+const bindingKey: [string, string] = ['', ''];
+const expiryKey: [number, string, string] = [0, '', ''];
+function keyOf(b: BindingRecord): [string, string] {
+  bindingKey[0] = b.number;
+  bindingKey[1] = b.contactKey;
+  return bindingKey;
+}
+function expiryKeyOf(b: BindingRecord): [number, string, string] {
+  expiryKey[0] = b.expiresAtMs;
+  expiryKey[1] = b.number;
+  expiryKey[2] = b.contactKey;
+  return expiryKey;
+}
+
 /**
  * Stores a binding and keeps the expiry index in step. `previous` is the record being replaced (same
  * key), so its index entry goes. The returned promise resolves when the commit is durable: only
@@ -42,15 +58,15 @@ export function* allBindings(store: Store): Generator<BindingRecord> {
  */
 export function putBinding(store: Store, b: BindingRecord, previous: BindingRecord | undefined): Promise<boolean> {
   if (previous !== undefined && previous.expiresAtMs !== b.expiresAtMs) {
-    store.expiry.remove([previous.expiresAtMs, previous.number, previous.contactKey]);
+    store.expiry.remove(expiryKeyOf(previous));
   }
-  store.expiry.put([b.expiresAtMs, b.number, b.contactKey], true);
-  return store.bindings.put([b.number, b.contactKey], b);
+  store.expiry.put(expiryKeyOf(b), true);
+  return store.bindings.put(keyOf(b), b);
 }
 
 export function removeBinding(store: Store, b: BindingRecord): Promise<boolean> {
-  store.expiry.remove([b.expiresAtMs, b.number, b.contactKey]);
-  return store.bindings.remove([b.number, b.contactKey]);
+  store.expiry.remove(expiryKeyOf(b));
+  return store.bindings.remove(keyOf(b));
 }
 
 /** Bindings whose expiry is at or before nowMs, oldest first, at most `limit`. */

@@ -1,9 +1,12 @@
 import { entryCount, type Store } from './open.js';
 import type { EventRecord, EventType } from './records.js';
-import { timeKey } from './keys.js';
+import { timeKeyInto } from './keys.js';
 
+const eventKey: [number, number, number] = [0, 0, 0];
+
+/** Writes one history row. The record is encoded during the call: callers may reuse the object. */
 export function appendEvent(store: Store, e: EventRecord): Promise<boolean> {
-  return store.events.put(timeKey(e.atMs), e);
+  return store.events.put(timeKeyInto(eventKey, e.atMs), e);
 }
 
 export interface EventQuery {
