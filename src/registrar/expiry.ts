@@ -67,7 +67,22 @@ export function computeExpiry(out: ExpiryResult, contactParamS: number, headerS:
 }
 
 /** Why this expiry, in words, for an event's detail. */
+// The last description made, and what it was made from: consecutive REGISTERs mostly ask the same.
+let memoText = '';
+let memoParams: Params | null = null;
+const memoKey = new Float64Array(6);
+
 export function describeExpiry(r: ExpiryResult, params: Params): string {
+  const k = memoKey;
+  if (memoParams === params && k[0] === r.grantedS && k[1] === r.askedS && k[2] === r.source && k[3] === (r.clamped ? 1 : 0) &&
+    k[4] === (r.natLimited ? 1 : 0) && k[5] === r.jitterS) return memoText;
+  memoText = describeExpiryText(r, params);
+  memoParams = params;
+  k[0] = r.grantedS; k[1] = r.askedS; k[2] = r.source; k[3] = r.clamped ? 1 : 0; k[4] = r.natLimited ? 1 : 0; k[5] = r.jitterS;
+  return memoText;
+}
+
+function describeExpiryText(r: ExpiryResult, params: Params): string {
   let s = `${r.grantedS} s (asked ${r.askedS} s by ${expirySourceNames[r.source]}`;
   if (r.clamped) s += `, clamped to SS_ENDPOINT_MAX_EXPIRE ${params.endpointMaxExpiresS}`;
   if (r.natLimited) s += `, NAT: SS_ENDPOINT_NAT_EXPIRE ${params.endpointNatExpiresS}`;

@@ -60,8 +60,9 @@ export class NonceIssuer {
   /** MAC of the 8-byte head `src[0..8)` into `dst[at..at+MAC_SIZE)`. */
   private mac(src: Buffer, dst: Buffer, at: number): void {
     for (let i = 0; i < HEAD_SIZE; i++) this.macHead[i] = src[i]!;
-    const digest = hash('sha256', this.macInput, 'buffer');
-    for (let i = 0; i < MAC_SIZE; i++) dst[at + i] = digest[i]!;
+    // 'binary' (latin1) output: one short string instead of a Buffer with its own backing store.
+    const digest = hash('sha256', this.macInput, 'binary');
+    for (let i = 0; i < MAC_SIZE; i++) dst[at + i] = digest.charCodeAt(i);
   }
 
   issue(nowMs: number): string {
