@@ -23,9 +23,18 @@ export const limits = {
   // None free: the response is dropped and counted (dropsNoSlot), the client retransmits (RFC 3261 §17.1.2).
   responseSlotCount: 256,
   // Completed non-INVITE server transactions kept to answer retransmissions (RFC 3261 §17.2.2). Each
-  // holds a copy of its final response (responseSizeMax bytes reserved), so this is ~16 MiB off-heap;
-  // at a normal appliance rate (hundreds of phones) it covers the whole of Timer J.
-  transactionCacheMax: 4096,
+  // keeps its final response in a slot of transactionResponseSlotSize (24 MiB off-heap in all, plus
+  // 8 MiB of keys; pages are touched only when used). At an appliance's normal rate (hundreds of phones)
+  // it covers the whole of Timer J; at 6,000 authenticated registrations/s (12,000 transactions/s) it
+  // still covers 2.7 s, past a phone's second retransmission (T1 = 500 ms, then 1 s): a late copy of a
+  // REGISTER is answered from here instead of being processed again (its nonce-count would be a replay).
+  transactionCacheMax: 32_768,
+  // bytes of a cached response kept in the transaction's own slot: a 401 or a 200 with a contact or two
+  // (~400-700 B). Larger answers (a 200 listing many bindings) take one of the large slots below.
+  transactionResponseSlotSize: 768,
+  // responseSizeMax slots for larger cached answers (2 MiB). None free: that answer is not cached and
+  // a retransmission of its request is processed again.
+  transactionLargeResponseCount: 512,
   // bytes of a transaction key (branch + sent-by + source + method); longer keys are not cached.
   transactionKeySizeMax: 256,
   // ms; Timer J = 64*T1 for unreliable transports (RFC 3261 §17.2.2, Table 4).
@@ -50,6 +59,7 @@ assert(limits.contactsPerRequestMax <= limits.headerCountMax * 8);
 assert(limits.responseSlotCount >= 1);
 assert(limits.transactionCacheMax >= limits.responseSlotCount); // every in-flight answer can be cached
 assert(limits.transactionCacheMax <= 65_536); // handles pack an index in 16 bits
+assert(limits.transactionResponseSlotSize >= 512 && limits.transactionResponseSlotSize <= limits.responseSizeMax);
 assert(limits.transactionKeySizeMax >= 64);
 assert(limits.transactionTimerJMs === 64 * 500); // 64*T1, T1 = 500 ms
 assert(limits.listenAddressCountMax >= 1);

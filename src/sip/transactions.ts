@@ -47,6 +47,12 @@ export class ServerTransactions {
   private readonly generation: Int32Array;
   private readonly responses: Buffer;
   private readonly responseLength: Int32Array;
+  private readonly slotSize: number;
+  /** Large-answer slots (responseSizeMax each): a free stack, and which one an entry holds (-1: none). */
+  private readonly large: Buffer;
+  private readonly largeFree: Int32Array;
+  private largeFreeCount: number;
+  private readonly entryLarge: Int32Array;
   private readonly bucketHead: Int32Array;
   private readonly chainNext: Int32Array;
   private readonly bucketMask: number;
@@ -56,7 +62,10 @@ export class ServerTransactions {
   private liveCount = 0;
 
   constructor(capacity: number = limits.transactionCacheMax, timerJMs: number = limits.transactionTimerJMs,
-    responseSizeMax: number = limits.responseSizeMax, keySizeMax: number = limits.transactionKeySizeMax) {
+    responseSizeMax: number = limits.responseSizeMax, keySizeMax: number = limits.transactionKeySizeMax,
+    slotSize: number = Math.min(limits.transactionResponseSlotSize, responseSizeMax), largeCount: number = limits.transactionLargeResponseCount) {
+    assert(slotSize >= 1 && slotSize <= responseSizeMax);
+    assert(largeCount >= 0);
     assert(capacity >= 1 && capacity <= 65_536);
     assert(timerJMs > 0);
     this.capacity = capacity;
@@ -69,8 +78,14 @@ export class ServerTransactions {
     this.state = new Uint8Array(capacity);
     this.expiresAtMs = new Float64Array(capacity);
     this.generation = new Int32Array(capacity);
-    this.responses = Buffer.allocUnsafeSlow(capacity * responseSizeMax); // pages are touched only when used
+    this.slotSize = slotSize;
+    this.responses = Buffer.allocUnsafeSlow(capacity * slotSize); // pages are touched only when used
     this.responseLength = new Int32Array(capacity);
+    this.large = Buffer.allocUnsafeSlow(Math.max(1, largeCount * responseSizeMax));
+    this.largeFree = new Int32Array(largeCount);
+    for (let k = 0; k < largeCount; k++) this.largeFree[k] = largeCount - 1 - k;
+    this.largeFreeCount = largeCount;
+    this.entryLarge = new Int32Array(capacity).fill(-1);
     let buckets = 1;
     while (buckets < capacity * 2) buckets *= 2;
     this.bucketHead = new Int32Array(buckets).fill(-1);
@@ -128,19 +143,33 @@ export class ServerTransactions {
     assert(i >= 0 && this.state[i] === COMPLETED);
     const n = this.responseLength[i]!;
     assert(n <= target.length);
-    return copyBytes(this.responses, i * this.responseSizeMax, i * this.responseSizeMax + n, target, 0);
+    const k = this.entryLarge[i]!;
+    if (k >= 0) return copyBytes(this.large, k * this.responseSizeMax, k * this.responseSizeMax + n, target, 0);
+    return copyBytes(this.responses, i * this.slotSize, i * this.slotSize + n, target, 0);
   }
 
   /**
    * Stores the final response of transaction `handle` and starts Timer J. Returns false when the entry
-   * was evicted meanwhile (the response is then simply not cached). Provisional responses are not cached.
+   * was evicted meanwhile, or the answer is larger than a slot and no large slot is free (the response is
+   * then simply not cached). Provisional responses are not cached.
    */
   complete(handle: number, response: Buffer, length: number, nowMs: number): boolean {
     assert(length > 0 && length <= response.length);
     assert(length <= this.responseSizeMax);
     const i = handle % 65_536;
     if (!this.owns(handle)) return false;
-    copyBytes(response, 0, length, this.responses, i * this.responseSizeMax);
+    if (length <= this.slotSize) {
+      copyBytes(response, 0, length, this.responses, i * this.slotSize);
+    } else if (this.largeFreeCount > 0) {
+      const k = this.largeFree[--this.largeFreeCount]!;
+      this.entryLarge[i] = k;
+      copyBytes(response, 0, length, this.large, k * this.responseSizeMax);
+    } else {
+      // No large slot free: not cached; a retransmission of the request is processed again.
+      this.counters.uncacheable++;
+      this.remove(i);
+      return false;
+    }
     this.responseLength[i] = length;
     this.state[i] = COMPLETED;
     this.expiresAtMs[i] = nowMs + this.timerJMs;
@@ -182,6 +211,8 @@ export class ServerTransactions {
       prev = j;
     }
     this.chainNext[i] = -1;
+    const k = this.entryLarge[i]!;
+    if (k >= 0) { this.largeFree[this.largeFreeCount++] = k; this.entryLarge[i] = -1; }
     this.state[i] = FREE;
     this.liveCount--;
   }

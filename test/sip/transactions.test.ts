@@ -103,3 +103,40 @@ t.test('many transactions through a small cache stay consistent', async (t) => {
   t.equal(wrong, 0);
   t.equal(tx.size, 64);
 });
+
+t.test('large answers: kept in a large slot, byte for byte; none free means not cached', async (t) => {
+  // 3 entries, 600-byte slots, one large slot.
+  const tx = new ServerTransactions(3, limits.transactionTimerJMs, limits.responseSizeMax, limits.transactionKeySizeMax, 600, 1);
+  const answer = (branch: string, contacts: number): number => {
+    const w = writer.begin(slot, load(register({ branch })), 200, 'OK', src);
+    for (let i = 0; i < contacts; i++) w.contact(`<sip:1001@192.0.2.${i}:5060;transport=udp;line=abcdefghij>`, 3600);
+    return w.finish() as number;
+  };
+  const resend = Buffer.alloc(limits.responseSizeMax);
+  const roundTrip = (branch: string, contacts: number): [boolean, Buffer] => {
+    t.equal(tx.receive(load(register({ branch })), src, 0), 'new');
+    const handle = tx.handle;
+    const n = answer(branch, contacts);
+    return [tx.complete(handle, slot, n, 0), Buffer.from(slot.subarray(0, n))];
+  };
+  const [smallOk, small] = roundTrip('z9hG4bK-small', 1);
+  const [bigOk, big] = roundTrip('z9hG4bK-big', 12);
+  t.ok(smallOk && small.length <= 600, 'a small answer fits its own slot');
+  t.ok(bigOk && big.length > 600, 'a large answer takes the large slot');
+  t.equal(tx.receive(load(register({ branch: 'z9hG4bK-big' })), src, 1), 'completed');
+  t.ok(resend.subarray(0, tx.copyResponse(resend)).equals(big), 'the large answer comes back whole');
+  t.equal(tx.receive(load(register({ branch: 'z9hG4bK-small' })), src, 1), 'completed');
+  t.ok(resend.subarray(0, tx.copyResponse(resend)).equals(small));
+  // The large slot is taken: another large answer is not cached, and its retransmission is new again.
+  const [otherOk] = roundTrip('z9hG4bK-big2', 12);
+  t.notOk(otherOk);
+  t.equal(tx.counters.uncacheable, 1);
+  t.equal(tx.receive(load(register({ branch: 'z9hG4bK-big2' })), src, 2), 'new');
+  // Evicting the entry that held it frees the large slot for the next large answer.
+  for (const b of ['z9hG4bK-e1', 'z9hG4bK-e2']) t.equal(tx.receive(load(register({ branch: b })), src, 3), 'new');
+  t.equal(tx.receive(load(register({ branch: 'z9hG4bK-big' })), src, 3), 'new', 'the large answer was evicted');
+  const [againOk, again] = roundTrip('z9hG4bK-big3', 12);
+  t.ok(againOk, 'its slot went back to the pool');
+  t.equal(tx.receive(load(register({ branch: 'z9hG4bK-big3' })), src, 4), 'completed');
+  t.ok(resend.subarray(0, tx.copyResponse(resend)).equals(again));
+});
