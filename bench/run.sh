@@ -7,7 +7,7 @@
 # Each TypeScript bench is bundled once with esbuild (the TS loader takes seconds to start) and run with
 # node. The service under test is dist/sipreg when built (make build does), else a bundle of src/main.ts.
 # Options through the environment: BENCH_RATES="1000,2000,..." BENCH_SECONDS=10 BENCH_ACCOUNTS=10000
-# BENCH_ONLY="heap memory throughput sip" (a subset).
+# BENCH_ONLY="heap memory throughput sip" (a subset), BENCH_RUNS=3 (repetitions; medians are reported).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results .tap/bench-bundle
@@ -31,17 +31,17 @@ fi
 if has heap; then
   echo "## bench/registrar/heap.ts"
   bundle bench/registrar/heap.ts .tap/bench-bundle/heap.mjs
-  node --expose-gc .tap/bench-bundle/heap.mjs --count 100000 --numbers 1000
+  node --expose-gc .tap/bench-bundle/heap.mjs --count 100000 --numbers 1000 --runs "${BENCH_RUNS:-3}"
 fi
 if has memory; then
   echo "## bench/registrar/memory.ts"
   bundle bench/registrar/memory.ts .tap/bench-bundle/memory.mjs
-  node .tap/bench-bundle/memory.mjs --bindings 100000
+  node .tap/bench-bundle/memory.mjs --bindings 100000 --runs "${BENCH_RUNS:-3}"
 fi
 if has throughput; then
   echo "## bench/registrar/throughput.ts"
   bundle bench/registrar/throughput.ts .tap/bench-bundle/throughput.mjs
   node .tap/bench-bundle/throughput.mjs --accounts "${BENCH_ACCOUNTS:-10000}" --seconds "${BENCH_SECONDS:-10}" \
-    --rates "${BENCH_RATES:-1000,2000,3000,4000,6000,8000,12000,16000,20000}"
+    --rates "${BENCH_RATES:-1000,2000,3000,4000,6000,8000,12000,16000,20000}" --runs "${BENCH_RUNS:-3}"
 fi
 echo "# results in bench/results/"

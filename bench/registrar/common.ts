@@ -88,6 +88,13 @@ export function procStat(pid: number): { cpuS: number; rssKiB: number } {
   return { cpuS: ticks / 100, rssKiB: rss === null ? 0 : Number(rss[1]) };
 }
 
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : Math.round(((s[m - 1]! + s[m]!) / 2) * 10) / 10;
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

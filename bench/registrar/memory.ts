@@ -5,13 +5,15 @@
 //   - heap: the same SIP side started in a child process with --expose-gc (config, store, sockets,
 //     registrar, sweep), heapUsed after a full GC.
 // Run twice: with 1,000 accounts (bindings dominate) and with one account per binding (100,000).
-//   node bench/registrar/memory.ts [--bindings 100000]
+// The 1,000-account case runs `--runs` times (default 3) and reports medians with each run.
+//   node bench/registrar/memory.ts [--bindings 100000] [--runs 3]
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dgram from 'node:dgram';
 import { openStore, putBinding, countBindings, type BindingRecord } from '../../src/store/index.js';
-import { firstAnswer, freePort, numberOf, procStat, startSipreg, tempDir, writeBenchConfig, writeResult } from './common.js';
+import { firstAnswer, freePort, median, numberOf, procStat, startSipreg, tempDir, writeBenchConfig, writeResult } from './common.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -93,20 +95,30 @@ async function measure(bindings: number, accounts: number): Promise<Record<strin
   const firstQueryMs = await queryAnswered(port, numberOf(bindings - 1));
   await new Promise((r) => setTimeout(r, 2000));
   const { rssKiB } = procStat(child.pid!);
+  const status = readFileSync(`/proc/${child.pid!}/status`, 'utf8');
+  const kib = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  const rssAnonKiB = kib('RssAnon');
+  const rssFileKiB = kib('RssFile');
   child.kill('SIGTERM');
   await new Promise<void>((r) => child.on('exit', () => r()));
   const heap = await inProcessHeap(config);
   return { bindings, accounts, startupToFirstAnswerMs, firstQueryMs, serviceRssMiB: Math.round(rssKiB / 102.4) / 10,
+    serviceRssAnonMiB: Math.round(rssAnonKiB / 102.4) / 10, serviceRssFileMiB: Math.round(rssFileKiB / 102.4) / 10,
     heapUsedMiB: heap.heapUsedMiB, inProcessRssMiB: heap.rssMiB };
 }
 
 async function main(): Promise<void> {
   const bindings = Number(arg('bindings', '100000'));
-  const runs = [await measure(bindings, 1000), await measure(bindings, bindings)];
+  const repeat = Number(arg('runs', '3'));
+  const few: Record<string, unknown>[] = [];
+  for (let i = 0; i < repeat; i++) few.push(await measure(bindings, 1000));
+  const med = (k: string): number => median(few.map((r) => r[k] as number));
   writeResult('registrar-memory', {
-    command: `node bench/registrar/memory.ts --bindings ${bindings}`,
+    command: `node bench/registrar/memory.ts --bindings ${bindings} --runs ${repeat}`,
     targets: { heapUsedMiB: 32, serviceRssMiB: 128, startupToFirstAnswerMs: 1000 },
-    runs,
+    median1000Accounts: { bindings, accounts: 1000, startupToFirstAnswerMs: med('startupToFirstAnswerMs'), serviceRssMiB: med('serviceRssMiB'),
+      serviceRssAnonMiB: med('serviceRssAnonMiB'), serviceRssFileMiB: med('serviceRssFileMiB'), heapUsedMiB: med('heapUsedMiB') },
+    runs: [...few, await measure(bindings, bindings)],
   });
 }
 
