@@ -374,26 +374,24 @@ export class Registrar {
     try {
       decision = decide(ask, bindingsOf(this.store, number), this.params, reply.decision);
     } catch (err) {
-      this.freeReplies.push(reply);
+      this.recycle(reply);
       this.storeFailure(msg, source, socketIndex, tx, number, err);
       return;
     }
     if (decision.kind === 'reject' || (decision.puts.length === 0 && decision.removes.length === 0)) {
       this.answerNow(msg, source, socketIndex, tx, number, decision, nowMs, startedAtMs);
-      reply.decision.release();
-      this.freeReplies.push(reply);
+      this.recycle(reply);
       return;
     }
     // Hold a slot first: if none is free, change nothing and let the phone retransmit.
     const slot = this.transport.acquire();
-    if (slot === null) { reply.decision.release(); this.freeReplies.push(reply); this.abandon(tx); return; }
+    if (slot === null) { this.recycle(reply); this.abandon(tx); return; }
     const okLength = this.writeOk(slot.buf, SLOT_HALF, msg, source, decision.current, nowMs);
     const upper = this.upperHalf(slot);
     const failLength = this.writeSimple(upper, msg, source, 500, Responses.storeFailed[1], 'Retry-After', String(this.retryAfterS()));
     if (typeof okLength !== 'number' || typeof failLength !== 'number') {
       this.transport.releaseUnsent(slot);
-      reply.decision.release();
-      this.freeReplies.push(reply);
+      this.recycle(reply);
       this.reject(msg, source, socketIndex, tx, 500, 'Server Internal Error - Response Too Large', number, '500: the 200 OK would not fit a datagram');
       return;
     }
@@ -416,6 +414,12 @@ export class Registrar {
     this.locks.lock(number);
     this.queued.push(reply);
     if (!this.committing) this.flush();
+  }
+
+  /** A pending reply back to the free list, its decision emptied. */
+  private recycle(reply: PendingReply): void {
+    reply.decision.release();
+    this.freeReplies.push(reply);
   }
 
   /** A decision with nothing to commit: a refusal, a query, or a removal of nothing. Answered at once. */
@@ -513,8 +517,7 @@ export class Registrar {
       r.number = '';
       r.source = '';
       r.userAgent = '';
-      r.decision.release();
-      this.freeReplies.push(r);
+      this.recycle(r);
       this.pendingCount--;
     }
     batch.replies.length = 0;

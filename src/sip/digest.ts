@@ -211,6 +211,7 @@ const expectedScratch = Buffer.alloc(limits.digestResponseSizeMax);
 const receivedScratch = Buffer.alloc(limits.digestResponseSizeMax);
 const expectedViews: Buffer[] = [];
 const receivedViews: Buffer[] = [];
+/** scratch[0, n) as a view made once per length, so a call passing it to node:crypto allocates nothing. */
 function scratchView(views: Buffer[], scratch: Buffer, n: number): Buffer {
   let v = views[n];
   if (v === undefined) { v = scratch.subarray(0, n); views[n] = v; }
@@ -222,11 +223,7 @@ function scratchView(views: Buffer[], scratch: Buffer, n: number): Buffer {
 // made the first time that length is met.
 const inputScratch = Buffer.alloc(limits.digestInputSizeMax);
 const inputViews: Buffer[] = [];
-function inputView(n: number): Buffer {
-  let v = inputViews[n];
-  if (v === undefined) { v = inputScratch.subarray(0, n); inputViews[n] = v; }
-  return v;
-}
+function inputView(n: number): Buffer { return scratchView(inputViews, inputScratch, n); }
 const COLON = 0x3a;
 
 /** Appends parameter `i`'s value (quoted-pair escapes undone) at `at`; -1 when it does not fit. */
