@@ -48,6 +48,8 @@ class FakeTransport {
   constructor(n: number) {
     for (let i = 0; i < n; i++) { const s = { index: i, buf: Buffer.alloc(4096) }; this.slots.push(s); this.free.push(s); }
   }
+  readonly counters = { dropsNoSlot: 0 };
+  get freeSlotCount(): number { return this.free.length; }
   acquire(): ResponseSlot | null { return this.free.pop() ?? null; }
   releaseUnsent(slot: ResponseSlot): void { this.free.push(slot); }
   send(slot: ResponseSlot, length: number): void {

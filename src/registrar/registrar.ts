@@ -219,6 +219,14 @@ export class Registrar {
       this.overloaded(msg, source, socketIndex, tx);
       return;
     }
+    // Every answer below needs a response slot. With none free the request is dropped here, before any
+    // work: in particular before its nonce-count is used, so the phone's retransmission still succeeds.
+    if (this.transport.freeSlotCount === 0) {
+      this.transport.counters.dropsNoSlot++;
+      counters.registersDropped++;
+      this.abandon(tx);
+      return;
+    }
 
     // RFC 3261 §10.3 step 1: the Request-URI names a domain we serve; the To URI is the AOR (step 4).
     const ruri = msg.requestUri;

@@ -242,3 +242,27 @@ t.test('overload: 503 with a randomised Retry-After', async (t) => {
   }
   t.ok(seen.size > 1, 'spread');
 });
+
+// A REGISTER that cannot be answered (every response slot held, e.g. by 200s waiting for a slow commit)
+// is dropped before its credentials are used: the phone's retransmission, same nonce and nc, succeeds.
+t.test('no response slot free: dropped untouched, its retransmission is accepted', async (t) => {
+  const client = await SipClient.open(h.port);
+  try {
+    const first = await client.register({ user: '1002' });
+    t.equal(first.status, 401);
+    const authorization = answerChallenge(first, '1002', 'other', 'sip:127.0.0.1', 1);
+    const { text, branch } = client.registerText({ user: '1002', authorization });
+    const transport = h.sip.transport!;
+    const held = [];
+    for (let s = transport.acquire(); s !== null; s = transport.acquire()) held.push(s);
+    const drops = transport.counters.dropsNoSlot;
+    await t.rejects(client.request(text, branch, 300), /no response/, 'nothing is answered while no slot is free');
+    t.ok(transport.counters.dropsNoSlot > drops, 'counted as a drop for want of a slot');
+    for (const s of held) transport.releaseUnsent(s);
+    const retransmitted = await client.request(text, branch);
+    t.equal(retransmitted.status, 200, 'the same request (same nonce, same nc) is accepted once slots are back');
+    t.equal(bindingsOf(h.store, '1002').length, 1);
+  } finally {
+    client.close();
+  }
+});
