@@ -20,9 +20,6 @@ export const registrarLimits = {
   sweepBatchMax: 1_000,
   // ms between sweep passes when the last pass found less than a full batch.
   sweepIntervalMs: 1_000,
-  // Bindings listed in one 200 OK: SERVER_REGISTRAR_MAX_BINDINGS is at most 100, a 200 lists them all
-  // when they fit in limits.responseSizeMax; the writer stops before overflowing.
-  bindingsPerAorMax: 100,
   // Numbers whose `rejected`/`auth_failed` events are written per second at most; beyond it they are
   // counted only, so a scanner cannot flood the history (the retention bound also holds).
   rejectEventsPerSecondMax: 200,
