@@ -23,12 +23,8 @@ import { loadNonceSecret } from '../../src/registrar/nonce.js';
 import type { Guard } from '../../src/registrar/guard-types.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { median, tempDir, writeResult } from './common.js';
+import { arg, median, tempDir, writeResult } from './common.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
 const count = Number(arg('count', '100000'));
 const numbers = Number(arg('numbers', '1000'));
 const runs = Number(arg('runs', '3'));

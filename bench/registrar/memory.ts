@@ -13,12 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dgram from 'node:dgram';
 import { openStore, putBinding, countBindings, type BindingRecord } from '../../src/store/index.js';
-import { firstAnswer, freePort, median, numberOf, procStat, startSipreg, tempDir, writeBenchConfig, writeResult } from './common.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
+import { arg, firstAnswer, freePort, median, numberOf, procStat, startSipreg, tempDir, writeBenchConfig, writeResult } from './common.js';
 
 async function fill(dataDir: string, count: number): Promise<void> {
   const store = openStore(dataDir);

@@ -9,13 +9,9 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  firstAnswer, freePort, median, numberOf, percentile, procStat, repoRoot, startSipreg, tempDir, writeBenchConfig, writeResult,
+  arg, firstAnswer, freePort, median, numberOf, percentile, procStat, repoRoot, startSipreg, tempDir, writeBenchConfig, writeResult,
 } from './common.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
 const accounts = Number(arg('accounts', '10000'));
 const seconds = Number(arg('seconds', '10'));
 const rates = arg('rates', '1000,2000,3000,4000,6000,8000,12000,16000,20000').split(',').map(Number);
