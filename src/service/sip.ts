@@ -215,7 +215,13 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
       await sweep.start();
       txSweep = setInterval(() => { transactions.sweep(Date.now()); }, TRANSACTION_SWEEP_INTERVAL_MS);
       txSweep.unref();
-      ctx.log.info({ sockets: sockets.map((s) => `${s.family === 6 ? `[${s.address}]` : s.address}:${s.port}`) }, 'sip listening');
+      const receiveBufferBytes = t.receiveBufferSize(0);
+      ctx.log.info({ sockets: sockets.map((s) => `${s.family === 6 ? `[${s.address}]` : s.address}:${s.port}`), receiveBufferBytes }, 'sip listening');
+      if (receiveBufferBytes < t.receiveBufferWanted) {
+        ctx.log.warn({ receiveBufferBytes, wanted: t.receiveBufferWanted },
+          `SIP socket receive buffer is ${Math.round(receiveBufferBytes / 1024)} KiB, not the ${Math.round(t.receiveBufferWanted / 1024)} KiB asked: ` +
+          `bursts beyond it are dropped by the kernel; raise net.core.rmem_max (sysctl) to at least ${t.receiveBufferWanted}`);
+      }
       resolveReady();
     },
     reload(next) {

@@ -99,7 +99,8 @@ export class SipTransport {
   private started = false;
   private closed = false;
 
-  constructor(listen: readonly string[], slotCount: number = limits.responseSlotCount, slotSize: number = limits.responseSizeMax) {
+  constructor(listen: readonly string[], slotCount: number = limits.responseSlotCount, slotSize: number = limits.responseSizeMax,
+    private readonly receiveBufferAsked: number = limits.socketReceiveBufferSize) {
     assert(listen.length >= 1);
     assert(listen.length <= limits.listenAddressCountMax);
     assert(slotCount >= 1);
@@ -147,6 +148,8 @@ export class SipTransport {
         socket.once('error', onError);
         socket.bind({ address: a.host, port: a.port, exclusive: true }, () => {
           socket.off('error', onError);
+          // Capped by the kernel at net.core.rmem_max, never refused: receiveBufferSize() tells what was granted.
+          try { socket.setRecvBufferSize(this.receiveBufferAsked); } catch { /* kept at the system default */ }
           // Later socket errors (ICMP-induced on some platforms) are counted, never fatal.
           socket.on('error', () => { this.counters.sendErrors++; });
           resolve();
@@ -171,6 +174,19 @@ export class SipTransport {
     assert(i >= 0 && i < this.sockets.length);
     return this.sockets[i]!.address();
   }
+
+  /**
+   * Bytes the kernel gives socket i to queue received datagrams: what was asked
+   * (limits.socketReceiveBufferSize) unless net.core.rmem_max is lower. Linux reports twice the usable
+   * size (it counts its bookkeeping); this is the usable figure, comparable with the one asked.
+   */
+  receiveBufferSize(i: number): number {
+    assert(i >= 0 && i < this.sockets.length);
+    return Math.floor(this.sockets[i]!.getRecvBufferSize() / 2);
+  }
+
+  /** What start() asked for each socket's receive buffer. */
+  get receiveBufferWanted(): number { return this.receiveBufferAsked; }
 
   /** Index of the socket whose family fits `address` (first match; -1 if none). */
   socketFor(address: string): number {

@@ -135,3 +135,22 @@ t.test('responses go to an IP as given and to a Via host name once resolved', as
     await tr.close();
   }
 });
+
+// The kernel queue in front of each socket: what was asked, unless net.core.rmem_max caps it (then the
+// service warns at start). Bursts beyond it are dropped by the kernel, not seen by the service.
+t.test('receive buffer: the size asked, capped at net.core.rmem_max', async (t) => {
+  const rmemMax = Number((await import('node:fs')).readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
+  const small = new SipTransport(['127.0.0.1:0'], 4, 512, 64 * 1024);
+  await small.start();
+  t.equal(small.receiveBufferSize(0), Math.min(64 * 1024, rmemMax), 'a size under the cap is granted as asked');
+  await small.close();
+  const huge = new SipTransport(['127.0.0.1:0'], 4, 512, rmemMax * 4);
+  await huge.start();
+  t.equal(huge.receiveBufferSize(0), rmemMax, 'more than rmem_max is capped, and reported as such');
+  t.ok(huge.receiveBufferSize(0) < huge.receiveBufferWanted);
+  await huge.close();
+  const standard = new SipTransport(['127.0.0.1:0', '[::1]:0']);
+  await standard.start();
+  for (const i of [0, 1]) t.equal(standard.receiveBufferSize(i), Math.min(limits.socketReceiveBufferSize, rmemMax), `socket ${i}`);
+  await standard.close();
+});
