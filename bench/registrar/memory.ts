@@ -19,7 +19,7 @@ async function fill(dataDir: string, count: number): Promise<void> {
   const store = openStore(dataDir);
   const now = Date.now();
   for (let i = 0; i < count; i += 10_000) {
-    let last: Promise<boolean> | null = null;
+    let last: Promise<unknown> | null = null;
     for (let k = i; k < Math.min(count, i + 10_000); k++) {
       const n = numberOf(k);
       const b: BindingRecord = {
@@ -29,7 +29,7 @@ async function fill(dataDir: string, count: number): Promise<void> {
         expiresAtMs: now + 3_600_000 + k, registeredAtMs: now, refreshedAtMs: now, userAgent: 'Yealink SIP-T46S 66.86.0.15', account: 'Customer_A',
         nat: true, callId: `${k}-bench@10.1.0.1`, cseq: 2, q: null, keepalive: null,
       };
-      last = putBinding(store, b, undefined);
+      last = putBinding(store, b);
     }
     await last;
   }

@@ -1,6 +1,7 @@
 // Granted expiry of one contact (RFC 3261 §10.3 step 7, issue 3 "Contacts", issue 4 NAT and jitter).
 // Pure and allocation-free: the answer is written into a reusable result object.
 import type { Params } from '../config/types.js';
+import type { ByteText } from '../store/bytes.js';
 
 /** Where the asked interval came from; named in events so the console's "Why" screen can say it. */
 export const ExpirySource = { ContactParam: 0, ExpiresHeader: 1, Account: 2, Default: 3 } as const;
@@ -66,26 +67,11 @@ export function computeExpiry(out: ExpiryResult, contactParamS: number, headerS:
   return out;
 }
 
-/** Why this expiry, in words, for an event's detail. */
-// The last description made, and what it was made from: consecutive REGISTERs mostly ask the same.
-let memoText = '';
-let memoParams: Params | null = null;
-const memoKey = new Float64Array(6);
-
-export function describeExpiry(r: ExpiryResult, params: Params): string {
-  const k = memoKey;
-  if (memoParams === params && k[0] === r.grantedS && k[1] === r.askedS && k[2] === r.source && k[3] === (r.clamped ? 1 : 0) &&
-    k[4] === (r.natLimited ? 1 : 0) && k[5] === r.jitterS) return memoText;
-  memoText = describeExpiryText(r, params);
-  memoParams = params;
-  k[0] = r.grantedS; k[1] = r.askedS; k[2] = r.source; k[3] = r.clamped ? 1 : 0; k[4] = r.natLimited ? 1 : 0; k[5] = r.jitterS;
-  return memoText;
-}
-
-function describeExpiryText(r: ExpiryResult, params: Params): string {
-  let s = `${r.grantedS} s (asked ${r.askedS} s by ${expirySourceNames[r.source]}`;
-  if (r.clamped) s += `, clamped to SS_ENDPOINT_MAX_EXPIRE ${params.endpointMaxExpiresS}`;
-  if (r.natLimited) s += `, NAT: SS_ENDPOINT_NAT_EXPIRE ${params.endpointNatExpiresS}`;
-  if (r.jitterS > 0) s += `, -${r.jitterS} s SS_ENDPOINT_EXPIRE_JITTER`;
-  return s + ')';
+/** Why this expiry, in words, for an event's detail: written into `t` (no string is made). */
+export function describeExpiry(t: ByteText, r: ExpiryResult, params: Params): ByteText {
+  t.int(r.grantedS).text(' s (asked ').int(r.askedS).text(' s by ').text(expirySourceNames[r.source]!);
+  if (r.clamped) t.text(', clamped to SS_ENDPOINT_MAX_EXPIRE ').int(params.endpointMaxExpiresS);
+  if (r.natLimited) t.text(', NAT: SS_ENDPOINT_NAT_EXPIRE ').int(params.endpointNatExpiresS);
+  if (r.jitterS > 0) t.text(', -').int(r.jitterS).text(' s SS_ENDPOINT_EXPIRE_JITTER');
+  return t.text(')');
 }

@@ -30,12 +30,13 @@ import type { Config } from '../config/types.js';
 import type { Component, ServiceContext } from '../service/component.js';
 import type { SipEndpoint } from '../service/endpoint.js';
 import {
-  appendEvent, entryCount, formatAddress, removeBinding, type BindingRecord, type EventRecord,
+  AOR_RECORDS_MAX, appendEvent, bindingCount, formatAddress, removeBindingIn, setKeepaliveIn, type BindingRecord, type EventRecord,
 } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { writeRequest, type SipMessage } from '../sip/index.js';
 import { keepaliveBranch, keepaliveCallId, keepaliveTag } from './keepalive-ids.js';
 import { limits } from '../limits.js';
+import { decodeBinding, indexRecords } from '../store/binding-codec.js';
 
 /** Resolution of the wheel: with a 30 s interval, 300 slots; 30,000 NAT bindings → 100 pings a tick. */
 export const KEEPALIVE_TICK_MS = 100;
@@ -85,7 +86,8 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
   let roundTotal = 0;
   let visitedInRound = 0;
   let round = 0;
-  let cursor: [string, string] | null = null;
+  let cursor: string | null = null;
+  const recs = new Int32Array(AOR_RECORDS_MAX);
   let roundDone = false;
   let inFlight = 0;
   let cseq = 1;
@@ -187,12 +189,7 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
     }
     peers.delete(st.key);
     dirty.delete(st);
-    store.bindings.transaction(() => {
-      const current = store.bindings.get([b.number, b.contactKey]);
-      if (current === undefined || current.refreshedAtMs !== b.refreshedAtMs) return false;
-      void removeBinding(store, current);
-      return true;
-    }).then((removed) => {
+    store.root.transaction(() => removeBindingIn(store, b.number, b.contactKey, b.refreshedAtMs)).then((removed) => {
       if (removed !== true) return;
       counters.bindingsRemoved++;
       event('unregistered', b, `removed: unreachable behind NAT after ${st.missed} unanswered keepalives (SS_ENDPOINT_NAT_KEEPALIVE_REMOVE)`);
@@ -249,14 +246,10 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
       st.storedMissed = st.missed;
       st.storedUnreachable = st.unreachable;
     }
-    store.bindings.transaction(() => {
+    store.root.transaction(() => {
       for (const st of batch) {
-        const current = store.bindings.get([st.number, st.contactKey]);
-        if (current === undefined || !current.nat) continue;
-        void store.bindings.put([st.number, st.contactKey], {
-          ...current,
-          keepalive: { lastSentAtMs: st.lastSentAtMs, lastAnsweredAtMs: st.lastAnsweredAtMs, missed: st.missed, unreachable: st.unreachable },
-        });
+        setKeepaliveIn(store, st.number, st.contactKey,
+          { lastSentAtMs: st.lastSentAtMs, lastAnsweredAtMs: st.lastAnsweredAtMs, missed: st.missed, unreachable: st.unreachable });
       }
     }).catch(onWriteFailed);
   };
@@ -267,7 +260,7 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
     roundStartMs = nowMs - roundStartMs >= 2 * intervalMs ? nowMs : roundStartMs + intervalMs;
     cursor = null;
     roundDone = false;
-    roundTotal = entryCount(store.bindings);
+    roundTotal = bindingCount(store);
     visitedInRound = 0;
     for (const st of peers.values()) {
       if (st.round < round - 2) {
@@ -284,16 +277,20 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
     let visited = 0;
     let skipFirst = cursor !== null;
     let reachedEnd = true;
+    // Whole numbers at a time (a number holds at most SERVER_REGISTRAR_MAX_BINDINGS).
     const range = cursor === null ? store.bindings.getRange({}) : store.bindings.getRange({ start: cursor });
     for (const { key, value } of range) {
       if (skipFirst) {
         skipFirst = false;
-        if (cursor !== null && key[0] === cursor[0] && key[1] === cursor[1]) continue;
+        if (key === cursor) continue;
       }
       if (visited >= quota) { reachedEnd = false; break; }
       cursor = key;
-      visited++;
-      visit(value, nowMs);
+      const n = indexRecords(value, value.length, recs);
+      for (let i = 0; i < n; i++) {
+        visited++;
+        visit(decodeBinding(value, recs[i]!, key), nowMs);
+      }
     }
     visitedInRound += visited;
     if (reachedEnd) roundDone = true;

@@ -2,42 +2,46 @@
 // contact, the Call-ID/CSeq rule, refresh/reboot of the same contact or +sip.instance, and
 // SERVER_REGISTRAR_MAX_BINDINGS with SS_ENDPOINT_REGISTER_REPLACE. Pure: the caller reads `existing`
 // from the store (never a heap copy kept between requests) and applies the decision in one commit.
+// It works on bytes: the request's strings are ranges of one buffer, the stored bindings are records
+// (store/binding-codec.ts), and the new records and the events' details are written as bytes into the
+// decision. An accepted REGISTER makes no string here.
 import type { Account, Params } from '../config/types.js';
-import type { BindingRecord, EventType } from '../store/index.js';
+import type { EventType } from '../store/index.js';
+import { ByteText, RecordList, Scratch, copyInto, type StoredBindings } from '../store/index.js';
+import * as codec from '../store/binding-codec.js';
 import { ExpiryOutcome, ExpiryResult, computeExpiry, describeExpiry } from './expiry.js';
 
-export interface ContactAsk {
-  uri: string;             // Contact URI as sent (no <>, no header params)
-  key: string;             // binding identity: +sip.instance (with reg-id) when given, else the URI
-  instance: string | null;
-  expiresParamS: number;   // contact `expires` param, -1 when absent
-  q: number | null;        // 0..1
-  nat: boolean;            // this contact looks NATed (addr.looksNatted over Contact and Via)
+const { Str } = codec;
+
+/** A Contact of the request. Its strings are ranges of RegisterAsk.buf, indexed by Str.key/contact/instance. */
+export class ContactAsk {
+  readonly start = new Int32Array(3);
+  readonly length = new Int32Array(3);
+  hasInstance = false;
+  expiresParamS = -1;      // contact `expires` param, -1 when absent
+  qPermille = -1;          // q × 1000, -1 when absent
+  nat = false;             // this contact looks NATed (addr.looksNatted over Contact and Via)
 }
 
-export interface RegisterAsk {
-  number: string;
-  aor: string;
-  callId: string;
-  cseq: number;
-  star: boolean;
-  expiresHeaderS: number;  // -1 when absent
-  contacts: readonly ContactAsk[];
-  source: string;          // "ip:port"
-  sourceAddress: string;
-  sourcePort: number;
-  localAddress: string;
-  userAgent: string;
-  account: Account;
-  nowMs: number;
-  random: number;          // [0, 1): jitter draw (one per request: its contacts spread together)
-}
+/**
+ * The REGISTER as the policy sees it. Its strings are ranges of `buf`, indexed by Str (aor, source,
+ * sourceAddress, localAddress, userAgent, account, callId); the contacts' own strings are theirs.
+ */
+export class RegisterAsk {
+  buf: Buffer = Buffer.alloc(0);
+  readonly start = new Int32Array(codec.STRING_COUNT);
+  readonly length = new Int32Array(codec.STRING_COUNT);
+  number = '';
+  cseq = 0;
+  star = false;
+  expiresHeaderS = -1;     // -1 when absent
+  contacts: ContactAsk[] = [];
+  sourcePort = 0;
+  account!: Account;
+  nowMs = 0;
+  random = 0;              // [0, 1): jitter draw (one per request: its contacts spread together)
 
-export interface BindingChange {
-  record: BindingRecord;
-  previous: BindingRecord | undefined; // for a put: the record it overwrites (same key)
-  event: EventType;                    // registered | refreshed | unregistered | replaced
-  detail: string;
+  text(field: number): string { return this.buf.toString('utf8', this.start[field]!, this.start[field]! + this.length[field]!); }
 }
 
 export interface Reject {
@@ -45,78 +49,100 @@ export interface Reject {
 }
 
 /**
- * What an accepted REGISTER changes. Reusable: the registrar hands decide() one per pending reply and
- * the next decision made into it reuses its arrays, change objects and new records (a refresh then
- * allocates only its strings). Whoever holds it must be done with the previous decision first.
+ * What an accepted REGISTER changes, as bytes: the records to put and copies of the records to remove
+ * (all in `buf`), each change with its event and detail text. Reusable: the registrar keeps one per
+ * pending reply; decide() empties it first.
  */
 export class Apply {
   readonly kind = 'apply' as const;
-  readonly puts: BindingChange[] = [];
-  readonly removes: BindingChange[] = [];
-  /** The AOR's live bindings after the change: the 200 OK lists these. */
-  readonly current: BindingRecord[] = [];
-  private readonly changes: BindingChange[] = [];
-  private changeCount = 0;
-  private readonly records: BindingRecord[] = [];
-  private recordCount = 0;
+  private readonly scratch = new Scratch(1024);
+  /** Where the next record or text goes in buf. */
+  used = 0;
+  /** Changes, removes first then puts in request order: record offset in buf, event, detail range. */
+  changeCount = 0;
+  readonly changeRec = new Int32Array(codec.STRING_COUNT * 8);
+  readonly changePut = new Uint8Array(codec.STRING_COUNT * 8);
+  readonly changeEvent: EventType[] = [];
+  readonly detailStart = new Int32Array(codec.STRING_COUNT * 8);
+  readonly detailLength = new Int32Array(codec.STRING_COUNT * 8);
+  /** The AOR's live bindings after the change, for the 200 OK: record offsets in `existing` or in buf. */
+  currentCount = 0;
+  readonly currentRec = new Int32Array(codec.STRING_COUNT * 8);
+  readonly currentOwn = new Uint8Array(codec.STRING_COUNT * 8);
+  get buf(): Buffer { return this.scratch.buf; }
 
-  /** Empties it for a new decision. */
+  /** Detail texts are written here, at `used`. */
+  readonly text = new ByteText(this.scratch);
+
   reset(): this {
-    this.puts.length = 0;
-    this.removes.length = 0;
-    this.current.length = 0;
+    this.used = 0;
     this.changeCount = 0;
-    this.recordCount = 0;
+    this.currentCount = 0;
     return this;
   }
-
-  /** Empties it and drops its references to records, so a pooled one holds nothing alive. */
-  release(): void {
-    this.reset();
-    for (const c of this.changes) { c.record = blank; c.previous = undefined; c.detail = ''; }
-    for (const r of this.records) { r.keepalive = null; }
+  get putCount(): number { let n = 0; for (let i = 0; i < this.changeCount; i++) n += this.changePut[i]!; return n; }
+  get removeCount(): number { return this.changeCount - this.putCount; }
+  /** How many puts are new registrations (not refreshes). */
+  get registeredCount(): number {
+    let n = 0;
+    for (let i = 0; i < this.changeCount; i++) if (this.changeEvent[i] === 'registered') n++;
+    return n;
   }
 
-  change(record: BindingRecord, previous: BindingRecord | undefined, event: EventType, detail: string): BindingChange {
-    let c = this.changes[this.changeCount];
-    if (c === undefined) {
-      c = { record, previous, event, detail };
-      this.changes.push(c);
-    } else {
-      c.record = record;
-      c.previous = previous;
-      c.event = event;
-      c.detail = detail;
-    }
-    this.changeCount++;
-    return c;
+  /** The changes as merge lists for the store (store/bindings.ts AorMerge). */
+  toLists(puts: RecordList, drops: RecordList): void {
+    puts.clear();
+    drops.clear();
+    for (let i = 0; i < this.changeCount; i++) (this.changePut[i] === 1 ? puts : drops).push(this.buf, this.changeRec[i]!);
   }
 
-  /** A record object to fill (every field is set by decide). */
-  record(): BindingRecord {
-    let r = this.records[this.recordCount];
-    if (r === undefined) {
-      r = { ...blank };
-      this.records.push(r);
-    }
-    this.recordCount++;
-    return r;
+  /** A removal: copies the stored record; returns the text to write its detail into, then endChange(). */
+  remove(existing: StoredBindings, index: number, event: EventType): ByteText {
+    const src = existing.buf;
+    const rec = existing.recs[index]!;
+    const len = codec.recordLength(src, rec);
+    const at = this.used;
+    copyInto(src, rec, rec + len, this.room(len), at);
+    return this.begin(at, at + len, false, event);
+  }
+
+  /** A put of the record the caller wrote at buf[at, end) (room() first); returns the detail's text. */
+  put(at: number, end: number, event: EventType): ByteText {
+    return this.begin(at, end, true, event);
+  }
+
+  /** Ends the change begun by remove() or put(): its detail is what was written since. */
+  endChange(): void {
+    const i = this.changeCount - 1;
+    this.used = this.text.p;
+    this.detailLength[i] = this.used - this.detailStart[i]!;
+  }
+
+  current(rec: number, own: boolean): void {
+    const i = this.currentCount++;
+    this.currentRec[i] = rec;
+    this.currentOwn[i] = own ? 1 : 0;
+  }
+
+  /** Room for `n` more bytes at `used` (what is before `used` is kept when the buffer grows). */
+  room(n: number): Buffer { return this.scratch.ensure(this.used + n, this.used); }
+
+  private begin(rec: number, end: number, put: boolean, event: EventType): ByteText {
+    const i = this.changeCount++;
+    this.changeRec[i] = rec;
+    this.changePut[i] = put ? 1 : 0;
+    this.changeEvent[i] = event;
+    this.detailStart[i] = end;
+    this.used = end;
+    return this.text.at(end);
   }
 }
 
 export type Decision = Reject | Apply;
 
-const blank: BindingRecord = {
-  number: '', aor: '', contactKey: '', contact: '', instance: null, source: '', sourceAddress: '', sourcePort: 0, localAddress: '',
-  expiresS: 0, expiresAtMs: 0, registeredAtMs: 0, refreshedAtMs: 0, userAgent: '', account: '', nat: false, callId: '', cseq: 0, q: null,
-  keepalive: null,
-};
-
 function reject(code: number, reason: string, detail: string, minExpiresS = -1): Reject {
   return { kind: 'reject', code, reason, detail, minExpiresS };
 }
-
-const expiry = new ExpiryResult();
 
 /** Responses the policy can give, named once: README and the tests list these. */
 export const PolicyReject = {
@@ -128,12 +154,20 @@ export const PolicyReject = {
   tooMany: [403, 'Too Many Registrations'] as const,
 };
 
+// Scratch of decide() (synchronous, never re-entered).
+const expiry = new ExpiryResult();
+const writer = new codec.RecordWriter();
+const kept = new Int32Array(codec.STRING_COUNT * 8);
+
 /**
  * Decides one REGISTER against the AOR's current bindings. `existing` is what the store holds now,
  * lapsed bindings included (the sweep may not have removed them yet: they are treated as gone).
  */
-export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], params: Params, out: Apply = new Apply()): Decision {
+export function decide(ask: RegisterAsk, existing: StoredBindings, params: Params, out: Apply): Decision {
   const now = ask.nowMs;
+  const eb = existing.buf;
+  let askBytes = codec.R_HEADER;
+  for (let f = 0; f < codec.STRING_COUNT; f++) askBytes += ask.length[f]!;
   out.reset();
 
   if (ask.star) {
@@ -142,18 +176,22 @@ export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], par
     if (ask.expiresHeaderS !== 0) {
       return reject(...PolicyReject.wildcardNotZero, `${PolicyReject.wildcardNotZero.join(' ')}: Contact * needs Expires: 0, got ${ask.expiresHeaderS < 0 ? 'none' : ask.expiresHeaderS} (RFC 3261 §10.3 step 6)`);
     }
-    for (const b of existing) {
-      if (b.expiresAtMs > now && b.callId === ask.callId && ask.cseq <= b.cseq) return cseqReject(ask, b);
+    for (let i = 0; i < existing.count; i++) {
+      if (live(existing, i, now) && sameCallId(ask, existing, i) && ask.cseq <= codec.cseq(eb, existing.recs[i]!)) return cseqReject(ask, existing, i);
     }
-    for (const b of existing) {
-      out.removes.push(out.change(b, b, 'unregistered', `200 OK: unregistered ${b.contact} (Contact: *, Expires: 0)`));
+    for (let i = 0; i < existing.count; i++) {
+      const rec = existing.recs[i]!;
+      out.remove(existing, i, 'unregistered')
+        .text('200 OK: unregistered ').bytes(eb, codec.strStart(eb, rec, Str.contact), codec.strLength(eb, rec, Str.contact))
+        .text(' (Contact: *, Expires: 0)');
+      out.endChange();
     }
     return out;
   }
 
   // A query (no Contact): the bindings as they are (RFC 3261 §10.3 step 8).
   if (ask.contacts.length === 0) {
-    for (const b of existing) if (b.expiresAtMs > now) out.current.push(b);
+    for (let i = 0; i < existing.count; i++) if (live(existing, i, now)) out.current(existing.recs[i]!, false);
     return out;
   }
 
@@ -162,109 +200,139 @@ export function decide(ask: RegisterAsk, existing: readonly BindingRecord[], par
     computeExpiry(expiry, c.expiresParamS, ask.expiresHeaderS, ask.account.expiresS, params, c.nat, 0);
     if (expiry.outcome === ExpiryOutcome.TooBrief) {
       return reject(...PolicyReject.tooBrief,
-        `423 Interval Too Brief: asked ${expiry.askedS} s < SS_ENDPOINT_MIN_EXPIRE ${params.endpointMinExpiresS} for ${c.uri}`,
+        `423 Interval Too Brief: asked ${expiry.askedS} s < SS_ENDPOINT_MIN_EXPIRE ${params.endpointMinExpiresS} for ${contactText(ask, c)}`,
         params.endpointMinExpiresS);
     }
-    const b = findByKey(existing, c.key);
-    if (b !== undefined && b.expiresAtMs > now && b.callId === ask.callId && ask.cseq <= b.cseq) return cseqReject(ask, b);
+    const i = existing.find(ask.buf, c.start[Str.key]!, c.length[Str.key]!);
+    if (i >= 0 && live(existing, i, now) && sameCallId(ask, existing, i) && ask.cseq <= codec.cseq(eb, existing.recs[i]!)) return cseqReject(ask, existing, i);
   }
 
-  const puts = out.puts;
-  const removes = out.removes;
   const contacts = ask.contacts;
+  const ab = ask.buf;
   for (let ci = 0; ci < contacts.length; ci++) {
     const c = contacts[ci]!;
-    if (namedBefore(contacts, ci, c.key)) continue; // the same contact twice in one request: the first counts
+    if (namedBefore(ask, ci, ab, c.start[Str.key]!, c.length[Str.key]!)) continue; // the same contact twice: the first counts
     computeExpiry(expiry, c.expiresParamS, ask.expiresHeaderS, ask.account.expiresS, params, c.nat, ask.random);
-    const previous = findByKey(existing, c.key);
-    const previousLive = previous !== undefined && previous.expiresAtMs > now;
+    const pi = existing.find(ab, c.start[Str.key]!, c.length[Str.key]!);
+    const prev = pi >= 0 ? existing.recs[pi]! : -1;
+    const previousLive = pi >= 0 && live(existing, pi, now);
     if (expiry.outcome === ExpiryOutcome.Remove) {
-      if (previous !== undefined) {
-        removes.push(out.change(previous, previous, 'unregistered', `200 OK: unregistered ${previous.contact} (expires 0 by ${expirySourceText(c, ask)})`));
+      if (pi >= 0) {
+        out.remove(existing, pi, 'unregistered')
+          .text('200 OK: unregistered ').bytes(eb, codec.strStart(eb, prev, Str.contact), codec.strLength(eb, prev, Str.contact))
+          .text(' (expires 0 by ').text(expirySourceText(c, ask)).text(')');
+        out.endChange();
       }
       continue;
     }
-    const record = out.record();
-    record.number = ask.number;
-    record.aor = ask.aor;
-    record.contactKey = c.key;
-    record.contact = c.uri;
-    record.instance = c.instance;
-    record.source = ask.source;
-    record.sourceAddress = ask.sourceAddress;
-    record.sourcePort = ask.sourcePort;
-    record.localAddress = ask.localAddress;
-    record.expiresS = expiry.grantedS;
-    record.expiresAtMs = now + expiry.grantedS * 1000;
-    record.registeredAtMs = previousLive ? previous.registeredAtMs : now;
-    record.refreshedAtMs = now;
-    record.userAgent = ask.userAgent;
-    record.account = ask.account.account;
-    record.nat = c.nat;
-    record.callId = ask.callId;
-    record.cseq = ask.cseq;
-    record.q = c.q;
-    record.keepalive = previousLive && previous.keepalive !== null && previous.source === ask.source ? previous.keepalive : null;
-    let detail: string;
-    if (previousLive) {
-      detail = `200 OK: refreshed ${c.uri} for ${describeExpiry(expiry, params)}`;
-      if (previous.callId !== ask.callId) detail += `; new Call-ID: the device restarted, its own binding replaced`;
-      if (previous.source !== ask.source) detail += `; source moved ${previous.source} -> ${ask.source}`;
-      if (c.nat) detail += '; NAT';
-      puts.push(out.change(record, previous, 'refreshed', detail));
-    } else {
-      detail = `200 OK: registered ${c.uri} for ${describeExpiry(expiry, params)}${c.nat ? '; NAT' : ''}`;
-      puts.push(out.change(record, previous, 'registered', detail));
+    const at = out.used;
+    const w = writer.begin(out.room(askBytes + c.length[0]! + c.length[1]! + c.length[2]!), at);
+    const sameSource = previousLive && codec.strEquals(eb, prev, Str.source, ab, ask.start[Str.source]!, ask.length[Str.source]!);
+    const keepKeepalive = previousLive && sameSource && (codec.flags(eb, prev) & codec.FLAG_KEEPALIVE) !== 0;
+    w.setFlags((c.nat ? codec.FLAG_NAT : 0) | (c.hasInstance ? codec.FLAG_INSTANCE : 0) | (c.qPermille >= 0 ? codec.FLAG_Q : 0) |
+      (keepKeepalive ? codec.flags(eb, prev) & (codec.FLAG_KEEPALIVE | codec.FLAG_UNREACHABLE) : 0))
+      .setTimes(now + expiry.grantedS * 1000, previousLive ? codec.registeredAtMs(eb, prev) : now, now)
+      .setNumbers(expiry.grantedS, ask.cseq, ask.sourcePort, c.qPermille);
+    if (keepKeepalive) {
+      w.setKeepalive(eb.readDoubleLE(prev + codec.R_KA_SENT), eb.readDoubleLE(prev + codec.R_KA_ANSWERED), eb.readUInt16LE(prev + codec.R_KA_MISSED));
     }
+    for (let f = 0; f < codec.STRING_COUNT; f++) {
+      if (f <= Str.instance) w.strBytes(ab, c.start[f]!, c.length[f]!);
+      else w.strBytes(ab, ask.start[f]!, ask.length[f]!);
+    }
+    const end = w.end();
+    const uriStart = c.start[Str.contact]!;
+    const uriLength = c.length[Str.contact]!;
+    if (previousLive) {
+      const d = out.put(at, end, 'refreshed');
+      describeExpiry(d.text('200 OK: refreshed ').bytes(ab, uriStart, uriLength).text(' for '), expiry, params);
+      if (!sameCallId(ask, existing, pi)) d.text('; new Call-ID: the device restarted, its own binding replaced');
+      if (!sameSource) {
+        d.text('; source moved ').bytes(eb, codec.strStart(eb, prev, Str.source), codec.strLength(eb, prev, Str.source))
+          .text(' -> ').bytes(ab, ask.start[Str.source]!, ask.length[Str.source]!);
+      }
+      if (c.nat) d.text('; NAT');
+    } else {
+      const d = out.put(at, end, 'registered');
+      describeExpiry(d.text('200 OK: registered ').bytes(ab, uriStart, uriLength).text(' for '), expiry, params);
+      if (c.nat) d.text('; NAT');
+    }
+    out.endChange();
   }
 
   // The AOR after this request: live bindings not named by it, plus what it puts.
-  const kept = out.current;
-  for (const b of existing) if (b.expiresAtMs > now && !named(contacts, b.contactKey)) kept.push(b);
+  let keptCount = 0;
+  for (let i = 0; i < existing.count; i++) {
+    const rec = existing.recs[i]!;
+    if (live(existing, i, now) && !namedBefore(ask, contacts.length, eb, codec.strStart(eb, rec, Str.key), codec.strLength(eb, rec, Str.key))) kept[keptCount++] = i;
+  }
   // Lapsed bindings not named here are gone as far as the phone is concerned; the sweep records `expired`.
   const max = params.bindingsPerAorMax;
-  const total = kept.length + puts.length;
+  const puts = out.putCount;
+  const total = keptCount + puts;
   if (total > max) {
-    const newcomers = puts.filter((p) => p.event === 'registered').map((p) => p.record.contact).join(', ');
-    if (!params.registerReplace || puts.length > max) {
-      const why = puts.length > max
-        ? `the request alone names ${puts.length} contacts`
-        : `SS_ENDPOINT_REGISTER_REPLACE Off; kept ${kept.map((b) => b.contact).join(', ')}`;
+    const newcomers = newcomerText(out);
+    if (!params.registerReplace || puts > max) {
+      const why = puts > max
+        ? `the request alone names ${puts} contacts`
+        : `SS_ENDPOINT_REGISTER_REPLACE Off; kept ${Array.from(kept.subarray(0, keptCount), (i) => codec.str(eb, existing.recs[i]!, Str.contact)).join(', ')}`;
       return reject(...PolicyReject.tooMany,
         `403 Too Many Registrations: SERVER_REGISTRAR_MAX_BINDINGS ${max} reached, ${why}; refused ${newcomers}`);
     }
     // Replace On: the oldest registrations make room (the kicked device learns on its next refresh).
-    kept.sort((a, b) => a.registeredAtMs - b.registeredAtMs);
+    const order = Array.from(kept.subarray(0, keptCount)).sort((a, b) => codec.registeredAtMs(eb, existing.recs[a]!) - codec.registeredAtMs(eb, existing.recs[b]!));
     const excess = total - max;
-    for (let i = 0; i < excess; i++) {
-      const b = kept[i]!;
-      removes.push(out.change(b, b, 'replaced',
-        `replaced by ${newcomers} from ${ask.source}: SERVER_REGISTRAR_MAX_BINDINGS ${max} reached, SS_ENDPOINT_REGISTER_REPLACE On`));
+    for (let k = 0; k < excess; k++) {
+      out.remove(existing, order[k]!, 'replaced')
+        .text(`replaced by ${newcomers} from `).bytes(ab, ask.start[Str.source]!, ask.length[Str.source]!)
+        .text(`: SERVER_REGISTRAR_MAX_BINDINGS ${max} reached, SS_ENDPOINT_REGISTER_REPLACE On`);
+      out.endChange();
     }
-    kept.splice(0, excess);
+    for (let k = excess; k < order.length; k++) out.current(existing.recs[order[k]!]!, false);
+  } else {
+    for (let k = 0; k < keptCount; k++) out.current(existing.recs[kept[k]!]!, false);
   }
-  for (const p of puts) kept.push(p.record);
+  for (let i = 0; i < out.changeCount; i++) if (out.changePut[i] === 1) out.current(out.changeRec[i]!, true);
   return out;
 }
 
-/** Whether contacts[0..end) has this key (requests carry at most limits.contactsPerRequestMax). */
-function namedBefore(contacts: readonly ContactAsk[], end: number, key: string): boolean {
-  for (let i = 0; i < end; i++) if (contacts[i]!.key === key) return true;
+function live(existing: StoredBindings, i: number, nowMs: number): boolean {
+  return codec.expiresAtMs(existing.buf, existing.recs[i]!) > nowMs;
+}
+
+/** Whether contacts[0..end) of the request has the key src[start, start + length). */
+function namedBefore(ask: RegisterAsk, end: number, src: Buffer, start: number, length: number): boolean {
+  const ab = ask.buf;
+  for (let i = 0; i < end; i++) {
+    const c = ask.contacts[i]!;
+    if (c.length[Str.key] === length && bytesEqual(ab, c.start[Str.key]!, src, start, length)) return true;
+  }
   return false;
 }
 
-function named(contacts: readonly ContactAsk[], key: string): boolean {
-  return namedBefore(contacts, contacts.length, key);
+function bytesEqual(a: Buffer, aStart: number, b: Buffer, bStart: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[aStart + i] !== b[bStart + i]) return false;
+  return true;
 }
 
-function findByKey(list: readonly BindingRecord[], key: string): BindingRecord | undefined {
-  for (const b of list) if (b.contactKey === key) return b;
-  return undefined;
+function sameCallId(ask: RegisterAsk, existing: StoredBindings, i: number): boolean {
+  return codec.strEquals(existing.buf, existing.recs[i]!, Str.callId, ask.buf, ask.start[Str.callId]!, ask.length[Str.callId]!);
 }
 
-function cseqReject(ask: RegisterAsk, b: BindingRecord): Reject {
+function contactText(ask: RegisterAsk, c: ContactAsk): string {
+  return ask.buf.toString('utf8', c.start[Str.contact]!, c.start[Str.contact]! + c.length[Str.contact]!);
+}
+
+function newcomerText(out: Apply): string {
+  const list: string[] = [];
+  for (let i = 0; i < out.changeCount; i++) if (out.changeEvent[i] === 'registered') list.push(codec.str(out.buf, out.changeRec[i]!, Str.contact));
+  return list.join(', ');
+}
+
+function cseqReject(ask: RegisterAsk, existing: StoredBindings, i: number): Reject {
+  const rec = existing.recs[i]!;
   return reject(...PolicyReject.cseqOrder,
-    `400 Out of Order: CSeq ${ask.cseq} not above ${b.cseq} of the binding ${b.contact} with the same Call-ID (RFC 3261 §10.3 step 7); nothing changed`);
+    `400 Out of Order: CSeq ${ask.cseq} not above ${codec.cseq(existing.buf, rec)} of the binding ${codec.str(existing.buf, rec, Str.contact)} with the same Call-ID (RFC 3261 §10.3 step 7); nothing changed`);
 }
 
 function expirySourceText(c: ContactAsk, ask: RegisterAsk): string {

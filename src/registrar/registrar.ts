@@ -18,8 +18,9 @@ import {
   SipMessage as SipMessageClass, parse,
 } from '../sip/index.js';
 import {
-  appendEvent, bindingsOf, formatAddress, putBinding, removeBinding, type BindingRecord, type EventRecord, type EventType, type Store,
+  AorMerge, ByteText, EventWriter, RecordList, StoredBindings, appendEvent, formatAddress, type EventRecord, type EventType, type Store,
 } from '../store/index.js';
+import * as codec from '../store/binding-codec.js';
 import { counters } from '../stats/counters.js';
 import { limits } from '../limits.js';
 import type { Guard } from './guard-types.js';
@@ -27,7 +28,9 @@ import { allowMatches, looksNatted } from './addr.js';
 import { registrarLimits } from './limits.js';
 import { NumberLocks } from './locks.js';
 import { NonceCounts, NonceIssuer } from './nonce.js';
-import { Apply, decide, type ContactAsk, type Decision, type RegisterAsk } from './policy.js';
+import { Apply, ContactAsk, RegisterAsk, decide, type Decision } from './policy.js';
+
+const { Str } = codec;
 
 /** Every answer the REGISTER path gives, with its reason phrase: README's table is made from this. */
 export const Responses = {
@@ -72,8 +75,6 @@ class PendingReply {
   socketIndex = 0;
   tx = -1;
   number = '';
-  source = '';
-  userAgent = '';
   nowMs = 0;
   /** The decision being committed; reused by the next REGISTER this object carries. */
   readonly decision = new Apply();
@@ -128,14 +129,15 @@ export class Registrar {
   private deferred: Deferred[] = [];
   private draining = false;
   private readonly deferMsg = new SipMessageClass();
+  private readonly stored = new StoredBindings();
+  private readonly askText = new ByteText();
   private readonly askContacts: ContactAsk[] = [];
-  private readonly contactPool: ContactAsk[] = Array.from({ length: limits.contactsPerRequestMax }, () => ({
-    uri: '', key: '', instance: null, expiresParamS: -1, q: null, nat: false,
-  }));
-  private readonly ask: RegisterAsk = {
-    number: '', aor: '', callId: '', cseq: 0, star: false, expiresHeaderS: -1, contacts: this.askContacts, source: '',
-    sourceAddress: '', sourcePort: 0, localAddress: '', userAgent: '', account: null as unknown as Account, nowMs: 0, random: 0,
-  };
+  private readonly contactPool: ContactAsk[] = Array.from({ length: limits.contactsPerRequestMax }, () => new ContactAsk());
+  private readonly ask = new RegisterAsk();
+  private readonly merge = new AorMerge();
+  private readonly mergePuts = new RecordList();
+  private readonly mergeDrops = new RecordList();
+  private readonly rows = new EventWriter();
   private dateSecond = -1;
   private dateText = '';
   private eventSecond = -1;
@@ -338,55 +340,20 @@ export class Registrar {
   private bind(msg: SipMessage, address: string, port: number, socketIndex: number, tx: number, number: string,
     account: Account, nowMs: number, startedAtMs: number): void {
     const source = this.sourceView(address, port);
-    const via = msg.via;
-    const viaNat = looksNatted(via.host(), via.port, address, port);
-    // The request as the policy sees it: one reused object and a pool of contact objects (the policy
-    // keeps none of them; the strings it copies into records are made here, once).
-    const contacts = this.askContacts;
-    contacts.length = 0;
-    for (let i = 0; i < msg.contactCount; i++) {
-      const c = msg.contact(i);
-      if (c.star) continue;
-      const uri = c.uri.raw();
-      const instance = c.hasInstance ? c.instance() : null;
-      const ca = this.contactPool[contacts.length]!;
-      ca.uri = uri;
-      ca.key = instance === null ? uri : c.regId >= 0 ? `${instance};reg-id=${c.regId}` : instance;
-      ca.instance = instance;
-      ca.expiresParamS = c.expires;
-      ca.q = c.q >= 0 ? c.q / 1000 : null;
-      ca.nat = viaNat || looksNatted(c.uri.host(), c.uri.port, address, port);
-      contacts.push(ca);
-    }
-    const sourceText = formatAddress(address, port);
-    const ask = this.ask;
-    ask.number = number;
-    ask.aor = contacts.length === 0 ? '' : aorOf(msg);
-    ask.callId = msg.callId();
-    ask.cseq = msg.cseq;
-    ask.star = msg.contactStar;
-    ask.expiresHeaderS = msg.expires;
-    ask.source = sourceText;
-    ask.sourceAddress = address;
-    ask.sourcePort = port;
-    ask.localAddress = this.localText(socketIndex);
-    ask.userAgent = msg.userAgent() ?? '';
-    ask.account = account;
-    ask.nowMs = nowMs;
-    ask.random = this.random();
+    const ask = this.askFrom(msg, address, port, socketIndex, number, account, nowMs);
     // The pending reply is taken first: its Apply receives the decision (pendingCount < pendingCommitsMax
     // was checked on entry); it goes back at once when there is nothing to commit.
     const reply = this.freeReplies.pop();
     assert(reply !== undefined);
     let decision: Decision;
     try {
-      decision = decide(ask, bindingsOf(this.store, number), this.params, reply.decision);
+      decision = decide(ask, this.stored.load(this.store, number), this.params, reply.decision);
     } catch (err) {
       this.recycle(reply);
       this.storeFailure(msg, source, socketIndex, tx, number, err);
       return;
     }
-    if (decision.kind === 'reject' || (decision.puts.length === 0 && decision.removes.length === 0)) {
+    if (decision.kind === 'reject' || decision.changeCount === 0) {
       this.answerNow(msg, source, socketIndex, tx, number, decision, nowMs, startedAtMs);
       this.recycle(reply);
       return;
@@ -394,7 +361,7 @@ export class Registrar {
     // Hold a slot first: if none is free, change nothing and let the phone retransmit.
     const slot = this.transport.acquire();
     if (slot === null) { this.recycle(reply); this.abandon(tx); return; }
-    const okLength = this.writeOk(slot.buf, SLOT_HALF, msg, source, decision.current, nowMs);
+    const okLength = this.writeOk(slot.buf, SLOT_HALF, msg, source, decision, nowMs);
     const upper = this.upperHalf(slot);
     const failLength = this.writeSimple(upper, msg, source, 500, Responses.storeFailed[1], 'Retry-After', String(this.retryAfterS()));
     if (typeof okLength !== 'number' || typeof failLength !== 'number') {
@@ -413,20 +380,108 @@ export class Registrar {
     reply.socketIndex = socketIndex;
     reply.tx = tx;
     reply.number = number;
-    reply.source = sourceText;
-    reply.userAgent = ask.userAgent;
     reply.nowMs = nowMs;
     reply.startedAtMs = startedAtMs;
-    reply.created = countRegistered(decision.puts);
-    reply.removed = decision.removes.length;
+    reply.created = decision.registeredCount;
+    reply.removed = decision.removeCount;
     this.locks.lock(number);
     this.queued.push(reply);
     if (!this.committing) this.flush();
   }
 
+  /**
+   * The request as the policy sees it: every string it needs copied as bytes into one reused buffer
+   * (the Contact URIs and keys, the AOR, Call-ID, User-Agent, source, local address and account).
+   */
+  private askFrom(msg: SipMessage, address: string, port: number, socketIndex: number, number: string, account: Account, nowMs: number): RegisterAsk {
+    const via = msg.via;
+    const viaNat = looksNatted(via.host(), via.port, address, port);
+    const ask = this.ask;
+    const t = this.askText.at(0);
+    const src = msg.buf;
+    const contacts = this.askContacts;
+    contacts.length = 0;
+    for (let i = 0; i < msg.contactCount; i++) {
+      const c = msg.contact(i);
+      if (c.star) continue;
+      const ca = this.contactPool[contacts.length]!;
+      const uriStart = t.p;
+      t.bytes(src, c.uri.start, c.uri.end - c.uri.start);
+      ca.start[Str.contact] = uriStart;
+      ca.length[Str.contact] = t.p - uriStart;
+      ca.hasInstance = c.hasInstance;
+      const instanceStart = t.p;
+      if (c.hasInstance) {
+        // The value without its quotes; a quoted one with escapes goes through the unescaping accessor.
+        const quoted = c.instanceEnd - c.instanceStart >= 2 && src[c.instanceStart] === DQUOTE;
+        const s = quoted ? c.instanceStart + 1 : c.instanceStart;
+        const e = quoted ? c.instanceEnd - 1 : c.instanceEnd;
+        if (quoted && hasByte(src, s, e, BACKSLASH)) t.text(c.instance());
+        else t.bytes(src, s, e - s);
+      }
+      ca.start[Str.instance] = instanceStart;
+      ca.length[Str.instance] = t.p - instanceStart;
+      if (c.hasInstance) {
+        // The binding's identity: the instance (with its reg-id, RFC 5626 §6) rather than the URI.
+        const keyStart = t.p;
+        t.bytes(t.buf, instanceStart, ca.length[Str.instance]!);
+        if (c.regId >= 0) t.text(';reg-id=').int(c.regId);
+        ca.start[Str.key] = keyStart;
+        ca.length[Str.key] = t.p - keyStart;
+      } else {
+        ca.start[Str.key] = uriStart;
+        ca.length[Str.key] = ca.length[Str.contact]!;
+      }
+      ca.expiresParamS = c.expires;
+      ca.qPermille = c.q;
+      ca.nat = viaNat || looksNatted(c.uri.host(), c.uri.port, address, port);
+      contacts.push(ca);
+    }
+    let p = t.p;
+    if (contacts.length > 0) {
+      // The AOR as registered: the To URI without parameters (scheme, user, host, port).
+      const u = msg.to.uri;
+      t.text(u.scheme === Scheme.Sips ? 'sips:' : 'sip:').bytes(src, u.userStart, u.userEnd - u.userStart).text('@')
+        .bytes(src, u.hostStart, u.hostEnd - u.hostStart);
+      if (u.port >= 0) t.text(':').int(u.port);
+    }
+    mark(ask, Str.aor, p, t.p);
+    p = t.p;
+    if (address.includes(':')) t.text('[').text(address).text(']:').int(port);
+    else t.text(address).text(':').int(port);
+    mark(ask, Str.source, p, t.p);
+    p = t.p;
+    t.text(address);
+    mark(ask, Str.sourceAddress, p, t.p);
+    p = t.p;
+    t.text(this.localText(socketIndex));
+    mark(ask, Str.localAddress, p, t.p);
+    p = t.p;
+    const ua = msg.firstHeader[Hdr.UserAgent]!;
+    if (ua >= 0) t.bytes(src, msg.valueStart(ua), msg.valueEnd(ua) - msg.valueStart(ua));
+    mark(ask, Str.userAgent, p, t.p);
+    p = t.p;
+    t.text(account.account);
+    mark(ask, Str.account, p, t.p);
+    p = t.p;
+    t.bytes(src, msg.callIdStart, msg.callIdEnd - msg.callIdStart);
+    mark(ask, Str.callId, p, t.p);
+    ask.buf = t.buf;
+    ask.number = number;
+    ask.cseq = msg.cseq;
+    ask.star = msg.contactStar;
+    ask.expiresHeaderS = msg.expires;
+    ask.contacts = contacts;
+    ask.sourcePort = port;
+    ask.account = account;
+    ask.nowMs = nowMs;
+    ask.random = this.random();
+    return ask;
+  }
+
   /** A pending reply back to the free list, its decision emptied. */
   private recycle(reply: PendingReply): void {
-    reply.decision.release();
+    reply.decision.reset();
     this.freeReplies.push(reply);
   }
 
@@ -441,7 +496,7 @@ export class Registrar {
     // A query, or a removal of nothing: the current bindings.
     const slot = this.transport.acquire();
     if (slot === null) { this.abandon(tx); return; }
-    const n = this.writeOk(slot.buf, SLOT_HALF * 2, msg, source, decision.current, nowMs);
+    const n = this.writeOk(slot.buf, SLOT_HALF * 2, msg, source, decision, nowMs);
     this.send(slot, n, msg, source, socketIndex, tx);
     counters.registersAccepted++;
     counters.processed++;
@@ -479,15 +534,20 @@ export class Registrar {
   writeBatch(batch: Batch): void {
     for (const r of batch.replies) {
       const d = r.decision;
-      for (const c of d.removes) {
-        removeBinding(this.store, c.record);
-        this.writeEvent(c.event, c.record.number, c.record.source, c.record.userAgent, c.detail, r.nowMs);
-      }
-      for (const c of d.puts) {
-        putBinding(this.store, c.record, c.previous);
-        this.writeEvent(c.event, r.number, r.source, r.userAgent, c.detail, r.nowMs);
+      d.toLists(this.mergePuts, this.mergeDrops);
+      this.merge.apply(this.store, r.number, this.mergePuts, this.mergeDrops);
+      const buf = d.buf;
+      for (let i = 0; i < d.changeCount; i++) {
+        const rec = d.changeRec[i]!;
+        this.rows.begin(r.nowMs, d.changeEvent[i]!).text(r.number).next()
+          .bytes(buf, codec.strStart(buf, rec, Str.source), codec.strLength(buf, rec, Str.source)).next()
+          .bytes(buf, codec.strStart(buf, rec, Str.userAgent), codec.strLength(buf, rec, Str.userAgent)).next()
+          .bytes(buf, d.detailStart[i]!, d.detailLength[i]!)
+          .putIn(this.store, r.nowMs);
       }
     }
+    this.mergePuts.clear();
+    this.mergeDrops.clear();
   }
 
   /** A batch's commit settled: send each pre-written answer (200, or 500 when the commit failed). */
@@ -523,8 +583,6 @@ export class Registrar {
       r.slot = null;
       r.address = '';
       r.number = '';
-      r.source = '';
-      r.userAgent = '';
       this.recycle(r);
       this.pendingCount--;
     }
@@ -626,11 +684,15 @@ export class Registrar {
   }
 
   /** 200 OK: every current contact with its remaining expires (RFC 3261 §10.3 step 8), and Date. */
-  private writeOk(buf: Buffer, sizeMax: number, msg: SipMessage, source: RemoteAddress, current: readonly BindingRecord[], nowMs: number): number | 'ERR_SIP_WRITE_OVERFLOW' {
+  private writeOk(buf: Buffer, sizeMax: number, msg: SipMessage, source: RemoteAddress, d: Apply, nowMs: number): number | 'ERR_SIP_WRITE_OVERFLOW' {
     const w = this.writer.begin(buf, msg, 200, 'OK', source, Math.min(buf.length, sizeMax));
-    for (const b of current) {
-      const leftS = Math.max(0, Math.ceil((b.expiresAtMs - nowMs) / 1000));
-      w.contact(b.instance === null ? `<${b.contact}>` : `<${b.contact}>;+sip.instance="${b.instance}"`, leftS);
+    for (let i = 0; i < d.currentCount; i++) {
+      const b = d.currentOwn[i] === 1 ? d.buf : this.stored.buf;
+      const rec = d.currentRec[i]!;
+      const leftS = Math.max(0, Math.ceil((codec.expiresAtMs(b, rec) - nowMs) / 1000));
+      const instance = (codec.flags(b, rec) & codec.FLAG_INSTANCE) !== 0;
+      w.contactBytes(b, codec.strStart(b, rec, Str.contact), codec.strLength(b, rec, Str.contact),
+        codec.strStart(b, rec, Str.instance), instance ? codec.strLength(b, rec, Str.instance) : -1, leftS);
     }
     w.header('Date', this.date(nowMs));
     return w.raw(this.serverLine).finish();
@@ -736,8 +798,15 @@ function aorOf(msg: SipMessage): string {
   return `${u.scheme === Scheme.Sips ? 'sips' : 'sip'}:${u.user()}@${u.host()}${port >= 0 ? `:${port}` : ''}`;
 }
 
-function countRegistered(puts: readonly { event: EventType }[]): number {
-  let n = 0;
-  for (const p of puts) if (p.event === 'registered') n++;
-  return n;
+const DQUOTE = 0x22, BACKSLASH = 0x5c;
+
+function hasByte(buf: Buffer, start: number, end: number, byte: number): boolean {
+  for (let p = start; p < end; p++) if (buf[p] === byte) return true;
+  return false;
+}
+
+/** Field f of the ask is askText[start, end). */
+function mark(ask: RegisterAsk, f: number, start: number, end: number): void {
+  ask.start[f] = start;
+  ask.length[f] = end - start;
 }

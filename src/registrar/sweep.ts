@@ -4,34 +4,40 @@
 // one waits sweepIntervalMs. Expiry is absolute epoch time, so it continues across restarts: the first
 // pass after a start removes whatever lapsed while the service was down.
 import type { Component, ServiceContext } from '../service/component.js';
-import { appendEvent, lapsedBindings, removeBinding, type BindingRecord, type Store } from '../store/index.js';
+import { appendEvent, expireLapsedIn, lapsedEntries, type Store } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { registrarLimits } from './limits.js';
 import type { NumberLocks } from './locks.js';
 
 /** One pass: returns how many bindings it removed. Numbers with a write in flight are left for later. */
 export async function sweepOnce(store: Store, locks: NumberLocks | null, nowMs: number, batchMax: number = registrarLimits.sweepBatchMax): Promise<number> {
-  const lapsed: BindingRecord[] = lapsedBindings(store, nowMs, batchMax);
-  if (lapsed.length === 0) return 0;
-  let removed = 0;
-  let commit: Promise<boolean> | null = null;
-  const held: string[] = [];
-  for (const b of lapsed) {
-    if (locks !== null && locks.isLocked(b.number)) continue;
-    removeBinding(store, b);
-    commit = appendEvent(store, {
-      atMs: nowMs, type: 'expired', number: b.number, source: b.source, userAgent: b.userAgent,
-      detail: `expired: not refreshed within its ${b.expiresS} s (last REGISTER ${new Date(b.refreshedAtMs).toISOString()}, contact ${b.contact})`,
-    });
-    if (locks !== null) { locks.lock(b.number); held.push(b.number); }
-    removed++;
+  const entries = lapsedEntries(store, nowMs, batchMax);
+  if (entries.length === 0) return 0;
+  const numbers: string[] = [];
+  for (const [, number] of entries) {
+    if (locks !== null && locks.isLocked(number)) continue;
+    if (!numbers.includes(number)) numbers.push(number);
   }
+  if (locks !== null) for (const n of numbers) locks.lock(n);
+  let removed = 0;
   try {
-    if (commit !== null) await commit;
+    await store.root.transaction(() => {
+      for (const number of numbers) {
+        for (const b of expireLapsedIn(store, number, nowMs)) {
+          void appendEvent(store, {
+            atMs: nowMs, type: 'expired', number: b.number, source: b.source, userAgent: b.userAgent,
+            detail: `expired: not refreshed within its ${b.expiresS} s (last REGISTER ${new Date(b.refreshedAtMs).toISOString()}, contact ${b.contact})`,
+          });
+          removed++;
+        }
+      }
+      // The entries walked are done with (an entry whose binding was refreshed elsewhere was stale).
+      for (const key of entries) if (numbers.includes(key[1])) store.expiry.remove(key);
+    });
     counters.bindingsExpired += removed;
     counters.bindingsRemoved += removed;
   } finally {
-    if (locks !== null) for (const n of held) locks.unlock(n);
+    if (locks !== null) for (const n of numbers) locks.unlock(n);
   }
   return removed;
 }

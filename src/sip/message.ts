@@ -143,6 +143,10 @@ export class UriView {
   get start(): number { return this.table[this.base + U_START]!; }
   get end(): number { return this.table[this.base + U_END]!; }
   get hasUser(): boolean { return this.table[this.base + U_USER_S]! >= 0; }
+  get userStart(): number { return this.table[this.base + U_USER_S]!; }
+  get userEnd(): number { return this.table[this.base + U_USER_E]!; }
+  get hostStart(): number { return this.table[this.base + U_HOST_S]!; }
+  get hostEnd(): number { return this.table[this.base + U_HOST_E]!; }
   raw(): string { return text(this.msg.buf, this.table[this.base + U_START]!, this.table[this.base + U_END]!); }
   /** The user part as sent (escapes not decoded; RFC 3261 §19.1.4 compares users byte-wise after decoding). */
   user(): string { return text(this.msg.buf, this.table[this.base + U_USER_S]!, this.table[this.base + U_USER_E]!); }
@@ -192,6 +196,9 @@ export class NameAddrView {
   get regId(): number { return this.table[this.base + N_REGID]!; }
   get hasTag(): boolean { return this.table[this.base + N_TAG_S]! >= 0; }
   get hasInstance(): boolean { return this.table[this.base + N_INSTANCE_S]! >= 0; }
+  /** The +sip.instance value as received (with its quotes, escapes not undone): see instance(). */
+  get instanceStart(): number { return this.table[this.base + N_INSTANCE_S]!; }
+  get instanceEnd(): number { return this.table[this.base + N_INSTANCE_E]!; }
   get start(): number { return this.table[this.base + N_START]!; }
   get end(): number { return this.table[this.base + N_END]!; }
   /** The whole element as received (name-addr or addr-spec with its parameters). */

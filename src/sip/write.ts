@@ -103,6 +103,25 @@ export class ResponseWriter {
     return this;
   }
 
+  /**
+   * The same from bytes: `Contact: <uri>[;+sip.instance="instance"];expires=N`, uri and instance being
+   * src[uriStart, +uriLength) and src[instanceStart, +instanceLength) (instanceLength < 0: none).
+   */
+  contactBytes(src: Buffer, uriStart: number, uriLength: number, instanceStart: number, instanceLength: number, expiresS: number): this {
+    this.latin1('Contact: <');
+    this.bytes(src, uriStart, uriStart + uriLength);
+    this.latin1('>');
+    if (instanceLength >= 0) {
+      this.latin1(';+sip.instance="');
+      this.bytes(src, instanceStart, instanceStart + instanceLength);
+      this.latin1('"');
+    }
+    this.latin1(';expires=');
+    this.num(expiresS);
+    this.crlf();
+    return this;
+  }
+
   /** Ends the header section with `Content-Length: 0`; returns the message length or the failure. */
   finish(): number | WriteFailure {
     this.latin1('Content-Length: 0\r\n\r\n');

@@ -5,7 +5,7 @@
  */
 import type { Component, ServiceContext } from '../service/component.js';
 import {
-  activeLockouts, allTrunkStates, appendEvent, countBindings, entryCount, minuteOf, pruneSamples, putSample, samplesSince,
+  activeLockouts, allTrunkStates, appendEvent, bindingCount, countBindings, entryCount, minuteOf, pruneSamples, putSample, samplesSince,
   type SampleRecord, type Store,
 } from '../store/index.js';
 import { counters, type Counters } from './counters.js';
@@ -99,7 +99,7 @@ export function statsSampler(ctx: ServiceContext): Component {
       let trunksRegistered = 0;
       for (const t of trunks.values()) if (t.state === 'registered') trunksRegistered++;
       writeTextfile(path, renderTextfile(values, {
-        up, startTimeS: Math.floor(startedAtMs / 1000), bindings: entryCount(ctx.store.bindings), bindingsNat: lastNat,
+        up, startTimeS: Math.floor(startedAtMs / 1000), bindings: bindingCount(ctx.store), bindingsNat: lastNat,
         lockoutsActive: activeLockouts(ctx.store, nowMs).length, trunksRegistered, trunksConfigured: ctx.config().trunks.length,
       }));
     } catch (err) {

@@ -1,8 +1,24 @@
+// Bindings (schema 3): one LMDB value per number holding all its bindings as bytes (binding-codec.ts),
+// an expiry index [expiresAtMs, number] -> 1 byte, and the total binding count in meta. Every write
+// goes through AorMerge inside a write transaction: it re-reads the number's value there, so writes
+// from several processes (the service, `sipreg unregister`, the console) merge by contact key instead
+// of overwriting each other, and the index and the count stay exact.
 import type { Store } from './open.js';
 import type { BindingRecord } from './records.js';
+import {
+  AOR_FORMAT, FLAG_KEEPALIVE, FLAG_UNREACHABLE, R_FLAGS, R_KA_ANSWERED, R_KA_MISSED, R_KA_SENT, RecordWriter, Str,
+  decodeBinding, encodeBinding, expiresAtMs, indexRecords, recordLength, recordSizeMax, refreshedAtMs, strEquals,
+  strSame,
+} from './binding-codec.js';
 import { KEY_MAX } from './keys.js';
+import { Scratch, asValue, copyInto } from './bytes.js';
 
 export type BindingStatus = 'registered' | 'expiring' | 'expired';
+
+/** Records looked at per number; the registrar never stores more than SERVER_REGISTRAR_MAX_BINDINGS (≤ 10). */
+export const AOR_RECORDS_MAX = 64;
+/** meta key of the number of stored bindings (kept by AorMerge). */
+export const BINDING_COUNT_KEY = 'binding_count';
 
 /** Expiring: less than a tenth of the granted expiry left, and never less than 10 s of warning. */
 export function bindingStatus(b: BindingRecord, nowMs: number): BindingStatus {
@@ -21,75 +37,261 @@ export function formatAddress(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-/** All bindings of one number, ordered by contact key. Synchronous read from the map. */
-export function bindingsOf(store: Store, number: string): BindingRecord[] {
-  const out: BindingRecord[] = [];
-  for (const { value } of store.bindings.getRange({ start: [number, ''], end: [number, KEY_MAX] })) {
-    out.push(value);
+const ONE = Buffer.from([1]);
+
+/** One number's stored bindings, read into a reused buffer: `recs[0, count)` are record offsets in `buf`. */
+export class StoredBindings {
+  private readonly scratch = new Scratch(4096);
+  readonly recs = new Int32Array(AOR_RECORDS_MAX);
+  count = 0;
+  length = 0;
+  get buf(): Buffer { return this.scratch.buf; }
+
+  /** Reads `number` (inside a write transaction: its state, else the read snapshot). */
+  load(store: Store, number: string): this {
+    const v = store.bindings.getBinaryFast(number) as Buffer | undefined;
+    if (v === undefined) { this.count = 0; this.length = 0; return this; }
+    return this.set(v, (store.bindings as unknown as { lastSize: number }).lastSize);
   }
-  return out;
+
+  /** Takes a copy of value[0, length) (an AOR value as stored). */
+  set(value: Uint8Array, length: number): this {
+    const buf = this.scratch.ensure(length);
+    copyInto(value, 0, length, buf, 0);
+    this.length = length;
+    this.count = indexRecords(buf, length, this.recs);
+    return this;
+  }
+
+  /** The index of the record whose contact key equals src[start, start + length), or -1. */
+  find(src: Buffer, start: number, length: number): number {
+    for (let i = 0; i < this.count; i++) if (strEquals(this.buf, this.recs[i]!, Str.key, src, start, length)) return i;
+    return -1;
+  }
+
+  decode(number: string): BindingRecord[] {
+    const out: BindingRecord[] = [];
+    for (let i = 0; i < this.count; i++) out.push(decodeBinding(this.buf, this.recs[i]!, number));
+    return out;
+  }
 }
 
-/** Every binding, ordered by number then contact key. */
-export function* allBindings(store: Store): Generator<BindingRecord> {
-  for (const { value } of store.bindings.getRange({})) yield value;
+/** Records given by buffer and offset: the puts and drops of one merge. */
+export class RecordList {
+  bufs: Buffer[] = [];
+  recs = new Int32Array(AOR_RECORDS_MAX);
+  count = 0;
+  clear(): this { this.count = 0; for (let i = 0; i < this.bufs.length; i++) this.bufs[i] = EMPTY; return this; }
+  push(buf: Buffer, rec: number): void {
+    if (this.count >= this.recs.length) throw new Error(`more than ${this.recs.length} binding changes in one write`);
+    this.bufs[this.count] = buf;
+    this.recs[this.count++] = rec;
+  }
+  /** Whether one of the records has this contact key. */
+  hasKey(buf: Buffer, rec: number): boolean {
+    for (let i = 0; i < this.count; i++) if (strSame(this.bufs[i]!, this.recs[i]!, buf, rec, Str.key)) return true;
+    return false;
+  }
 }
-
-// Keys are built in these arrays instead of a new array per write: lmdb-js encodes a key into its
-// instruction buffer during put/remove and keeps no reference to it (callers are synchronous).
-const bindingKey: [string, string] = ['', ''];
-const expiryKey: [number, string, string] = [0, '', ''];
-function keyOf(b: BindingRecord): [string, string] {
-  bindingKey[0] = b.number;
-  bindingKey[1] = b.contactKey;
-  return bindingKey;
-}
-function expiryKeyOf(b: BindingRecord): [number, string, string] {
-  expiryKey[0] = b.expiresAtMs;
-  expiryKey[1] = b.number;
-  expiryKey[2] = b.contactKey;
-  return expiryKey;
-}
+const EMPTY = Buffer.alloc(0);
 
 /**
- * Stores a binding and keeps the expiry index in step. `previous` is the record being replaced (same
- * key), so its index entry goes. The returned promise resolves when the commit is durable: only
- * then may a 200 OK be sent (ARCHITECTURE.md).
+ * The one way bindings are written. Must run inside a write transaction (store.root.transaction or
+ * transactionSync): it reads the number's current value there, drops the records whose contact key is
+ * named by `drops` or `puts`, appends `puts`, and keeps the expiry index and binding count in step.
+ * Returns the number of records now stored for the number.
  */
-export function putBinding(store: Store, b: BindingRecord, previous: BindingRecord | undefined): Promise<boolean> {
-  if (previous !== undefined && previous.expiresAtMs !== b.expiresAtMs) {
-    store.expiry.remove(expiryKeyOf(previous));
-  }
-  store.expiry.put(expiryKeyOf(b), true);
-  return store.bindings.put(keyOf(b), b);
-}
+export class AorMerge {
+  private readonly stored = new StoredBindings();
+  private readonly out = new Scratch(4096);
+  private readonly oldTimes = new Float64Array(AOR_RECORDS_MAX);
+  private readonly newTimes = new Float64Array(AOR_RECORDS_MAX);
+  private readonly expiryKey: [number, string] = [0, ''];
 
-export function removeBinding(store: Store, b: BindingRecord): Promise<boolean> {
-  store.expiry.remove(expiryKeyOf(b));
-  return store.bindings.remove(keyOf(b));
-}
-
-/** Bindings whose expiry is at or before nowMs, oldest first, at most `limit`. */
-export function lapsedBindings(store: Store, nowMs: number, limit: number): BindingRecord[] {
-  const out: BindingRecord[] = [];
-  for (const { key } of store.expiry.getRange({ end: [nowMs, KEY_MAX, KEY_MAX], limit })) {
-    const b = store.bindings.get([key[1], key[2]]);
-    if (b === undefined || b.expiresAtMs !== key[0]) {
-      // A stale index entry (its binding was refreshed or removed by another process): drop it.
-      store.expiry.remove(key);
-      continue;
+  apply(store: Store, number: string, puts: RecordList, drops: RecordList): number {
+    const stored = this.stored.load(store, number);
+    const sbuf = stored.buf;
+    let size = 1;
+    for (let i = 0; i < puts.count; i++) size += recordLength(puts.bufs[i]!, puts.recs[i]!);
+    size += stored.length;
+    const out = this.out.ensure(size);
+    out[0] = AOR_FORMAT;
+    let p = 1;
+    let oldTimes = 0;
+    let newTimes = 0;
+    for (let i = 0; i < stored.count; i++) {
+      const rec = stored.recs[i]!;
+      oldTimes = addTime(this.oldTimes, oldTimes, expiresAtMs(sbuf, rec));
+      if (drops.hasKey(sbuf, rec) || puts.hasKey(sbuf, rec)) continue;
+      newTimes = addTime(this.newTimes, newTimes, expiresAtMs(sbuf, rec));
+      const len = recordLength(sbuf, rec);
+      p += copyInto(sbuf, rec, rec + len, out, p);
     }
-    out.push(b);
+    let kept = 0;
+    for (let i = 0; i < stored.count; i++) if (!drops.hasKey(sbuf, stored.recs[i]!) && !puts.hasKey(sbuf, stored.recs[i]!)) kept++;
+    for (let i = 0; i < puts.count; i++) {
+      const b = puts.bufs[i]!;
+      const rec = puts.recs[i]!;
+      newTimes = addTime(this.newTimes, newTimes, expiresAtMs(b, rec));
+      const len = recordLength(b, rec);
+      p += copyInto(b, rec, rec + len, out, p);
+    }
+    const count = kept + puts.count;
+    if (count === 0) {
+      if (stored.count > 0) store.bindings.remove(number);
+    } else {
+      store.bindings.put(number, asValue(out, p));
+    }
+    const key = this.expiryKey;
+    key[1] = number;
+    for (let i = 0; i < oldTimes; i++) {
+      if (hasTime(this.newTimes, newTimes, this.oldTimes[i]!)) continue;
+      key[0] = this.oldTimes[i]!;
+      store.expiry.remove(key);
+    }
+    for (let i = 0; i < newTimes; i++) {
+      if (hasTime(this.oldTimes, oldTimes, this.newTimes[i]!)) continue;
+      key[0] = this.newTimes[i]!;
+      store.expiry.put(key, ONE);
+    }
+    if (count !== stored.count) {
+      const total = (store.meta.get(BINDING_COUNT_KEY) as number | undefined) ?? 0;
+      store.meta.put(BINDING_COUNT_KEY, Math.max(0, total + count - stored.count));
+    }
+    return count;
   }
-  return out;
+}
+
+function addTime(times: Float64Array, n: number, t: number): number {
+  if (hasTime(times, n, t)) return n;
+  times[n] = t;
+  return n + 1;
+}
+function hasTime(times: Float64Array, n: number, t: number): boolean {
+  for (let i = 0; i < n; i++) if (times[i] === t) return true;
+  return false;
+}
+
+// --- object API for the console, admin commands, keepalive, sweep and tests (not the REGISTER path) ---
+
+const writer = new RecordWriter();
+const merge = new AorMerge();
+const puts = new RecordList();
+const drops = new RecordList();
+const reader = new StoredBindings();
+
+/** All bindings of one number, ordered as stored. Synchronous read from the map. */
+export function bindingsOf(store: Store, number: string): BindingRecord[] {
+  return reader.load(store, number).decode(number);
+}
+
+/** Every binding, ordered by number. */
+export function* allBindings(store: Store): Generator<BindingRecord> {
+  const recs = new Int32Array(AOR_RECORDS_MAX);
+  for (const { key, value } of store.bindings.getRange({})) {
+    const buf = value as Buffer;
+    const n = indexRecords(buf, buf.length, recs);
+    const list: BindingRecord[] = [];
+    for (let i = 0; i < n; i++) list.push(decodeBinding(buf, recs[i]!, key as string));
+    yield* list;
+  }
+}
+
+/** Stored bindings in O(1) (meta count kept by every write). */
+export function bindingCount(store: Store): number {
+  return (store.meta.get(BINDING_COUNT_KEY) as number | undefined) ?? 0;
 }
 
 export function countBindings(store: Store): { total: number; nat: number } {
   let total = 0;
   let nat = 0;
-  for (const { value } of store.bindings.getRange({})) {
+  for (const b of allBindings(store)) {
     total++;
-    if (value.nat) nat++;
+    if (b.nat) nat++;
   }
   return { total, nat };
+}
+
+/** Writes (or replaces, by contact key) one binding. Inside a write transaction. */
+export function putBindingIn(store: Store, b: BindingRecord): void {
+  const scratch = new Scratch(recordSizeMax(b) + 1);
+  encodeBinding(writer, b, scratch.buf, 0);
+  puts.clear().push(scratch.buf, 0);
+  merge.apply(store, b.number, puts, drops.clear());
+  puts.clear();
+}
+
+/** putBindingIn in a transaction of its own; resolves when committed. */
+export function putBinding(store: Store, b: BindingRecord): Promise<unknown> {
+  return store.root.transaction(() => putBindingIn(store, b));
+}
+
+/**
+ * Removes the binding with b's number and contact key, if it is still there (and, with
+ * `ifRefreshedAtMs`, not refreshed since). Inside a write transaction; returns whether it removed one.
+ */
+export function removeBindingIn(store: Store, number: string, contactKey: string, ifRefreshedAtMs?: number): boolean {
+  const stored = reader.load(store, number);
+  const key = Buffer.from(contactKey, 'utf8');
+  const i = stored.find(key, 0, key.length);
+  if (i < 0) return false;
+  const rec = stored.recs[i]!;
+  if (ifRefreshedAtMs !== undefined && refreshedAtMs(stored.buf, rec) !== ifRefreshedAtMs) return false;
+  const copy = Buffer.from(stored.buf.subarray(rec, rec + recordLength(stored.buf, rec)));
+  drops.clear().push(copy, 0);
+  merge.apply(store, number, puts.clear(), drops);
+  drops.clear();
+  return true;
+}
+
+export function removeBinding(store: Store, b: BindingRecord): Promise<boolean> {
+  return store.root.transaction(() => removeBindingIn(store, b.number, b.contactKey)) as Promise<boolean>;
+}
+
+/** Sets a binding's NAT keepalive state in place, if the binding is still there. Inside a write transaction. */
+export function setKeepaliveIn(store: Store, number: string, contactKey: string,
+  k: { lastSentAtMs: number; lastAnsweredAtMs: number; missed: number; unreachable: boolean }): boolean {
+  const stored = reader.load(store, number);
+  const key = Buffer.from(contactKey, 'utf8');
+  const i = stored.find(key, 0, key.length);
+  if (i < 0) return false;
+  const rec = stored.recs[i]!;
+  const buf = stored.buf;
+  buf[rec + R_FLAGS] = (buf[rec + R_FLAGS]! & ~FLAG_UNREACHABLE) | FLAG_KEEPALIVE | (k.unreachable ? FLAG_UNREACHABLE : 0);
+  buf.writeDoubleLE(k.lastSentAtMs, rec + R_KA_SENT);
+  buf.writeDoubleLE(k.lastAnsweredAtMs, rec + R_KA_ANSWERED);
+  buf.writeUInt16LE(Math.min(k.missed, 0xffff), rec + R_KA_MISSED);
+  store.bindings.put(number, asValue(buf, stored.length));
+  return true;
+}
+
+/**
+ * Removes, inside a write transaction, every binding of `number` lapsed at nowMs; returns them.
+ * The sweep calls it for each number the expiry index names.
+ */
+export function expireLapsedIn(store: Store, number: string, nowMs: number): BindingRecord[] {
+  const stored = reader.load(store, number);
+  const removed: BindingRecord[] = [];
+  drops.clear();
+  for (let i = 0; i < stored.count; i++) {
+    const rec = stored.recs[i]!;
+    if (expiresAtMs(stored.buf, rec) > nowMs) continue;
+    removed.push(decodeBinding(stored.buf, rec, number));
+    drops.push(Buffer.from(stored.buf.subarray(rec, rec + recordLength(stored.buf, rec))), 0);
+  }
+  // Always merged: an index entry with nothing lapsed behind it (a stale one) is dropped by the merge.
+  merge.apply(store, number, puts.clear(), drops);
+  drops.clear();
+  return removed;
+}
+
+/**
+ * Expiry index entries at or before nowMs, oldest first, at most `limit`: [expiresAtMs, number]. The
+ * sweep merges each number (expireLapsedIn) and then removes the entries it walked, so an entry left
+ * behind by a binding refreshed elsewhere goes too.
+ */
+export function lapsedEntries(store: Store, nowMs: number, limit: number): [number, string][] {
+  const out: [number, string][] = [];
+  for (const { key } of store.expiry.getRange({ end: [nowMs, KEY_MAX], limit })) out.push(key as [number, string]);
+  return out;
 }

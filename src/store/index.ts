@@ -7,6 +7,7 @@ export * from './records.js';
 export * from './open.js';
 export * from './keys.js';
 export * from './bindings.js';
+export * from './bytes.js';
 export * from './events.js';
 export * from './lockouts.js';
 export * from './service.js';

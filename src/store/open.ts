@@ -1,8 +1,9 @@
 import { mkdirSync, accessSync, constants } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type {
-  BindingRecord, EventRecord, LockoutRecord, TrunkStateRecord, SampleRecord, CommandRecord,
+  LockoutRecord, TrunkStateRecord, SampleRecord, CommandRecord,
 } from './records.js';
+import { migrateToBytes } from './migrate.js';
 
 /**
  * Bumped when a record or key layout changes incompatibly; an older binary refuses a newer store.
@@ -13,17 +14,12 @@ import type {
  *      decoder reads schema 1 records as they are (they keep their inline definitions until rewritten),
  *      and the first schema 2 open records version 2, so an older binary then refuses the store with
  *      ERR_STORE_SCHEMA instead of misreading it. Going back to 1 means moving the directory aside.
+ *   3: bindings and history as bytes of our own (binding-codec.ts, events.ts): all bindings of a number
+ *      in one value (`aors`), the expiry index keyed [expiresAtMs, number] (`aor_expiry`), history rows
+ *      in `history`, the binding count in meta. A 1 or 2 store is converted at open, in one
+ *      transaction (migrate.ts), and its old databases dropped.
  */
-export const SCHEMA_VERSION = 2;
-
-/**
- * Where lmdb-js keeps the shared msgpack structures of a database (README "Shared Structures"). It is
- * an entry of that database that range reads (and so getCount()) skip, but LMDB's statistics include:
- * entryCount() takes it off. Other processes opening the store with the
- * same option (every sipreg command does, through openStore) reload the structures when they meet an
- * id they do not know yet.
- */
-export const SHARED_STRUCTURES_KEY = Symbol.for('structures');
+export const SCHEMA_VERSION = 3;
 
 export type StoreErrorCode = 'ERR_STORE_DIR' | 'ERR_STORE_OPEN' | 'ERR_STORE_SCHEMA';
 
@@ -45,10 +41,12 @@ export interface Store {
   readonly dataDir: string;
   readonly root: RootDatabase;
   readonly meta: Database<unknown, string>;
-  readonly bindings: Database<BindingRecord, [string, string]>;
-  /** Expiry index: [expiresAtMs, number, contactKey] -> true; the sweep walks it from the start. */
-  readonly expiry: Database<true, [number, string, string]>;
-  readonly events: Database<EventRecord, [number, number, number]>;
+  /** number -> its bindings as bytes (binding-codec.ts); written only through bindings.ts AorMerge. */
+  readonly bindings: Database<Buffer, string>;
+  /** Expiry index: [expiresAtMs, number] -> 1 byte; the sweep walks it from the start. */
+  readonly expiry: Database<Buffer, [number, string]>;
+  /** History rows as bytes (events.ts), key [atMs, pid, seq]. */
+  readonly events: Database<Buffer, [number, number, number]>;
   readonly lockouts: Database<LockoutRecord, string>;
   readonly trunks: Database<TrunkStateRecord, string>;
   readonly samples: Database<SampleRecord, number>;
@@ -71,9 +69,15 @@ export function openStore(dataDir: string): Store {
   }
   const meta = root.openDB<unknown, string>({ name: 'meta' });
   const version = meta.get('schema_version');
-  if (version === undefined || version === 1) {
-    // A new store, or a schema 1 store upgraded in place (see SCHEMA_VERSION).
+  if (version === undefined) {
     meta.putSync('schema_version', SCHEMA_VERSION);
+  } else if (version === 1 || version === 2) {
+    try {
+      migrateToBytes(root, meta, SCHEMA_VERSION);
+    } catch (err) {
+      root.close().catch(() => {});
+      throw new StoreError('ERR_STORE_OPEN', `data_dir ${dataDir}: converting the store from schema ${version} failed (${describe(err)})`);
+    }
   } else if (typeof version !== 'number' || version > SCHEMA_VERSION) {
     root.close().catch(() => {});
     throw new StoreError('ERR_STORE_SCHEMA',
@@ -84,11 +88,9 @@ export function openStore(dataDir: string): Store {
     dataDir,
     root,
     meta,
-    // Shared structures: the hot path's records without their field names, decoded by a compiled
-    // reader instead of a structure rebuilt per record (bench/registrar/heap.ts: 11.6 -> 8.3 KB per REGISTER).
-    bindings: root.openDB({ name: 'bindings', sharedStructuresKey: SHARED_STRUCTURES_KEY }),
-    expiry: root.openDB({ name: 'expiry' }),
-    events: root.openDB({ name: 'events', sharedStructuresKey: SHARED_STRUCTURES_KEY }),
+    bindings: root.openDB({ name: 'aors', encoding: 'binary' }),
+    expiry: root.openDB({ name: 'aor_expiry', encoding: 'binary' }),
+    events: root.openDB({ name: 'history', encoding: 'binary' }),
     lockouts: root.openDB({ name: 'lockouts' }),
     trunks: root.openDB({ name: 'trunks' }),
     samples: root.openDB({ name: 'samples' }),
@@ -98,13 +100,11 @@ export function openStore(dataDir: string): Store {
 }
 
 /**
- * Entries of a database in O(1), from LMDB's own statistics (mdb_stat), less the shared structures
- * entry. lmdb-js's getCount() walks a cursor over every key: with 100,000 bindings that read every leaf
- * page of the store into the process (RSS) each time the metrics or the keepalive asked.
+ * Entries of a database in O(1), from LMDB's own statistics (mdb_stat). lmdb-js's getCount() walks a
+ * cursor over every key: with 100,000 bindings that read every leaf page into the process (RSS).
  */
 export function entryCount(db: Database<any, any>): number {
-  const n = (db.getStats() as { entryCount: number }).entryCount;
-  return n > 0 && db.doesExist(SHARED_STRUCTURES_KEY as never) ? n - 1 : n;
+  return (db.getStats() as { entryCount: number }).entryCount;
 }
 
 function describe(err: unknown): string {

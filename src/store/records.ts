@@ -34,6 +34,14 @@ export type EventType =
   | 'trunk_registered' | 'trunk_failed' | 'trunk_unregistered' | 'trunk_alert'
   | 'alert' | 'config_reloaded' | 'config_refused' | 'service_started' | 'service_stopped';
 
+/** Every event type, in the order their one-byte codes follow (append only: the codes are stored). */
+export const EVENT_TYPES: readonly EventType[] = [
+  'registered', 'refreshed', 'unregistered', 'expired', 'force_unregistered', 'replaced',
+  'rejected', 'auth_failed', 'locked_out', 'unlocked', 'unreachable',
+  'trunk_registered', 'trunk_failed', 'trunk_unregistered', 'trunk_alert',
+  'alert', 'config_reloaded', 'config_refused', 'service_started', 'service_stopped',
+];
+
 /** History row. Key in `events`: [atMs, pid, seq] — ordered by time, unique across processes. */
 export interface EventRecord {
   atMs: number;

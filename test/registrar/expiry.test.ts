@@ -1,5 +1,6 @@
 import t from 'tap';
 import { ExpiryOutcome, ExpiryResult, computeExpiry, describeExpiry } from '../../src/registrar/expiry.js';
+import { ByteText } from '../../src/store/bytes.js';
 import { params } from './helpers.js';
 
 // [contact param, Expires header, account expire, nat, random, params] -> [outcome, granted]
@@ -33,5 +34,5 @@ t.test('the detail names each rule that applied', async (t) => {
   const r = new ExpiryResult();
   const p = params({ endpointMaxExpiresS: 7200, endpointNatExpiresS: 300, expiresJitterPercent: 10 });
   computeExpiry(r, -1, 9000, null, p, true, 0.5);
-  t.equal(describeExpiry(r, p), '285 s (asked 9000 s by Expires header, clamped to SS_ENDPOINT_MAX_EXPIRE 7200, NAT: SS_ENDPOINT_NAT_EXPIRE 300, -15 s SS_ENDPOINT_EXPIRE_JITTER)');
+  t.equal(describeExpiry(new ByteText(), r, p).toString(), '285 s (asked 9000 s by Expires header, clamped to SS_ENDPOINT_MAX_EXPIRE 7200, NAT: SS_ENDPOINT_NAT_EXPIRE 300, -15 s SS_ENDPOINT_EXPIRE_JITTER)');
 });

@@ -10,8 +10,8 @@ import { binding } from './helpers.js';
 t.test('the sweep removes lapsed bindings, records expired, is bounded, and skips numbers with a write in flight', async (t) => {
   const store = openStore(mkdtempSync(join(tmpdir(), 'sipreg-sweep-')));
   t.teardown(() => store.close());
-  for (let i = 0; i < 5; i++) await putBinding(store, binding(`10${i}`, `sip:a@h${i}`, { expiresAtMs: 1000 + i }), undefined);
-  await putBinding(store, binding('200', 'sip:live@h', { expiresAtMs: 99_999 }), undefined);
+  for (let i = 0; i < 5; i++) await putBinding(store, binding(`10${i}`, `sip:a@h${i}`, { expiresAtMs: 1000 + i }));
+  await putBinding(store, binding('200', 'sip:live@h', { expiresAtMs: 99_999 }));
   const locks = new NumberLocks();
   locks.lock('104');
   t.equal(await sweepOnce(store, locks, 5000, 3), 3, 'bounded per pass');

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  openStore, putBinding, removeBinding, bindingsOf, lapsedBindings, bindingStatus, expiresInS,
+  openStore, putBinding, removeBinding, bindingsOf, lapsedEntries, bindingStatus, expiresInS, bindingCount,
   countBindings, formatAddress, appendEvent, queryEvents, pruneEvents, type BindingRecord,
 } from '../../src/store/index.js';
 
@@ -19,21 +19,37 @@ function binding(number: string, contactKey: string, expiresAtMs: number, over: 
   };
 }
 
-t.test('bindings are found by number and by expiry, and the index follows refreshes', async (t) => {
+t.test('bindings are found by number and by expiry, and the index and count follow every write', async (t) => {
   const a = binding('1001', 'sip:1001@10.0.0.1', 5_000);
-  const b = binding('1001', 'sip:1001@10.0.0.2', 9_000, { nat: true });
-  const c = binding('1002', 'sip:1002@10.0.0.3', 7_000);
-  await Promise.all([putBinding(store, a, undefined), putBinding(store, b, undefined), putBinding(store, c, undefined)]);
-  t.same(bindingsOf(store, '1001').map((x) => x.contactKey), ['sip:1001@10.0.0.1', 'sip:1001@10.0.0.2']);
+  const b = binding('1001', 'sip:1001@10.0.0.2', 9_000, { nat: true, instance: '<urn:uuid:1>', q: 0.5,
+    keepalive: { lastSentAtMs: 3, lastAnsweredAtMs: 4, missed: 2, unreachable: true } });
+  const c = binding('1002', 'sip:1002@10.0.0.3', 7_000, { userAgent: 'Ünïcode phone ☎' });
+  await Promise.all([putBinding(store, a), putBinding(store, b), putBinding(store, c)]);
+  t.same(bindingsOf(store, '1001'), [a, b], 'every field comes back as written');
+  t.same(bindingsOf(store, '1002'), [c]);
   t.same(bindingsOf(store, '100').length, 0, 'a number is not a prefix match');
-  t.same(lapsedBindings(store, 7_000, 100).map((x) => x.number + x.contactKey), ['1001sip:1001@10.0.0.1', '1002sip:1002@10.0.0.3']);
+  t.same(lapsedEntries(store, 7_000, 100), [[5_000, '1001'], [7_000, '1002']]);
   const refreshed = { ...a, expiresAtMs: 20_000 };
-  await putBinding(store, refreshed, a);
-  t.same(lapsedBindings(store, 7_000, 100).map((x) => x.number), ['1002'], 'the old index entry went with the refresh');
+  await putBinding(store, refreshed);
+  t.same(bindingsOf(store, '1001').map((x) => x.expiresAtMs), [9_000, 20_000], 'a put replaces the binding with the same contact key');
+  t.same(lapsedEntries(store, 7_000, 100), [[7_000, '1002']], 'the old index entry went with the refresh');
   t.same(countBindings(store), { total: 3, nat: 1 });
+  t.equal(bindingCount(store), 3);
   await removeBinding(store, c);
-  t.same(lapsedBindings(store, 10_000, 100).map((x) => x.contactKey), ['sip:1001@10.0.0.2']);
+  t.same(lapsedEntries(store, 100_000, 100), [[9_000, '1001'], [20_000, '1001']]);
   t.same(countBindings(store), { total: 2, nat: 1 });
+  t.equal(bindingCount(store), 2, 'the O(1) count follows removals');
+  t.equal(await removeBinding(store, c), false, 'removing what is gone changes nothing');
+  t.equal(bindingCount(store), 2);
+});
+
+t.test('a value is written from a reused buffer: lmdb-js honours its start/end (store/bytes.ts asValue)', async (t) => {
+  const long = binding('3001', `sip:3001@10.0.0.9;${'x'.repeat(600)}`, 50_000);
+  const short = binding('3002', 'sip:3002@10.0.0.9', 50_000);
+  await putBinding(store, long);
+  await putBinding(store, short);
+  t.same(bindingsOf(store, '3001'), [long]);
+  t.same(bindingsOf(store, '3002'), [short], 'not the longer value before it');
 });
 
 t.test('status and time left', async (t) => {
