@@ -20,9 +20,32 @@ function hexValue(c: number): number {
   return -1;
 }
 
+/**
+ * What the parsers read: a string, or bytes of a received datagram through ByteChars (a Via or Contact
+ * host checked without making a string of it).
+ */
+export interface Chars {
+  charCodeAt(index: number): number;
+  readonly length: number;
+}
+
+/** buf[start, end) as Chars (latin1), reused: of() points it at another range. */
+export class ByteChars implements Chars {
+  private buf: Uint8Array = new Uint8Array(0);
+  private start = 0;
+  length = 0;
+  of(buf: Uint8Array, start: number, end: number): this {
+    this.buf = buf;
+    this.start = start;
+    this.length = start >= 0 && end > start ? end - start : 0;
+    return this;
+  }
+  charCodeAt(index: number): number { return index < this.length ? this.buf[this.start + index]! : NaN; }
+}
+
 /** Dotted quad in text[start, end) → 32-bit unsigned value, or -1. Leading zeros refused (`010.0.0.1`
  *  is octal to some parsers, decimal to others; node:net refuses it too). */
-export function parseIPv4(text: string, start: number, end: number): number {
+export function parseIPv4(text: Chars, start: number, end: number): number {
   let value = 0;
   let part = 0;
   let digits = 0;
@@ -56,7 +79,7 @@ export function parseIPv4(text: string, start: number, end: number): number {
  * fill out[0..3] and return 4; IPv6 fills out[0..15] and returns 6; anything else returns 0. An IPv6
  * zone (`fe80::1%eth0`, as rinfo reports link-local peers) is ignored. No brackets: strip them first.
  */
-export function parseAddress(text: string, out: Uint8Array, start = 0, end = text.length): AddressFamily {
+export function parseAddress(text: Chars, out: Uint8Array, start = 0, end = text.length): AddressFamily {
   if (end - start < 2) return 0;
   let hasColon = false;
   for (let i = start; i < end; i++) {
@@ -210,7 +233,7 @@ export function classifyBytes(family: AddressFamily, b: Uint8Array): AddressClas
 const scratch = new Uint8Array(16);
 
 /** Classifies an address literal; `[v6]` brackets (a URI host) are accepted. */
-export function classifyAddress(text: string): AddressClass {
+export function classifyAddress(text: Chars): AddressClass {
   return classifyBytes(parseBracketed(text, scratch), scratch);
 }
 
@@ -228,7 +251,7 @@ export function isPrivateOrUnroutable(cls: AddressClass): boolean {
 const scratchA = new Uint8Array(16);
 const scratchB = new Uint8Array(16);
 
-function parseBracketed(text: string, out: Uint8Array): AddressFamily {
+function parseBracketed(text: Chars, out: Uint8Array): AddressFamily {
   const end = text.length;
   if (end > 2 && text.charCodeAt(0) === 0x5b && text.charCodeAt(end - 1) === 0x5d) return parseAddress(text, out, 1, end - 1);
   return parseAddress(text, out, 0, end);
@@ -236,7 +259,7 @@ function parseBracketed(text: string, out: Uint8Array): AddressFamily {
 
 /** Same IP address, whatever the spelling (`::ffff:192.0.2.7` = `192.0.2.7`, `2001:db8::1` =
  *  `2001:0db8:0:0::1`); brackets accepted. False when either is not an IP literal. */
-export function sameAddress(a: string, b: string): boolean {
+export function sameAddress(a: Chars, b: string): boolean {
   const fa = parseBracketed(a, scratchA);
   if (fa === 0) return false;
   if (a === b) return true;

@@ -1,7 +1,7 @@
 // Source-address tests of the REGISTER path: `allow` CIDR matching (issue 4 "Per-account policy") and
 // NAT detection (issue 4 "NAT"). The source address arrives as rinfo's string; net/ parses it into one
 // module-level scratch array, so a check allocates nothing.
-import { classifyAddress, isPrivateOrUnroutable, parseAddress, sameAddress, type AddressFamily } from '../net/index.js';
+import { classifyAddress, isPrivateOrUnroutable, parseAddress, sameAddress, type AddressFamily, type Chars } from '../net/index.js';
 import type { AllowEntry, Cidr } from '../config/types.js';
 
 const scratch = new Uint8Array(16);
@@ -47,7 +47,7 @@ export function allowMatches(allow: readonly AllowEntry[], address: string, port
  * CGNAT, link-local, ULA, unspecified, reserved; net/address.ts classifies). Loopback is not counted:
  * a phone on the appliance itself, or a test client on 127.0.0.x, is reached where it came from.
  */
-export function isPrivateHost(host: string): boolean {
+export function isPrivateHost(host: Chars): boolean {
   return isPrivateOrUnroutable(classifyAddress(host));
 }
 
@@ -62,7 +62,7 @@ export function bareHost(host: string): string {
  * gave none (5060 then applies, RFC 3263 §4.2 for UDP). A host name (not an IP literal) counts as
  * differing: the phone is then reached at its source address, which is what NAT handling does anyway.
  */
-export function looksNatted(host: string, port: number, sourceAddress: string, sourcePort: number): boolean {
+export function looksNatted(host: Chars, port: number, sourceAddress: string, sourcePort: number): boolean {
   if (isPrivateHost(host)) return true;
   if ((port < 0 ? 5060 : port) !== sourcePort) return true;
   return !sameAddress(host, sourceAddress);

@@ -27,6 +27,7 @@ import type { Guard } from './guard-types.js';
 import { allowMatches, looksNatted } from './addr.js';
 import { registrarLimits } from './limits.js';
 import { NumberLocks } from './locks.js';
+import { ByteChars } from '../net/index.js';
 import { NonceCounts, NonceIssuer } from './nonce.js';
 import { Apply, ContactAsk, RegisterAsk, decide, type Decision } from './policy.js';
 
@@ -131,6 +132,7 @@ export class Registrar {
   private readonly deferMsg = new SipMessageClass();
   private readonly stored = new StoredBindings();
   private readonly askText = new ByteText();
+  private readonly hostChars = new ByteChars();
   private readonly askContacts: ContactAsk[] = [];
   private readonly contactPool: ContactAsk[] = Array.from({ length: limits.contactsPerRequestMax }, () => new ContactAsk());
   private readonly ask = new RegisterAsk();
@@ -363,7 +365,7 @@ export class Registrar {
     if (slot === null) { this.recycle(reply); this.abandon(tx); return; }
     const okLength = this.writeOk(slot.buf, SLOT_HALF, msg, source, decision, nowMs);
     const upper = this.upperHalf(slot);
-    const failLength = this.writeSimple(upper, msg, source, 500, Responses.storeFailed[1], 'Retry-After', String(this.retryAfterS()));
+    const failLength = this.writeSimple(upper, msg, source, 500, Responses.storeFailed[1], 'Retry-After', this.retryAfterS());
     if (typeof okLength !== 'number' || typeof failLength !== 'number') {
       this.transport.releaseUnsent(slot);
       this.recycle(reply);
@@ -395,7 +397,7 @@ export class Registrar {
    */
   private askFrom(msg: SipMessage, address: string, port: number, socketIndex: number, number: string, account: Account, nowMs: number): RegisterAsk {
     const via = msg.via;
-    const viaNat = looksNatted(via.host(), via.port, address, port);
+    const viaNat = looksNatted(this.hostChars.of(msg.buf, via.hostStart, via.hostEnd), via.port, address, port);
     const ask = this.ask;
     const t = this.askText.at(0);
     const src = msg.buf;
@@ -434,7 +436,7 @@ export class Registrar {
       }
       ca.expiresParamS = c.expires;
       ca.qPermille = c.q;
-      ca.nat = viaNat || looksNatted(c.uri.host(), c.uri.port, address, port);
+      ca.nat = viaNat || looksNatted(this.hostChars.of(src, c.uri.hostStart, c.uri.hostEnd), c.uri.port, address, port);
       contacts.push(ca);
     }
     let p = t.p;
@@ -643,7 +645,7 @@ export class Registrar {
 
   private overloaded(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number): void {
     counters.overloadAnswered++;
-    this.reply(msg, source, socketIndex, tx, 503, 'Service Unavailable', 'Retry-After', String(this.retryAfterS()));
+    this.reply(msg, source, socketIndex, tx, 503, 'Service Unavailable', 'Retry-After', this.retryAfterS());
   }
 
   /** SS_OVERLOAD_RETRY_AFTER spread randomly up to twice its value, so refused phones come back apart. */
@@ -664,12 +666,12 @@ export class Registrar {
     counters.storeWriteFailures++;
     counters.registersRejected++;
     this.log.error({ err: err instanceof Error ? err.message : String(err), number }, 'store access failed: answering 500');
-    this.reply(msg, source, socketIndex, tx, 500, Responses.storeFailed[1], 'Retry-After', String(this.retryAfterS()));
+    this.reply(msg, source, socketIndex, tx, 500, Responses.storeFailed[1], 'Retry-After', this.retryAfterS());
   }
 
   /** A final answer without a body of its own (one optional extra header), sent now. */
   private reply(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, code: number, reason: string,
-    header: string | null, value: string | null): void {
+    header: string | null, value: string | number | null): void {
     const slot = this.transport.acquire();
     if (slot === null) { this.abandon(tx); return; }
     const n = this.writeSimple(slot.buf, msg, source, code, reason, header, value);
@@ -677,9 +679,12 @@ export class Registrar {
   }
 
   private writeSimple(buf: Buffer, msg: SipMessage, source: RemoteAddress, code: number, reason: string,
-    header: string | null, value: string | null): number | 'ERR_SIP_WRITE_OVERFLOW' {
+    header: string | null, value: string | number | null): number | 'ERR_SIP_WRITE_OVERFLOW' {
     const w: ResponseWriterType = this.writer.begin(buf, msg, code, reason, source, Math.min(buf.length, SLOT_HALF * 2));
-    if (header !== null && value !== null) w.header(header, value);
+    if (header !== null && value !== null) {
+      if (typeof value === 'number') w.headerNum(header, value);
+      else w.header(header, value);
+    }
     return w.raw(this.serverLine).finish();
   }
 

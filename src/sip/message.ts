@@ -237,6 +237,8 @@ export class ViaView {
   transport(): string { return text(this.msg.buf, this.table[V_TRANSPORT_S]!, this.table[V_TRANSPORT_E]!); }
   /** sent-by host as written, IPv6 with brackets. */
   host(): string { return text(this.msg.buf, this.table[V_HOST_S]!, this.table[V_HOST_E]!); }
+  get hostStart(): number { return this.table[V_HOST_S]!; }
+  get hostEnd(): number { return this.table[V_HOST_E]!; }
   /** sent-by port, or -1 when absent. */
   get port(): number { return this.table[V_PORT]!; }
   get hasBranch(): boolean { return this.table[V_BRANCH_S]! >= 0; }

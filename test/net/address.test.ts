@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  parseAddress, parseIPv4, normalizeAddress, classifyAddress, isPrivateOrUnroutable, sameAddress, type AddressClass,
+  ByteChars, parseAddress, parseIPv4, normalizeAddress, classifyAddress, isPrivateOrUnroutable, sameAddress, type AddressClass,
 } from '../../src/net/index.js';
 
 function parsed(text: string): string {
@@ -107,4 +107,15 @@ t.test('normalising and comparing', async (t) => {
   t.notOk(sameAddress('10.0.0.1', '10.0.0.2'));
   t.notOk(sameAddress('::1', '127.0.0.1'));
   t.notOk(sameAddress('host', 'host'), 'names are not addresses');
+});
+
+t.test('the parsers read bytes of a datagram through ByteChars as they read strings', async (t) => {
+  const buf = Buffer.from('Via: SIP/2.0/UDP [2001:db8::7]:5062 192.168.1.20 10.0.0.1x');
+  const chars = new ByteChars();
+  t.equal(classifyAddress(chars.of(buf, 17, 30)), classifyAddress('[2001:db8::7]'));
+  t.equal(sameAddress(chars.of(buf, 17, 30), '2001:0db8:0:0::7'), true);
+  t.equal(classifyAddress(chars.of(buf, 36, 48)), 'private');
+  t.equal(sameAddress(chars.of(buf, 36, 48), '192.168.1.20'), true);
+  t.equal(sameAddress(chars.of(buf, 49, 58), '10.0.0.1'), false, 'a stray byte after the address: not an IP literal');
+  t.equal(classifyAddress(chars.of(buf, -1, -1)), 'not_ip', 'an absent range');
 });
