@@ -30,13 +30,13 @@ import type { Config } from '../config/types.js';
 import type { Component, ServiceContext } from '../service/component.js';
 import type { SipEndpoint } from '../service/endpoint.js';
 import {
-  AOR_RECORDS_MAX, appendEvent, bindingCount, formatAddress, removeBindingIn, setKeepaliveIn, type BindingRecord, type EventRecord,
+  StoredBindings, appendEvent, bindingCount, storedNumbers, formatAddress, removeBindingIn, setKeepaliveIn, type BindingRecord, type EventRecord,
 } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { writeRequest, type SipMessage } from '../sip/index.js';
 import { keepaliveBranch, keepaliveCallId, keepaliveTag } from './keepalive-ids.js';
 import { limits } from '../limits.js';
-import { decodeBinding, indexRecords } from '../store/binding-codec.js';
+import { decodeBinding } from '../store/binding-codec.js';
 
 /** Resolution of the wheel: with a 30 s interval, 300 slots; 30,000 NAT bindings → 100 pings a tick. */
 export const KEEPALIVE_TICK_MS = 100;
@@ -87,7 +87,7 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
   let visitedInRound = 0;
   let round = 0;
   let cursor: string | null = null;
-  const recs = new Int32Array(AOR_RECORDS_MAX);
+  const walked = new StoredBindings();
   let roundDone = false;
   let inFlight = 0;
   let cseq = 1;
@@ -278,18 +278,16 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
     let skipFirst = cursor !== null;
     let reachedEnd = true;
     // Whole numbers at a time (a number holds at most SERVER_REGISTRAR_MAX_BINDINGS).
-    const range = cursor === null ? store.bindings.getRange({}) : store.bindings.getRange({ start: cursor });
-    for (const { key, value } of range) {
+    for (const number of storedNumbers(store, walked, cursor ?? undefined)) {
       if (skipFirst) {
         skipFirst = false;
-        if (key === cursor) continue;
+        if (number === cursor) continue;
       }
       if (visited >= quota) { reachedEnd = false; break; }
-      cursor = key;
-      const n = indexRecords(value, value.length, recs);
-      for (let i = 0; i < n; i++) {
+      cursor = number;
+      for (let i = 0; i < walked.count; i++) {
         visited++;
-        visit(decodeBinding(value, recs[i]!, key), nowMs);
+        visit(decodeBinding(walked.buf, walked.recs[i]!, number), nowMs);
       }
     }
     visitedInRound += visited;

@@ -7,11 +7,15 @@
 // decision. An accepted REGISTER makes no string here.
 import type { Account, Params } from '../config/types.js';
 import type { EventType } from '../store/index.js';
-import { ByteText, RecordList, Scratch, copyInto, type StoredBindings } from '../store/index.js';
+import { AOR_RECORDS_MAX, ByteText, RecordList, Scratch, copyInto, type StoredBindings } from '../store/index.js';
+import { limits } from '../limits.js';
 import * as codec from '../store/binding-codec.js';
 import { ExpiryOutcome, ExpiryResult, computeExpiry, describeExpiry } from './expiry.js';
 
 const { Str } = codec;
+
+/** Changes (and current bindings) one decision can hold: every stored binding plus every contact. */
+const CHANGES_MAX = AOR_RECORDS_MAX + limits.contactsPerRequestMax;
 
 /** A Contact of the request. Its strings are ranges of RegisterAsk.buf, indexed by Str.key/contact/instance. */
 export class ContactAsk {
@@ -60,15 +64,15 @@ export class Apply {
   used = 0;
   /** Changes, removes first then puts in request order: record offset in buf, event, detail range. */
   changeCount = 0;
-  readonly changeRec = new Int32Array(codec.STRING_COUNT * 8);
-  readonly changePut = new Uint8Array(codec.STRING_COUNT * 8);
+  readonly changeRec = new Int32Array(CHANGES_MAX);
+  readonly changePut = new Uint8Array(CHANGES_MAX);
   readonly changeEvent: EventType[] = [];
-  readonly detailStart = new Int32Array(codec.STRING_COUNT * 8);
-  readonly detailLength = new Int32Array(codec.STRING_COUNT * 8);
+  readonly detailStart = new Int32Array(CHANGES_MAX);
+  readonly detailLength = new Int32Array(CHANGES_MAX);
   /** The AOR's live bindings after the change, for the 200 OK: record offsets in `existing` or in buf. */
   currentCount = 0;
-  readonly currentRec = new Int32Array(codec.STRING_COUNT * 8);
-  readonly currentOwn = new Uint8Array(codec.STRING_COUNT * 8);
+  readonly currentRec = new Int32Array(CHANGES_MAX);
+  readonly currentOwn = new Uint8Array(CHANGES_MAX);
   get buf(): Buffer { return this.scratch.buf; }
 
   /** Detail texts are written here, at `used`. */
@@ -157,7 +161,7 @@ export const PolicyReject = {
 // Scratch of decide() (synchronous, never re-entered).
 const expiry = new ExpiryResult();
 const writer = new codec.RecordWriter();
-const kept = new Int32Array(codec.STRING_COUNT * 8);
+const kept = new Int32Array(CHANGES_MAX);
 
 /**
  * Decides one REGISTER against the AOR's current bindings. `existing` is what the store holds now,

@@ -77,8 +77,10 @@ class PendingReply {
   tx = -1;
   number = '';
   nowMs = 0;
-  /** The decision being committed; reused by the next REGISTER this object carries. */
-  readonly decision = new Apply();
+  private apply: Apply | null = null;
+  /** The decision being committed; reused by the next REGISTER this object carries. Made on first use:
+   *  the pool holds pendingCommitsMax replies, and only those a load has needed carry buffers. */
+  get decision(): Apply { return this.apply ??= new Apply(); }
   startedAtMs = 0;
   created = 0;
   removed = 0;

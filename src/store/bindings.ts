@@ -6,7 +6,7 @@
 import type { Store } from './open.js';
 import type { BindingRecord } from './records.js';
 import {
-  AOR_FORMAT, FLAG_KEEPALIVE, FLAG_UNREACHABLE, R_FLAGS, R_KA_ANSWERED, R_KA_MISSED, R_KA_SENT, RecordWriter, Str,
+  AOR_FORMAT, FLAG_KEEPALIVE, FLAG_NAT, flags, FLAG_UNREACHABLE, R_FLAGS, R_KA_ANSWERED, R_KA_MISSED, R_KA_SENT, RecordWriter, Str,
   decodeBinding, encodeBinding, expiresAtMs, indexRecords, recordLength, recordSizeMax, refreshedAtMs, strEquals,
   strSame,
 } from './binding-codec.js';
@@ -185,16 +185,24 @@ export function bindingsOf(store: Store, number: string): BindingRecord[] {
   return reader.load(store, number).decode(number);
 }
 
+/**
+ * Each stored number from `start` on (inclusive), with its bindings read into `into` (valid until the
+ * next step). Keys are walked and each value read with getBinaryFast into one reused buffer: a range
+ * read of a binary database would copy every value into a buffer of its own (lmdb-js), which for
+ * 100,000 numbers costs tens of MiB of RSS.
+ */
+export function* storedNumbers(store: Store, into: StoredBindings, start?: string): Generator<string> {
+  for (const key of store.bindings.getKeys(start === undefined ? {} : { start })) {
+    const number = key as string;
+    into.load(store, number);
+    if (into.count > 0) yield number;
+  }
+}
+
 /** Every binding, ordered by number. */
 export function* allBindings(store: Store): Generator<BindingRecord> {
-  const recs = new Int32Array(AOR_RECORDS_MAX);
-  for (const { key, value } of store.bindings.getRange({})) {
-    const buf = value as Buffer;
-    const n = indexRecords(buf, buf.length, recs);
-    const list: BindingRecord[] = [];
-    for (let i = 0; i < n; i++) list.push(decodeBinding(buf, recs[i]!, key as string));
-    yield* list;
-  }
+  const stored = new StoredBindings();
+  for (const number of storedNumbers(store, stored)) yield* stored.decode(number);
 }
 
 /** Stored bindings in O(1) (meta count kept by every write). */
@@ -205,9 +213,10 @@ export function bindingCount(store: Store): number {
 export function countBindings(store: Store): { total: number; nat: number } {
   let total = 0;
   let nat = 0;
-  for (const b of allBindings(store)) {
-    total++;
-    if (b.nat) nat++;
+  const stored = new StoredBindings();
+  for (const _ of storedNumbers(store, stored)) {
+    total += stored.count;
+    for (let i = 0; i < stored.count; i++) if ((flags(stored.buf, stored.recs[i]!) & FLAG_NAT) !== 0) nat++;
   }
   return { total, nat };
 }
@@ -292,6 +301,6 @@ export function expireLapsedIn(store: Store, number: string, nowMs: number): Bin
  */
 export function lapsedEntries(store: Store, nowMs: number, limit: number): [number, string][] {
   const out: [number, string][] = [];
-  for (const { key } of store.expiry.getRange({ end: [nowMs, KEY_MAX], limit })) out.push(key as [number, string]);
+  for (const key of store.expiry.getKeys({ end: [nowMs, KEY_MAX], limit })) out.push(key as [number, string]);
   return out;
 }

@@ -99,10 +99,13 @@ export function queryEvents(store: Store, q: EventQuery): EventRecord[] {
   const out: EventRecord[] = [];
   const newestFirst = q.newestFirst === true;
   const range = newestFirst
-    ? store.events.getRange({ reverse: true, ...(q.sinceMs === undefined ? {} : { end: [q.sinceMs, 0, 0] }) })
-    : store.events.getRange(q.sinceMs === undefined ? {} : { start: [q.sinceMs, 0, 0] });
-  for (const { value } of range) {
-    const e = decodeEvent(value, value.length);
+    ? store.events.getKeys({ reverse: true, ...(q.sinceMs === undefined ? {} : { end: [q.sinceMs, 0, 0] }) })
+    : store.events.getKeys(q.sinceMs === undefined ? {} : { start: [q.sinceMs, 0, 0] });
+  for (const key of range) {
+    // Each row read into lmdb-js's reused buffer (a range read of values would copy every one).
+    const value = store.events.getBinaryFast(key as [number, number, number]) as Buffer | undefined;
+    if (value === undefined) continue;
+    const e = decodeEvent(value, (store.events as unknown as { lastSize: number }).lastSize);
     if (e === null) continue;
     if (types !== null && !types.has(e.type)) continue;
     if (q.number !== undefined && e.number !== q.number) continue;
