@@ -39,7 +39,9 @@ export class RegisterAsk {
   cseq = 0;
   star = false;
   expiresHeaderS = -1;     // -1 when absent
-  contacts: ContactAsk[] = [];
+  /** contacts[0, contactCount) are this request's (the objects are reused). */
+  readonly contacts: ContactAsk[] = Array.from({ length: limits.contactsPerRequestMax }, () => new ContactAsk());
+  contactCount = 0;
   sourcePort = 0;
   account!: Account;
   nowMs = 0;
@@ -176,7 +178,7 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
 
   if (ask.star) {
     // RFC 3261 §10.3 step 6: "*" only with Expires: 0 and as the only Contact.
-    if (ask.contacts.length > 0) return reject(...PolicyReject.wildcardNotAlone, `${PolicyReject.wildcardNotAlone.join(' ')}: Contact * must be the only contact (RFC 3261 §10.3 step 6)`);
+    if (ask.contactCount > 0) return reject(...PolicyReject.wildcardNotAlone, `${PolicyReject.wildcardNotAlone.join(' ')}: Contact * must be the only contact (RFC 3261 §10.3 step 6)`);
     if (ask.expiresHeaderS !== 0) {
       return reject(...PolicyReject.wildcardNotZero, `${PolicyReject.wildcardNotZero.join(' ')}: Contact * needs Expires: 0, got ${ask.expiresHeaderS < 0 ? 'none' : ask.expiresHeaderS} (RFC 3261 §10.3 step 6)`);
     }
@@ -194,13 +196,14 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
   }
 
   // A query (no Contact): the bindings as they are (RFC 3261 §10.3 step 8).
-  if (ask.contacts.length === 0) {
+  if (ask.contactCount === 0) {
     for (let i = 0; i < existing.count; i++) if (live(existing, i, now)) out.current(existing.recs[i]!, false);
     return out;
   }
 
   // Step 7, first pass: check everything before changing anything (a failed request changes nothing).
-  for (const c of ask.contacts) {
+  for (let ci = 0; ci < ask.contactCount; ci++) {
+    const c = ask.contacts[ci]!;
     computeExpiry(expiry, c.expiresParamS, ask.expiresHeaderS, ask.account.expiresS, params, c.nat, 0);
     if (expiry.outcome === ExpiryOutcome.TooBrief) {
       return reject(...PolicyReject.tooBrief,
@@ -212,8 +215,9 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
   }
 
   const contacts = ask.contacts;
+  const contactCount = ask.contactCount;
   const ab = ask.buf;
-  for (let ci = 0; ci < contacts.length; ci++) {
+  for (let ci = 0; ci < contactCount; ci++) {
     const c = contacts[ci]!;
     if (namedBefore(ask, ci, ab, c.start[Str.key]!, c.length[Str.key]!)) continue; // the same contact twice: the first counts
     computeExpiry(expiry, c.expiresParamS, ask.expiresHeaderS, ask.account.expiresS, params, c.nat, ask.random);
@@ -268,7 +272,7 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
   let keptCount = 0;
   for (let i = 0; i < existing.count; i++) {
     const rec = existing.recs[i]!;
-    if (live(existing, i, now) && !namedBefore(ask, contacts.length, eb, codec.strStart(eb, rec, Str.key), codec.strLength(eb, rec, Str.key))) kept[keptCount++] = i;
+    if (live(existing, i, now) && !namedBefore(ask, contactCount, eb, codec.strStart(eb, rec, Str.key), codec.strLength(eb, rec, Str.key))) kept[keptCount++] = i;
   }
   // Lapsed bindings not named here are gone as far as the phone is concerned; the sweep records `expired`.
   const max = params.bindingsPerAorMax;

@@ -29,7 +29,7 @@ import { registrarLimits } from './limits.js';
 import { NumberLocks } from './locks.js';
 import { ByteChars } from '../net/index.js';
 import { NonceCounts, NonceIssuer } from './nonce.js';
-import { Apply, ContactAsk, RegisterAsk, decide, type Decision } from './policy.js';
+import { Apply, RegisterAsk, decide, type Decision } from './policy.js';
 
 const { Str } = codec;
 
@@ -89,7 +89,9 @@ class PendingReply {
 /** REGISTERs sharing one LMDB commit. Pooled; onCommitted/onFailed are bound once per batch object. */
 class Batch {
   promise: Promise<unknown> | null = null;
+  /** replies[0, count): arrays keep their length between batches (length = 0 would free and regrow them). */
   replies: PendingReply[] = [];
+  count = 0;
   readonly write: () => void;
   readonly onCommitted: () => void;
   readonly onFailed: (err: unknown) => void;
@@ -128,6 +130,7 @@ export class Registrar {
   private pendingCount = 0;
   private readonly batchPool: Batch[] = [];
   private queued: PendingReply[] = [];
+  private queuedCount = 0;
   private committing = false;
   private deferred: Deferred[] = [];
   private draining = false;
@@ -135,8 +138,6 @@ export class Registrar {
   private readonly stored = new StoredBindings();
   private readonly askText = new ByteText();
   private readonly hostChars = new ByteChars();
-  private readonly askContacts: ContactAsk[] = [];
-  private readonly contactPool: ContactAsk[] = Array.from({ length: limits.contactsPerRequestMax }, () => new ContactAsk());
   private readonly ask = new RegisterAsk();
   private readonly merge = new AorMerge();
   private readonly mergePuts = new RecordList();
@@ -286,7 +287,9 @@ export class Registrar {
     if (account === undefined || account.authMode === 'password' || account.authMode === 'ip_password') {
       if (!this.authenticate(msg, source, socketIndex, tx, number, nowMs)) return;
     }
-    assert(account !== undefined); // authenticate() succeeds only with a real account's HA1
+    // authenticate() succeeds only with a real account's HA1. (Plain checks on this path: node:assert's
+    // rest arguments cost an array per call where it is not inlined.)
+    if (account === undefined) throw new Error('invariant: authenticated without an account');
     this.bind(msg, address, port, socketIndex, tx, number, account, nowMs, startedAtMs);
   }
 
@@ -348,7 +351,7 @@ export class Registrar {
     // The pending reply is taken first: its Apply receives the decision (pendingCount < pendingCommitsMax
     // was checked on entry); it goes back at once when there is nothing to commit.
     const reply = this.freeReplies.pop();
-    assert(reply !== undefined);
+    if (reply === undefined) throw new Error('invariant: no free pending reply below pendingCommitsMax');
     let decision: Decision;
     try {
       decision = decide(ask, this.stored.load(this.store, number), this.params, reply.decision);
@@ -389,7 +392,7 @@ export class Registrar {
     reply.created = decision.registeredCount;
     reply.removed = decision.removeCount;
     this.locks.lock(number);
-    this.queued.push(reply);
+    this.queued[this.queuedCount++] = reply;
     if (!this.committing) this.flush();
   }
 
@@ -403,12 +406,11 @@ export class Registrar {
     const ask = this.ask;
     const t = this.askText.at(0);
     const src = msg.buf;
-    const contacts = this.askContacts;
-    contacts.length = 0;
+    let contactCount = 0;
     for (let i = 0; i < msg.contactCount; i++) {
       const c = msg.contact(i);
       if (c.star) continue;
-      const ca = this.contactPool[contacts.length]!;
+      const ca = ask.contacts[contactCount]!;
       const uriStart = t.p;
       t.bytes(src, c.uri.start, c.uri.end - c.uri.start);
       ca.start[Str.contact] = uriStart;
@@ -439,10 +441,10 @@ export class Registrar {
       ca.expiresParamS = c.expires;
       ca.qPermille = c.q;
       ca.nat = viaNat || looksNatted(this.hostChars.of(src, c.uri.hostStart, c.uri.hostEnd), c.uri.port, address, port);
-      contacts.push(ca);
+      contactCount++;
     }
     let p = t.p;
-    if (contacts.length > 0) {
+    if (contactCount > 0) {
       // The AOR as registered: the To URI without parameters (scheme, user, host, port).
       const u = msg.to.uri;
       t.text(u.scheme === Scheme.Sips ? 'sips:' : 'sip:').bytes(src, u.userStart, u.userEnd - u.userStart).text('@')
@@ -475,7 +477,7 @@ export class Registrar {
     ask.cseq = msg.cseq;
     ask.star = msg.contactStar;
     ask.expiresHeaderS = msg.expires;
-    ask.contacts = contacts;
+    ask.contactCount = contactCount;
     ask.sourcePort = port;
     ask.account = account;
     ask.nowMs = nowMs;
@@ -514,11 +516,13 @@ export class Registrar {
    * transaction per event-loop turn, a few datagrams each).
    */
   private flush(): void {
-    if (this.queued.length === 0) return;
+    if (this.queuedCount === 0) return;
     const batch = this.batchPool.pop() ?? new Batch(this);
     const list = this.queued;
     this.queued = batch.replies;
     batch.replies = list;
+    batch.count = this.queuedCount;
+    this.queuedCount = 0;
     // One lmdb-js transaction callback for the whole batch: its writes go straight into the write
     // transaction (lmdb-js runs the callback synchronously when the write thread opens it), instead of
     // each put queueing an instruction with a resolution object and a closure of its own. The callback
@@ -536,7 +540,8 @@ export class Registrar {
 
   /** The batch's writes, inside its write transaction (synchronous, as lmdb-js requires). */
   writeBatch(batch: Batch): void {
-    for (const r of batch.replies) {
+    for (let i = 0; i < batch.count; i++) {
+      const r = batch.replies[i]!;
       const d = r.decision;
       d.toLists(this.mergePuts, this.mergeDrops);
       this.merge.apply(this.store, r.number, this.mergePuts, this.mergeDrops);
@@ -564,9 +569,10 @@ export class Registrar {
       const detail = (err as { commitError?: unknown } | null)?.commitError;
       if (detail instanceof Promise) detail.catch((cause: unknown) => this.log.error({ err: String(cause) }, 'store commit failure cause'));
       counters.storeWriteFailures++;
-      this.log.error({ err: err instanceof Error ? err.message : String(err), registers: batch.replies.length }, 'store commit failed: answering 500');
+      this.log.error({ err: err instanceof Error ? err.message : String(err), registers: batch.count }, 'store commit failed: answering 500');
     }
-    for (const r of batch.replies) {
+    for (let i = 0; i < batch.count; i++) {
+      const r = batch.replies[i]!;
       const slot = r.slot!;
       let n = r.okLength;
       if (!ok) {
@@ -590,13 +596,13 @@ export class Registrar {
       this.recycle(r);
       this.pendingCount--;
     }
-    batch.replies.length = 0;
+    batch.count = 0;
     batch.promise = null;
     this.batchPool.push(batch);
     // What queued during that commit goes now, then deferred requests (their numbers may be free).
     this.flush();
     this.drainDeferred();
-    if (this.pendingCount === 0 && this.deferred.length === 0 && this.queued.length === 0 && this.idleWaiters.length > 0) {
+    if (this.pendingCount === 0 && this.deferred.length === 0 && this.queuedCount === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();

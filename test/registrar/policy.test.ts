@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Apply, ContactAsk, RegisterAsk, decide as decideBytes } from '../../src/registrar/policy.js';
+import { Apply, RegisterAsk, decide as decideBytes } from '../../src/registrar/policy.js';
 import { ByteText, StoredBindings, type BindingRecord, type EventType } from '../../src/store/index.js';
 import * as codec from '../../src/store/binding-codec.js';
 import type { Account, Params } from '../../src/config/types.js';
@@ -43,8 +43,9 @@ function toAsk(a: AskIn): RegisterAsk {
   const r = new RegisterAsk();
   const put = (starts: Int32Array, lengths: Int32Array, f: number, s: string): void => { starts[f] = t.p; t.text(s); lengths[f] = t.p - starts[f]!; };
   const S = codec.Str;
-  r.contacts = a.contacts.map((c) => {
-    const ca = new ContactAsk();
+  r.contactCount = a.contacts.length;
+  a.contacts.forEach((c, i) => {
+    const ca = r.contacts[i]!;
     put(ca.start, ca.length, S.key, c.key);
     put(ca.start, ca.length, S.contact, c.uri);
     put(ca.start, ca.length, S.instance, c.instance ?? '');
@@ -52,7 +53,6 @@ function toAsk(a: AskIn): RegisterAsk {
     ca.expiresParamS = c.expiresParamS;
     ca.qPermille = c.q === null ? -1 : Math.round(c.q * 1000);
     ca.nat = c.nat;
-    return ca;
   });
   put(r.start, r.length, S.aor, a.aor);
   put(r.start, r.length, S.source, a.source);
