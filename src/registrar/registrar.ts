@@ -540,6 +540,7 @@ export class Registrar {
 
   /** The batch's writes, inside its write transaction (synchronous, as lmdb-js requires). */
   writeBatch(batch: Batch): void {
+    this.rows.reset();
     for (let i = 0; i < batch.count; i++) {
       const r = batch.replies[i]!;
       const d = r.decision;
@@ -551,10 +552,11 @@ export class Registrar {
         this.rows.begin(r.nowMs, d.changeEvent[i]!).text(r.number).next()
           .bytes(buf, codec.strStart(buf, rec, Str.source), codec.strLength(buf, rec, Str.source)).next()
           .bytes(buf, codec.strStart(buf, rec, Str.userAgent), codec.strLength(buf, rec, Str.userAgent)).next()
-          .bytes(buf, d.detailStart[i]!, d.detailLength[i]!)
-          .putIn(this.store, r.nowMs);
+          .bytes(buf, d.detailStart[i]!, d.detailLength[i]!).endRow();
       }
     }
+    // Every row of this commit in one history value.
+    this.rows.putIn(this.store);
     this.mergePuts.clear();
     this.mergeDrops.clear();
   }

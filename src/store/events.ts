@@ -1,87 +1,155 @@
-// History rows (schema 3) as bytes, little-endian:
+// History (schema 3) as bytes. A value holds one or more rows, one after another; its key is
+// [atMs of its first row, pid, seq]. The REGISTER path writes all rows of one commit as one value (one
+// put per commit instead of one per REGISTER); everything else writes one row per value with
+// appendEvent. The number of rows is kept in meta (HISTORY_ROWS_KEY) by every writer, inside its
+// write transaction, for the SS_EVENT_MAX bound. One row, little-endian:
 //   0 f64 atMs   8 u8 type (index in EVENT_TYPES)   9 u8 0   10 u16 × 4 lengths, then the UTF-8 of
 //   number, source, userAgent, detail in that order.
-// The REGISTER path composes rows from bytes it already has (EventWriter); everything else writes
-// EventRecord objects with appendEvent.
-import { entryCount, type Store } from './open.js';
+import type { Store } from './open.js';
 import { EVENT_TYPES, type EventRecord, type EventType } from './records.js';
 import { timeKeyInto } from './keys.js';
 import { ByteText, asValue } from './bytes.js';
 
 const E_AT = 0, E_TYPE = 8, E_LENGTHS = 10, E_HEADER = 18;
-export const EventStr = { number: 0, source: 1, userAgent: 2, detail: 3 } as const;
+export const HISTORY_ROWS_KEY = 'history_rows';
+/** Rows of one value are at most this much later than its key (a commit's REGISTERs); range starts allow for it. */
+const VALUE_SPAN_MS = 60_000;
 const typeCodes = new Map<EventType, number>(EVENT_TYPES.map((t, i) => [t, i]));
 
 /**
- * Writes one row field by field into a growing buffer: begin() → the four strings in EventStr order,
- * each built with text()/bytes()/int() and ended by next() (the detail is ended by putIn/copy).
+ * Builds rows into a growing buffer: begin() → the four strings (number, source, userAgent, detail),
+ * each from text()/bytes() and ended by next() → endRow(); then putIn() writes every row built as one
+ * value, or copy() returns them.
  */
 export class EventWriter {
   private readonly t = new ByteText();
-  private field = 0;
+  private row = 0;
+  private field = 4;
   private fieldStart = 0;
+  private rows = 0;
+  private firstAtMs = 0;
   private readonly key: [number, number, number] = [0, 0, 0];
 
   begin(atMs: number, type: EventType): this {
-    const buf = this.t.at(0).scratch.ensure(E_HEADER);
-    buf.writeDoubleLE(atMs, E_AT);
-    buf[E_TYPE] = typeCodes.get(type)!;
-    buf[E_TYPE + 1] = 0;
-    this.t.p = E_HEADER;
+    if (this.field !== 4) throw new Error('history row: the previous row was not ended');
+    if (this.rows === 0) { this.t.at(0); this.firstAtMs = atMs; }
+    const at = this.t.p;
+    const buf = this.t.scratch.ensure(at + E_HEADER, at);
+    buf.writeDoubleLE(atMs, at + E_AT);
+    buf[at + E_TYPE] = typeCodes.get(type)!;
+    buf[at + E_TYPE + 1] = 0;
+    this.row = at;
+    this.t.p = at + E_HEADER;
     this.field = 0;
-    this.fieldStart = E_HEADER;
+    this.fieldStart = this.t.p;
     return this;
   }
   text(s: string): this { this.t.text(s); return this; }
   bytes(src: Buffer, start: number, length: number): this { this.t.bytes(src, start, length); return this; }
-  /** Ends the current field and starts the next. */
+  /** Ends the current field. */
   next(): this {
     if (this.field >= 4) throw new Error('history row: more than 4 fields');
-    this.t.buf.writeUInt16LE(Math.min(this.t.p - this.fieldStart, 0xffff), E_LENGTHS + 2 * this.field);
+    const length = this.t.p - this.fieldStart;
+    if (length > 0xffff) throw new Error(`history row: a field of ${length} bytes`);
+    this.t.buf.writeUInt16LE(length, this.row + E_LENGTHS + 2 * this.field);
     this.field++;
     this.fieldStart = this.t.p;
     return this;
   }
-  /** Ends the detail and writes the row (inside a write transaction: the value is copied at once). */
-  putIn(store: Store, atMs: number): void {
-    this.end();
-    store.events.put(timeKeyInto(this.key, atMs), asValue(this.t.buf, this.t.p));
-  }
-  /** Ends the detail; the row as bytes (a copy), for a write outside a transaction. */
-  copy(): Buffer {
-    this.end();
-    return Buffer.from(this.t.buf.subarray(0, this.t.p));
-  }
-  private end(): void {
+  /** Ends the row (its detail field included). */
+  endRow(): this {
     this.next();
     if (this.field !== 4) throw new Error(`history row: ${this.field} of 4 fields written`);
+    this.rows++;
+    return this;
   }
+  /** Forgets rows built and not written (after a failed transaction). */
+  reset(): void { this.rows = 0; this.field = 4; }
+  /** Writes the rows built as one value and counts them; inside a write transaction (the value is copied at once). */
+  putIn(store: Store): void {
+    if (this.rows === 0) return;
+    store.events.put(timeKeyInto(this.key, this.firstAtMs), asValue(this.t.buf, this.t.p));
+    countRows(store, this.rows);
+    this.rows = 0;
+  }
+  /** The rows built, as a value of their own (a copy); starts afresh. */
+  copy(): Buffer {
+    const out = Buffer.from(this.t.buf.subarray(0, this.t.p));
+    this.rows = 0;
+    return out;
+  }
+}
+
+/** Adds `n` (negative: removes) to the stored row count. Inside a write transaction. */
+export function countRows(store: Store, n: number): void {
+  const total = (store.meta.get(HISTORY_ROWS_KEY) as number | undefined) ?? 0;
+  store.meta.put(HISTORY_ROWS_KEY, Math.max(0, total + n));
+}
+
+/** Rows stored (O(1)). */
+export function historyRows(store: Store): number {
+  return (store.meta.get(HISTORY_ROWS_KEY) as number | undefined) ?? 0;
 }
 
 const rowWriter = new EventWriter();
 
-function encode(e: EventRecord): Buffer {
-  return rowWriter.begin(e.atMs, e.type).text(e.number).next().text(e.source).next().text(e.userAgent).next().text(e.detail).copy();
+/** One EventRecord as a value of its own. */
+export function encodeEvent(e: EventRecord): Buffer {
+  return rowWriter.begin(e.atMs, e.type).text(e.number).next().text(e.source).next().text(e.userAgent).next().text(e.detail).endRow().copy();
 }
 
-export function decodeEvent(buf: Buffer, length: number): EventRecord | null {
-  if (length < E_HEADER) return null;
-  const type = EVENT_TYPES[buf[E_TYPE]!];
-  if (type === undefined) return null;
-  const parts: string[] = [];
-  let p = E_HEADER;
-  for (let i = 0; i < 4; i++) {
-    const n = buf.readUInt16LE(E_LENGTHS + 2 * i);
-    if (p + n > length) return null;
-    parts.push(buf.toString('utf8', p, p + n));
-    p += n;
+/** Length of the row at `at` in buf[0, length), or -1 when it is damaged. */
+function rowLength(buf: Buffer, at: number, length: number): number {
+  if (at + E_HEADER > length) return -1;
+  let n = E_HEADER;
+  for (let i = 0; i < 4; i++) n += buf.readUInt16LE(at + E_LENGTHS + 2 * i);
+  return at + n > length ? -1 : n;
+}
+
+/** The rows of one value buf[0, length), oldest first (a damaged tail is left out). */
+export function decodeEvents(buf: Buffer, length: number): EventRecord[] {
+  const out: EventRecord[] = [];
+  for (let at = 0; at < length;) {
+    const n = rowLength(buf, at, length);
+    if (n < 0) break;
+    const type = EVENT_TYPES[buf[at + E_TYPE]!];
+    if (type !== undefined) {
+      const parts: string[] = [];
+      let p = at + E_HEADER;
+      for (let i = 0; i < 4; i++) {
+        const len = buf.readUInt16LE(at + E_LENGTHS + 2 * i);
+        parts.push(buf.toString('utf8', p, p + len));
+        p += len;
+      }
+      out.push({ atMs: buf.readDoubleLE(at + E_AT), type, number: parts[0]!, source: parts[1]!, userAgent: parts[2]!, detail: parts[3]! });
+    }
+    at += n;
   }
-  return { atMs: buf.readDoubleLE(E_AT), type, number: parts[0]!, source: parts[1]!, userAgent: parts[2]!, detail: parts[3]! };
+  return out;
+}
+
+/** Rows in one value, and the time of its last row. */
+function rowsOf(buf: Buffer, length: number): { rows: number; lastAtMs: number } {
+  let rows = 0;
+  let lastAtMs = 0;
+  for (let at = 0; at < length;) {
+    const n = rowLength(buf, at, length);
+    if (n < 0) break;
+    rows++;
+    lastAtMs = Math.max(lastAtMs, buf.readDoubleLE(at + E_AT));
+    at += n;
+  }
+  return { rows, lastAtMs };
 }
 
 /** Writes one history row. The record is encoded during the call: callers may reuse the object. */
 export function appendEvent(store: Store, e: EventRecord): Promise<boolean> {
-  return store.events.put(timeKeyInto([0, 0, 0], e.atMs), encode(e));
+  const value = encodeEvent(e);
+  return store.root.transaction(() => {
+    store.events.put(timeKeyInto([0, 0, 0], e.atMs), value);
+    countRows(store, 1);
+    return true;
+  }) as Promise<boolean>;
 }
 
 export interface EventQuery {
@@ -98,36 +166,58 @@ export function queryEvents(store: Store, q: EventQuery): EventRecord[] {
   const limit = q.limit ?? Infinity;
   const out: EventRecord[] = [];
   const newestFirst = q.newestFirst === true;
-  const range = newestFirst
-    ? store.events.getKeys({ reverse: true, ...(q.sinceMs === undefined ? {} : { end: [q.sinceMs, 0, 0] }) })
-    : store.events.getKeys(q.sinceMs === undefined ? {} : { start: [q.sinceMs, 0, 0] });
-  for (const key of range) {
-    // Each row read into lmdb-js's reused buffer (a range read of values would copy every one).
+  const sinceMs = q.sinceMs ?? -Infinity;
+  // A value is keyed by its first row: start a little earlier and filter rows by their own time.
+  const from = q.sinceMs === undefined ? undefined : [q.sinceMs - VALUE_SPAN_MS, 0, 0];
+  const keys = newestFirst
+    ? store.events.getKeys({ reverse: true, ...(from === undefined ? {} : { end: from }) })
+    : store.events.getKeys(from === undefined ? {} : { start: from });
+  let oldestKept = Infinity;
+  for (const key of keys) {
+    // Read into lmdb-js's reused buffer (a range read of values would copy every one).
     const value = store.events.getBinaryFast(key as [number, number, number]) as Buffer | undefined;
     if (value === undefined) continue;
-    const e = decodeEvent(value, (store.events as unknown as { lastSize: number }).lastSize);
-    if (e === null) continue;
-    if (types !== null && !types.has(e.type)) continue;
-    if (q.number !== undefined && e.number !== q.number) continue;
-    out.push(e);
-    if (out.length >= limit && newestFirst) break;
+    const rows = decodeEvents(value, (store.events as unknown as { lastSize: number }).lastSize);
+    if (newestFirst) rows.reverse();
+    if (newestFirst && out.length >= limit && (key as number[])[0]! + VALUE_SPAN_MS < oldestKept) break;
+    for (const e of rows) {
+      if (e.atMs < sinceMs) continue;
+      if (types !== null && !types.has(e.type)) continue;
+      if (q.number !== undefined && e.number !== q.number) continue;
+      out.push(e);
+      if (e.atMs < oldestKept) oldestKept = e.atMs;
+    }
   }
+  // Values overlap by at most a commit's span: order the rows by time (stable), then cut.
+  if (newestFirst) {
+    out.sort((a, b) => b.atMs - a.atMs);
+    return out.length > limit ? out.slice(0, limit) : out;
+  }
+  out.sort((a, b) => a.atMs - b.atMs);
   // Oldest first with a limit keeps the newest `limit` rows, as `tail` would.
-  if (!newestFirst && out.length > limit) return out.slice(out.length - limit);
+  if (out.length > limit) return out.slice(out.length - limit);
   return out;
 }
 
-/** Drops rows older than the retention or beyond the count bound, oldest first. Returns how many. */
+/**
+ * Drops values whose rows are all older than the retention, or while the rows are more than the count
+ * bound, oldest first, at most batchMax values in one write transaction. Returns how many rows went.
+ */
 export function pruneEvents(store: Store, nowMs: number, retentionDays: number, countMax: number, batchMax = 10_000): number {
   const cutoffMs = nowMs - retentionDays * 86_400_000;
-  const total = entryCount(store.events);
-  let excess = Math.max(0, total - countMax);
-  let removed = 0;
-  for (const key of store.events.getKeys({ limit: batchMax })) {
-    if (key[0] >= cutoffMs && excess <= 0) break;
-    store.events.remove(key);
-    excess--;
-    removed++;
-  }
-  return removed;
+  return store.root.transactionSync(() => {
+    let excess = Math.max(0, historyRows(store) - countMax);
+    let removed = 0;
+    for (const key of store.events.getKeys({ limit: batchMax })) {
+      const value = store.events.getBinaryFast(key as [number, number, number]) as Buffer | undefined;
+      if (value === undefined) continue;
+      const { rows, lastAtMs } = rowsOf(value, (store.events as unknown as { lastSize: number }).lastSize);
+      if (lastAtMs >= cutoffMs && excess <= 0) break;
+      store.events.remove(key);
+      excess -= rows;
+      removed += rows;
+    }
+    if (removed > 0) countRows(store, -removed);
+    return removed;
+  });
 }

@@ -3,7 +3,7 @@
 import type { Database, RootDatabase } from 'lmdb';
 import type { BindingRecord, EventRecord } from './records.js';
 import { AOR_FORMAT, RecordWriter, encodeBinding, recordSizeMax } from './binding-codec.js';
-import { EventWriter } from './events.js';
+import { HISTORY_ROWS_KEY, encodeEvent } from './events.js';
 import { BINDING_COUNT_KEY } from './bindings.js';
 
 /** Where lmdb-js kept schema 2's shared msgpack structures (an entry of the database itself). */
@@ -17,7 +17,6 @@ export function migrateToBytes(root: RootDatabase, meta: Database<unknown, strin
   const expiry = root.openDB<Buffer, [number, string]>({ name: 'aor_expiry', encoding: 'binary' });
   const history = root.openDB<Buffer, [number, number, number]>({ name: 'history', encoding: 'binary' });
   const writer = new RecordWriter();
-  const rows = new EventWriter();
   const one = Buffer.from([1]);
   root.transactionSync(() => {
     let total = 0;
@@ -41,11 +40,13 @@ export function migrateToBytes(root: RootDatabase, meta: Database<unknown, strin
       group.push({ ...value, number: key[0] });
     }
     flushGroup();
+    let historyRows = 0;
     for (const { key, value } of oldEvents.getRange({})) {
-      history.put(key, rows.begin(value.atMs, value.type).text(value.number).next().text(value.source).next()
-        .text(value.userAgent).next().text(value.detail).copy());
+      history.put(key, encodeEvent(value));
+      historyRows++;
     }
     meta.put(BINDING_COUNT_KEY, total);
+    meta.put(HISTORY_ROWS_KEY, historyRows);
     meta.put('schema_version', version);
     oldBindings.dropSync();
     oldExpiry.dropSync();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   openStore, putBinding, removeBinding, bindingsOf, lapsedEntries, bindingStatus, expiresInS, bindingCount,
-  countBindings, formatAddress, appendEvent, queryEvents, pruneEvents, type BindingRecord,
+  countBindings, formatAddress, appendEvent, queryEvents, pruneEvents, EventWriter, historyRows, entryCount, type BindingRecord,
 } from '../../src/store/index.js';
 
 const store = openStore(mkdtempSync(join(tmpdir(), 'sipreg-bind-')));
@@ -81,4 +81,24 @@ t.test('history is ordered, filtered and pruned by age and count', async (t) => 
   await store.events.committed;
   t.equal(removedByCount, 2);
   t.same(queryEvents(store, {}).map((e) => e.atMs / day), [7, 8, 9]);
+});
+
+t.test('rows written together are one value, read back row by row, counted and pruned', async (t) => {
+  const s = openStore(mkdtempSync(join(tmpdir(), 'sipreg-rows-')));
+  t.teardown(() => s.close());
+  const w = new EventWriter();
+  await s.root.transaction(() => {
+    for (let i = 0; i < 5; i++) w.begin(10_000 + i, 'refreshed').text(`200${i}`).next().text('192.0.2.1:5060').next().text('ua').next().text(`row ${i}`).endRow();
+    w.putIn(s);
+  });
+  await appendEvent(s, { atMs: 10_002, type: 'rejected', number: '9', source: '', userAgent: '', detail: 'between' });
+  t.equal(entryCount(s.events), 2, 'five rows in one value, one in another');
+  t.equal(historyRows(s), 6);
+  t.same(queryEvents(s, {}).map((e) => e.detail), ['row 0', 'row 1', 'row 2', 'between', 'row 3', 'row 4'], 'ordered by time across values');
+  t.same(queryEvents(s, { newestFirst: true, limit: 3 }).map((e) => e.detail), ['row 4', 'row 3', 'between']);
+  t.same(queryEvents(s, { sinceMs: 10_003 }).map((e) => e.detail), ['row 3', 'row 4'], 'rows of a value keyed earlier are found by their own time');
+  t.same(queryEvents(s, { type: 'refreshed', number: '2001' }).map((e) => e.detail), ['row 1']);
+  t.equal(pruneEvents(s, 10_010, 30, 2), 5, 'over the bound: the oldest value goes whole');
+  t.equal(historyRows(s), 1);
+  t.same(queryEvents(s, {}).map((e) => e.detail), ['between']);
 });
