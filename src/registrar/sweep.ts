@@ -1,5 +1,7 @@
 // The expiry sweep (issue 3 "Store"): walks the expiry index from its oldest entry, removes bindings
-// whose absolute expiry has passed and records `expired` for each. Bounded per pass (one commit of at
+// whose absolute expiry has passed and records `expired` for each. Index entries are check times at or
+// before each binding's expiry (store/bindings.ts AorMerge): a number visited with nothing lapsed is
+// re-armed at its earliest expiry. Bounded per pass (one commit of at
 // most registrarLimits.sweepBatchMax removals); a full pass is followed at once by another, a partial
 // one waits sweepIntervalMs. Expiry is absolute epoch time, so it continues across restarts: the first
 // pass after a start removes whatever lapsed while the service was down.
@@ -9,21 +11,29 @@ import { counters } from '../stats/counters.js';
 import { registrarLimits } from './limits.js';
 import type { NumberLocks } from './locks.js';
 
-/** One pass: returns how many bindings it removed. Numbers with a write in flight are left for later. */
-export async function sweepOnce(store: Store, locks: NumberLocks | null, nowMs: number, batchMax: number = registrarLimits.sweepBatchMax): Promise<number> {
+/**
+ * One pass: returns how many bindings it removed and whether it took a full batch of index entries
+ * (then another pass follows at once). Numbers with a write in flight are left for later.
+ */
+export async function sweepOnce(store: Store, locks: NumberLocks | null, nowMs: number,
+  batchMax: number = registrarLimits.sweepBatchMax): Promise<{ removed: number; full: boolean }> {
   const entries = lapsedEntries(store, nowMs, batchMax);
-  if (entries.length === 0) return 0;
-  const numbers: string[] = [];
-  for (const [, number] of entries) {
+  if (entries.length === 0) return { removed: 0, full: false };
+  // The numbers due, each with the index times that named it (a number can have several).
+  const due = new Map<string, number[]>();
+  for (const [t, number] of entries) {
     if (locks !== null && locks.isLocked(number)) continue;
-    if (!numbers.includes(number)) numbers.push(number);
+    const times = due.get(number);
+    if (times === undefined) due.set(number, [t]);
+    else times.push(t);
   }
+  const numbers = [...due.keys()];
   if (locks !== null) for (const n of numbers) locks.lock(n);
   let removed = 0;
   try {
     await store.root.transaction(() => {
       for (const number of numbers) {
-        for (const b of expireLapsedIn(store, number, nowMs)) {
+        for (const b of expireLapsedIn(store, number, nowMs, due.get(number)!)) {
           void appendEvent(store, {
             atMs: nowMs, type: 'expired', number: b.number, source: b.source, userAgent: b.userAgent,
             detail: `expired: not refreshed within its ${b.expiresS} s (last REGISTER ${new Date(b.refreshedAtMs).toISOString()}, contact ${b.contact})`,
@@ -31,15 +41,13 @@ export async function sweepOnce(store: Store, locks: NumberLocks | null, nowMs: 
           removed++;
         }
       }
-      // The entries walked are done with (an entry whose binding was refreshed elsewhere was stale).
-      for (const key of entries) if (numbers.includes(key[1])) store.expiry.remove(key);
     });
     counters.bindingsExpired += removed;
     counters.bindingsRemoved += removed;
   } finally {
     if (locks !== null) for (const n of numbers) locks.unlock(n);
   }
-  return removed;
+  return { removed, full: entries.length >= batchMax && numbers.length > 0 };
 }
 
 /** The sweep as a service component. `locks` are the registrar's, so the two never race on a number. */
@@ -51,7 +59,7 @@ export function expirySweep(ctx: ServiceContext, locks: NumberLocks | null): Com
     timer = null;
     if (stopped) return;
     running = sweepOnce(ctx.store, locks, Date.now()).then(
-      (n) => schedule(n >= registrarLimits.sweepBatchMax ? 0 : registrarLimits.sweepIntervalMs),
+      (pass) => schedule(pass.full ? 0 : registrarLimits.sweepIntervalMs),
       (err: unknown) => {
         counters.storeWriteFailures++;
         ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'expiry sweep failed');

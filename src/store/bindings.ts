@@ -100,12 +100,16 @@ const EMPTY = Buffer.alloc(0);
  * transactionSync): it reads the number's current value there, drops the records whose contact key is
  * named by `drops` or `puts`, appends `puts`, and keeps the expiry index and binding count in step.
  * Returns the number of records now stored for the number.
+ *
+ * The expiry index holds check times, not exact expiries: for every stored binding there is an entry
+ * [t, number] with t at or before its expiry. A refresh only moves an expiry later, so it writes no
+ * index entry; the sweep visits the number at t, removes what has lapsed and re-arms the number at
+ * its earliest remaining expiry (sweep.ts). Only a binding that expires before everything the number
+ * held (a new number, a shorter expiry) adds an entry here.
  */
 export class AorMerge {
   private readonly stored = new StoredBindings();
   private readonly out = new Scratch(4096);
-  private readonly oldTimes = new Float64Array(AOR_RECORDS_MAX);
-  private readonly newTimes = new Float64Array(AOR_RECORDS_MAX);
   private readonly expiryKey: [number, string] = [0, ''];
 
   apply(store: Store, number: string, puts: RecordList, drops: RecordList): number {
@@ -117,24 +121,23 @@ export class AorMerge {
     const out = this.out.ensure(size);
     out[0] = AOR_FORMAT;
     let p = 1;
-    let oldTimes = 0;
-    let newTimes = 0;
+    let kept = 0;
+    // Every stored binding is covered by an index entry at or before this (nothing stored: none).
+    let covered = Infinity;
     for (let i = 0; i < stored.count; i++) {
       const rec = stored.recs[i]!;
-      oldTimes = addTime(this.oldTimes, oldTimes, expiresAtMs(sbuf, rec));
+      covered = Math.min(covered, expiresAtMs(sbuf, rec));
       if (drops.hasKey(sbuf, rec) || puts.hasKey(sbuf, rec)) continue;
-      newTimes = addTime(this.newTimes, newTimes, expiresAtMs(sbuf, rec));
-      const len = recordLength(sbuf, rec);
-      p += copyInto(sbuf, rec, rec + len, out, p);
+      p += copyInto(sbuf, rec, rec + recordLength(sbuf, rec), out, p);
+      kept++;
     }
-    let kept = 0;
-    for (let i = 0; i < stored.count; i++) if (!drops.hasKey(sbuf, stored.recs[i]!) && !puts.hasKey(sbuf, stored.recs[i]!)) kept++;
+    let uncovered = Infinity;
     for (let i = 0; i < puts.count; i++) {
       const b = puts.bufs[i]!;
       const rec = puts.recs[i]!;
-      newTimes = addTime(this.newTimes, newTimes, expiresAtMs(b, rec));
-      const len = recordLength(b, rec);
-      p += copyInto(b, rec, rec + len, out, p);
+      const e = expiresAtMs(b, rec);
+      if (e < covered && e < uncovered) uncovered = e;
+      p += copyInto(b, rec, rec + recordLength(b, rec), out, p);
     }
     const count = kept + puts.count;
     if (count === 0) {
@@ -142,16 +145,10 @@ export class AorMerge {
     } else {
       store.bindings.put(number, asValue(out, p));
     }
-    const key = this.expiryKey;
-    key[1] = number;
-    for (let i = 0; i < oldTimes; i++) {
-      if (hasTime(this.newTimes, newTimes, this.oldTimes[i]!)) continue;
-      key[0] = this.oldTimes[i]!;
-      store.expiry.remove(key);
-    }
-    for (let i = 0; i < newTimes; i++) {
-      if (hasTime(this.oldTimes, oldTimes, this.newTimes[i]!)) continue;
-      key[0] = this.newTimes[i]!;
+    if (uncovered !== Infinity) {
+      const key = this.expiryKey;
+      key[0] = uncovered;
+      key[1] = number;
       store.expiry.put(key, ONE);
     }
     if (count !== stored.count) {
@@ -160,16 +157,6 @@ export class AorMerge {
     }
     return count;
   }
-}
-
-function addTime(times: Float64Array, n: number, t: number): number {
-  if (hasTime(times, n, t)) return n;
-  times[n] = t;
-  return n + 1;
-}
-function hasTime(times: Float64Array, n: number, t: number): boolean {
-  for (let i = 0; i < n; i++) if (times[i] === t) return true;
-  return false;
 }
 
 // --- object API for the console, admin commands, keepalive, sweep and tests (not the REGISTER path) ---
@@ -275,22 +262,26 @@ export function setKeepaliveIn(store: Store, number: string, contactKey: string,
 }
 
 /**
- * Removes, inside a write transaction, every binding of `number` lapsed at nowMs; returns them.
- * The sweep calls it for each number the expiry index names.
+ * The sweep's visit of one number, inside a write transaction: removes every binding lapsed at nowMs
+ * (returned), then removes the index entries at or before nowMs that led here and, when bindings
+ * remain, re-arms the number at their earliest expiry.
  */
-export function expireLapsedIn(store: Store, number: string, nowMs: number): BindingRecord[] {
+export function expireLapsedIn(store: Store, number: string, nowMs: number, due: readonly number[]): BindingRecord[] {
   const stored = reader.load(store, number);
   const removed: BindingRecord[] = [];
   drops.clear();
+  let next = Infinity;
   for (let i = 0; i < stored.count; i++) {
     const rec = stored.recs[i]!;
-    if (expiresAtMs(stored.buf, rec) > nowMs) continue;
+    const e = expiresAtMs(stored.buf, rec);
+    if (e > nowMs) { next = Math.min(next, e); continue; }
     removed.push(decodeBinding(stored.buf, rec, number));
     drops.push(Buffer.from(stored.buf.subarray(rec, rec + recordLength(stored.buf, rec))), 0);
   }
-  // Always merged: an index entry with nothing lapsed behind it (a stale one) is dropped by the merge.
-  merge.apply(store, number, puts.clear(), drops);
+  if (drops.count > 0) merge.apply(store, number, puts.clear(), drops);
   drops.clear();
+  for (const t of due) store.expiry.remove([t, number]);
+  if (next !== Infinity) store.expiry.put([next, number], ONE);
   return removed;
 }
 

@@ -32,11 +32,11 @@ t.test('bindings are found by number and by expiry, and the index and count foll
   const refreshed = { ...a, expiresAtMs: 20_000 };
   await putBinding(store, refreshed);
   t.same(bindingsOf(store, '1001').map((x) => x.expiresAtMs), [9_000, 20_000], 'a put replaces the binding with the same contact key');
-  t.same(lapsedEntries(store, 7_000, 100), [[7_000, '1002']], 'the old index entry went with the refresh');
+  t.same(lapsedEntries(store, 7_000, 100), [[5_000, '1001'], [7_000, '1002']], 'a later expiry keeps the earlier check time (sweep re-arms)');
   t.same(countBindings(store), { total: 3, nat: 1 });
   t.equal(bindingCount(store), 3);
   await removeBinding(store, c);
-  t.same(lapsedEntries(store, 100_000, 100), [[9_000, '1001'], [20_000, '1001']]);
+  t.same(lapsedEntries(store, 100_000, 100), [[5_000, '1001'], [7_000, '1002']], 'a removal leaves its check time to the sweep');
   t.same(countBindings(store), { total: 2, nat: 1 });
   t.equal(bindingCount(store), 2, 'the O(1) count follows removals');
   t.equal(await removeBinding(store, c), false, 'removing what is gone changes nothing');
