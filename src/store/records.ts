@@ -3,7 +3,7 @@
  * that expiry continues across restarts (RFC 3261 §10.3 bindings outlive the process).
  */
 
-/** One contact binding of one number (AOR). Key in `bindings`: [number, contactKey]. */
+/** One contact binding of one number (AOR), as the object API gives it; stored as bytes (binding-codec.ts) in `aors` under the number. */
 export interface BindingRecord {
   number: string;          // AOR user part; the account number
   aor: string;             // "sip:1001@example.com" as registered (To URI)
@@ -42,7 +42,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'alert', 'config_reloaded', 'config_refused', 'service_started', 'service_stopped',
 ];
 
-/** History row. Key in `events`: [atMs, pid, seq] — ordered by time, unique across processes. */
+/** History row, as queryEvents gives it; stored as bytes (events.ts) in `history`, the rows of one commit in one value keyed [atMs, pid, seq]. */
 export interface EventRecord {
   atMs: number;
   type: EventType;
