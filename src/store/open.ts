@@ -15,9 +15,9 @@ import { migrateToBytes } from './migrate.js';
  *      and the first schema 2 open records version 2, so an older binary then refuses the store with
  *      ERR_STORE_SCHEMA instead of misreading it. Going back to 1 means moving the directory aside.
  *   3: bindings and history as bytes of our own (binding-codec.ts, events.ts): all bindings of a number
- *      in one value (`aors`), the expiry index keyed [expiresAtMs, number] (`aor_expiry`), history rows
- *      in `history`, the binding count in meta. A 1 or 2 store is converted at open, in one
- *      transaction (migrate.ts), and its old databases dropped.
+ *      in one value (`aors`), the expiry index of check times [time, number] (`aor_expiry`), history
+ *      rows in `history` (a commit's rows in one value), the binding and row counts in meta. A 1 or 2
+ *      store is converted at open, in one transaction (migrate.ts), and its old databases dropped.
  */
 export const SCHEMA_VERSION = 3;
 
