@@ -30,8 +30,10 @@ export async function forceUnregister(store: Store, number: string, opts: { cont
   if (removed.length === 0) return { removed, hold: [] };
   const writes: Promise<boolean>[] = [];
   const holdS = opts.holdS ?? 0;
-  for (const b of removed) {
-    writes.push(removeBinding(store, b));
+  // Only what was still there is reported and recorded (another process may have removed it first).
+  const done = await Promise.all(removed.map((b) => removeBinding(store, b)));
+  const gone = removed.filter((_, i) => done[i]);
+  for (const b of gone) {
     writes.push(appendEvent(store, {
       atMs: nowMs, type: 'force_unregistered', number: b.number, source: b.source, userAgent: b.userAgent,
       detail: `removed by ${by}: ${b.contact}${holdS > 0 ? `; held ${holdS}s` : ''}`,
@@ -50,7 +52,7 @@ export async function forceUnregister(store: Store, number: string, opts: { cont
     for (const l of hold) writes.push(store.lockouts.put(l.key, l));
   }
   await Promise.all(writes);
-  return { removed, hold };
+  return { removed: gone, hold };
 }
 
 /** Lifts every suspension naming the address or number, and records it. */

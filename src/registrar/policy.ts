@@ -64,17 +64,17 @@ export class Apply {
   private readonly scratch = new Scratch(1024);
   /** Where the next record or text goes in buf. */
   used = 0;
-  /** Changes, removes first then puts in request order: record offset in buf, event, detail range. */
+  /** Changes in the order decided (a request's contacts in order, then bindings replaced to make room): record offset in buf, event, detail range. */
   changeCount = 0;
-  readonly changeRec = new Int32Array(CHANGES_MAX);
-  readonly changePut = new Uint8Array(CHANGES_MAX);
+  changeRec = new Int32Array(CHANGES_MAX);
+  changePut = new Uint8Array(CHANGES_MAX);
   readonly changeEvent: EventType[] = [];
-  readonly detailStart = new Int32Array(CHANGES_MAX);
-  readonly detailLength = new Int32Array(CHANGES_MAX);
+  detailStart = new Int32Array(CHANGES_MAX);
+  detailLength = new Int32Array(CHANGES_MAX);
   /** The AOR's live bindings after the change, for the 200 OK: record offsets in `existing` or in buf. */
   currentCount = 0;
-  readonly currentRec = new Int32Array(CHANGES_MAX);
-  readonly currentOwn = new Uint8Array(CHANGES_MAX);
+  currentRec = new Int32Array(CHANGES_MAX);
+  currentOwn = new Uint8Array(CHANGES_MAX);
   get buf(): Buffer { return this.scratch.buf; }
 
   /** Detail texts are written here, at `used`. */
@@ -85,6 +85,19 @@ export class Apply {
     this.changeCount = 0;
     this.currentCount = 0;
     return this;
+  }
+
+  /** Room for `n` changes and as many current bindings (a number holding many lapsed bindings). */
+  changeRoom(n: number): void {
+    if (n <= this.changeRec.length) return;
+    const size = Math.max(n, 2 * this.changeRec.length);
+    const grow = <T extends Int32Array | Uint8Array>(a: T, make: (k: number) => T): T => { const b = make(size); b.set(a); return b; };
+    this.changeRec = grow(this.changeRec, (k) => new Int32Array(k));
+    this.changePut = grow(this.changePut, (k) => new Uint8Array(k));
+    this.detailStart = grow(this.detailStart, (k) => new Int32Array(k));
+    this.detailLength = grow(this.detailLength, (k) => new Int32Array(k));
+    this.currentRec = grow(this.currentRec, (k) => new Int32Array(k));
+    this.currentOwn = grow(this.currentOwn, (k) => new Uint8Array(k));
   }
   get putCount(): number { let n = 0; for (let i = 0; i < this.changeCount; i++) n += this.changePut[i]!; return n; }
   get removeCount(): number { return this.changeCount - this.putCount; }
@@ -163,7 +176,7 @@ export const PolicyReject = {
 // Scratch of decide() (synchronous, never re-entered).
 const expiry = new ExpiryResult();
 const writer = new codec.RecordWriter();
-const kept = new Int32Array(CHANGES_MAX);
+let kept = new Int32Array(CHANGES_MAX);
 
 /**
  * Decides one REGISTER against the AOR's current bindings. `existing` is what the store holds now,
@@ -175,6 +188,8 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
   let askBytes = codec.R_HEADER;
   for (let f = 0; f < codec.STRING_COUNT; f++) askBytes += ask.length[f]!;
   out.reset();
+  out.changeRoom(existing.count + ask.contactCount + 1);
+  if (kept.length < existing.count) kept = new Int32Array(2 * existing.count);
 
   if (ask.star) {
     // RFC 3261 §10.3 step 6: "*" only with Expires: 0 and as the only Contact.

@@ -8,6 +8,7 @@
 // So nothing of the request is kept or re-parsed, and no closure or promise is made per REGISTER: a
 // batch object (pooled, its callbacks bound once) waits on the shared commit promise.
 import assert from 'node:assert';
+import { isUtf8 } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import type { Account, Config, DigestAlgorithm as ConfigAlgorithm, Params } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -84,6 +85,8 @@ class PendingReply {
   startedAtMs = 0;
   created = 0;
   removed = 0;
+  /** Its writes threw inside the batch transaction: answered 500. */
+  failed = false;
 }
 
 /** REGISTERs sharing one LMDB commit. Pooled; onCommitted/onFailed are bound once per batch object. */
@@ -412,7 +415,7 @@ export class Registrar {
       if (c.star) continue;
       const ca = ask.contacts[contactCount]!;
       const uriStart = t.p;
-      t.bytes(src, c.uri.start, c.uri.end - c.uri.start);
+      copyText(t, src, c.uri.start, c.uri.end);
       ca.start[Str.contact] = uriStart;
       ca.length[Str.contact] = t.p - uriStart;
       ca.hasInstance = c.hasInstance;
@@ -423,7 +426,7 @@ export class Registrar {
         const s = quoted ? c.instanceStart + 1 : c.instanceStart;
         const e = quoted ? c.instanceEnd - 1 : c.instanceEnd;
         if (quoted && hasByte(src, s, e, BACKSLASH)) t.text(c.instance());
-        else t.bytes(src, s, e - s);
+        else copyText(t, src, s, e);
       }
       ca.start[Str.instance] = instanceStart;
       ca.length[Str.instance] = t.p - instanceStart;
@@ -526,7 +529,7 @@ export class Registrar {
     // One lmdb-js transaction callback for the whole batch: its writes go straight into the write
     // transaction (lmdb-js runs the callback synchronously when the write thread opens it), instead of
     // each put queueing an instruction with a resolution object and a closure of its own. The callback
-    // is bound once per pooled batch; a throw inside it (encoding) rejects the commit: every reply 500.
+    // is bound once per pooled batch. A reply whose writes throw is answered 500 on its own (writeBatch).
     let commit: Promise<unknown>;
     try {
       commit = this.store.root.transaction(batch.write);
@@ -544,15 +547,28 @@ export class Registrar {
     for (let i = 0; i < batch.count; i++) {
       const r = batch.replies[i]!;
       const d = r.decision;
-      d.toLists(this.mergePuts, this.mergeDrops);
-      this.merge.apply(this.store, r.number, this.mergePuts, this.mergeDrops);
+      // lmdb-js commits what a callback wrote before a throw, so one bad reply must not stop the rest:
+      // it is answered 500 (its merge writes nothing when it throws before its put).
+      try {
+        d.toLists(this.mergePuts, this.mergeDrops);
+        this.merge.apply(this.store, r.number, this.mergePuts, this.mergeDrops);
+      } catch (err) {
+        r.failed = true;
+        this.log.error({ err: err instanceof Error ? err.message : String(err), number: r.number }, 'binding write failed: answering 500');
+        continue;
+      }
       const buf = d.buf;
-      for (let i = 0; i < d.changeCount; i++) {
-        const rec = d.changeRec[i]!;
-        this.rows.begin(r.nowMs, d.changeEvent[i]!).text(r.number).next()
-          .bytes(buf, codec.strStart(buf, rec, Str.source), codec.strLength(buf, rec, Str.source)).next()
-          .bytes(buf, codec.strStart(buf, rec, Str.userAgent), codec.strLength(buf, rec, Str.userAgent)).next()
-          .bytes(buf, d.detailStart[i]!, d.detailLength[i]!).endRow();
+      try {
+        for (let i = 0; i < d.changeCount; i++) {
+          const rec = d.changeRec[i]!;
+          this.rows.begin(r.nowMs, d.changeEvent[i]!).text(r.number).next()
+            .bytes(buf, codec.strStart(buf, rec, Str.source), codec.strLength(buf, rec, Str.source)).next()
+            .bytes(buf, codec.strStart(buf, rec, Str.userAgent), codec.strLength(buf, rec, Str.userAgent)).next()
+            .bytes(buf, d.detailStart[i]!, d.detailLength[i]!).endRow();
+        }
+      } catch (err) {
+        this.rows.dropPartial();
+        this.log.error({ err: err instanceof Error ? err.message : String(err), number: r.number }, 'history row not written');
       }
     }
     // Every row of this commit in one history value.
@@ -577,7 +593,7 @@ export class Registrar {
       const r = batch.replies[i]!;
       const slot = r.slot!;
       let n = r.okLength;
-      if (!ok) {
+      if (!ok || r.failed) {
         slot.buf.copy(slot.buf, 0, SLOT_HALF, SLOT_HALF + r.failLength);
         n = r.failLength;
         counters.registersRejected++;
@@ -593,6 +609,7 @@ export class Registrar {
       counters.processingUsTotal += Math.round((performance.now() - r.startedAtMs) * 1000);
       this.locks.unlock(r.number);
       r.slot = null;
+      r.failed = false;
       r.address = '';
       r.number = '';
       this.recycle(r);
@@ -817,6 +834,21 @@ const DQUOTE = 0x22, BACKSLASH = 0x5c;
 
 function hasByte(buf: Buffer, start: number, end: number, byte: number): boolean {
   for (let p = start; p < end; p++) if (buf[p] === byte) return true;
+  return false;
+}
+
+/**
+ * src[start, end) into t: as bytes when it is valid UTF-8 (ASCII always is), otherwise as the text a
+ * decoder makes of it. Contact keys are compared as bytes and looked up by their decoded text (the
+ * console, `sipreg unregister`, the keepalive), so both must name the same bytes.
+ */
+function copyText(t: ByteText, src: Buffer, start: number, end: number): void {
+  if (!hasHighByte(src, start, end) || isUtf8(src.subarray(start, end))) t.bytes(src, start, end - start);
+  else t.text(src.toString('utf8', start, end));
+}
+
+function hasHighByte(buf: Buffer, start: number, end: number): boolean {
+  for (let p = start; p < end; p++) if (buf[p]! >= 0x80) return true;
   return false;
 }
 

@@ -61,6 +61,18 @@ export function str(buf: Buffer, rec: number, field: number): string {
   return buf.toString('utf8', s, s + strLength(buf, rec, field));
 }
 
+/** How many records indexRecords would find in buf[0, length) (with room for all of them). */
+export function countRecords(buf: Buffer, length: number): number {
+  if (length < 1 || buf[0] !== AOR_FORMAT) return 0;
+  let n = 0;
+  for (let p = 1; p + R_HEADER <= length; n++) {
+    const len = buf.readUInt16LE(p);
+    if (len < R_HEADER || p + len > length) break;
+    p += len;
+  }
+  return n;
+}
+
 /**
  * Record offsets of an AOR value buf[0, length) into `out` (at most out.length); returns how many.
  * A value that does not parse (truncated, a record running past the end) yields the records before

@@ -6,8 +6,8 @@
 import type { Store } from './open.js';
 import type { BindingRecord } from './records.js';
 import {
-  AOR_FORMAT, FLAG_KEEPALIVE, FLAG_NAT, flags, FLAG_UNREACHABLE, R_FLAGS, R_KA_ANSWERED, R_KA_MISSED, R_KA_SENT, RecordWriter, Str,
-  decodeBinding, encodeBinding, expiresAtMs, indexRecords, recordLength, recordSizeMax, refreshedAtMs, strEquals,
+  AOR_FORMAT, FLAG_KEEPALIVE, FLAG_NAT, countRecords, flags, FLAG_UNREACHABLE, R_FLAGS, R_KA_ANSWERED, R_KA_MISSED, R_KA_SENT, RecordWriter, Str,
+  decodeBinding, encodeBinding, expiresAtMs, str, indexRecords, recordLength, recordSizeMax, refreshedAtMs, strEquals,
   strSame,
 } from './binding-codec.js';
 import { KEY_MAX } from './keys.js';
@@ -15,7 +15,8 @@ import { Scratch, asValue, copyInto } from './bytes.js';
 
 export type BindingStatus = 'registered' | 'expiring' | 'expired';
 
-/** Records looked at per number; the registrar never stores more than SERVER_REGISTRAR_MAX_BINDINGS (≤ 10). */
+/** Record slots a reader starts with; the registrar keeps at most SERVER_REGISTRAR_MAX_BINDINGS (≤ 10)
+ *  live, but lapsed ones stay until the sweep, so readers grow past this rather than drop any. */
 export const AOR_RECORDS_MAX = 64;
 /** meta key of the number of stored bindings (kept by AorMerge). */
 export const BINDING_COUNT_KEY = 'binding_count';
@@ -42,7 +43,7 @@ const ONE = Buffer.from([1]);
 /** One number's stored bindings, read into a reused buffer: `recs[0, count)` are record offsets in `buf`. */
 export class StoredBindings {
   private readonly scratch = new Scratch(4096);
-  readonly recs = new Int32Array(AOR_RECORDS_MAX);
+  recs = new Int32Array(AOR_RECORDS_MAX);
   count = 0;
   length = 0;
   get buf(): Buffer { return this.scratch.buf; }
@@ -59,8 +60,20 @@ export class StoredBindings {
     const buf = this.scratch.ensure(length);
     copyInto(value, 0, length, buf, 0);
     this.length = length;
+    const n = countRecords(buf, length);
+    if (n > this.recs.length) this.recs = new Int32Array(Math.max(n, 2 * this.recs.length));
     this.count = indexRecords(buf, length, this.recs);
     return this;
+  }
+
+  /** The index of the record whose contact key reads as `key` (keys from decodeBinding), or -1. */
+  findText(key: string): number {
+    const bytes = Buffer.from(key, 'utf8');
+    const i = this.find(bytes, 0, bytes.length);
+    if (i >= 0) return i;
+    // A key stored before its bytes were normalised to UTF-8 reads back differently: compare as text.
+    for (let k = 0; k < this.count; k++) if (str(this.buf, this.recs[k]!, Str.key) === key) return k;
+    return -1;
   }
 
   /** The index of the record whose contact key equals src[start, start + length), or -1. */
@@ -83,7 +96,11 @@ export class RecordList {
   count = 0;
   clear(): this { this.count = 0; for (let i = 0; i < this.bufs.length; i++) this.bufs[i] = EMPTY; return this; }
   push(buf: Buffer, rec: number): void {
-    if (this.count >= this.recs.length) throw new Error(`more than ${this.recs.length} binding changes in one write`);
+    if (this.count >= this.recs.length) {
+      const grown = new Int32Array(2 * this.recs.length);
+      grown.set(this.recs);
+      this.recs = grown;
+    }
     this.bufs[this.count] = buf;
     this.recs[this.count++] = rec;
   }
@@ -228,8 +245,7 @@ export function putBinding(store: Store, b: BindingRecord): Promise<unknown> {
  */
 export function removeBindingIn(store: Store, number: string, contactKey: string, ifRefreshedAtMs?: number): boolean {
   const stored = reader.load(store, number);
-  const key = Buffer.from(contactKey, 'utf8');
-  const i = stored.find(key, 0, key.length);
+  const i = stored.findText(contactKey);
   if (i < 0) return false;
   const rec = stored.recs[i]!;
   if (ifRefreshedAtMs !== undefined && refreshedAtMs(stored.buf, rec) !== ifRefreshedAtMs) return false;
@@ -248,11 +264,12 @@ export function removeBinding(store: Store, b: BindingRecord): Promise<boolean> 
 export function setKeepaliveIn(store: Store, number: string, contactKey: string,
   k: { lastSentAtMs: number; lastAnsweredAtMs: number; missed: number; unreachable: boolean }): boolean {
   const stored = reader.load(store, number);
-  const key = Buffer.from(contactKey, 'utf8');
-  const i = stored.find(key, 0, key.length);
+  const i = stored.findText(contactKey);
   if (i < 0) return false;
   const rec = stored.recs[i]!;
   const buf = stored.buf;
+  // Refreshed meanwhile as not behind NAT: the keepalive no longer owns its state.
+  if ((flags(buf, rec) & FLAG_NAT) === 0) return false;
   buf[rec + R_FLAGS] = (buf[rec + R_FLAGS]! & ~FLAG_UNREACHABLE) | FLAG_KEEPALIVE | (k.unreachable ? FLAG_UNREACHABLE : 0);
   buf.writeDoubleLE(k.lastSentAtMs, rec + R_KA_SENT);
   buf.writeDoubleLE(k.lastAnsweredAtMs, rec + R_KA_ANSWERED);

@@ -27,12 +27,13 @@ export class EventWriter {
   private field = 4;
   private fieldStart = 0;
   private rows = 0;
+  private rowsEnd = 0;
   private firstAtMs = 0;
   private readonly key: [number, number, number] = [0, 0, 0];
 
   begin(atMs: number, type: EventType): this {
     if (this.field !== 4) throw new Error('history row: the previous row was not ended');
-    if (this.rows === 0) { this.t.at(0); this.firstAtMs = atMs; }
+    if (this.rows === 0) { this.t.at(0); this.rowsEnd = 0; this.firstAtMs = atMs; }
     const at = this.t.p;
     const buf = this.t.scratch.ensure(at + E_HEADER, at);
     buf.writeDoubleLE(atMs, at + E_AT);
@@ -61,7 +62,14 @@ export class EventWriter {
     this.next();
     if (this.field !== 4) throw new Error(`history row: ${this.field} of 4 fields written`);
     this.rows++;
+    this.rowsEnd = this.t.p;
     return this;
+  }
+  /** Forgets a row begun and not ended (its writer threw); the rows ended before it stay. */
+  dropPartial(): void {
+    if (this.field === 4) return;
+    this.t.p = this.rowsEnd;
+    this.field = 4;
   }
   /** Forgets rows built and not written (after a failed transaction). */
   reset(): void { this.rows = 0; this.field = 4; }
@@ -172,20 +180,25 @@ export function queryEvents(store: Store, q: EventQuery): EventRecord[] {
   const keys = newestFirst
     ? store.events.getKeys({ reverse: true, ...(from === undefined ? {} : { end: from }) })
     : store.events.getKeys(from === undefined ? {} : { start: from });
-  let oldestKept = Infinity;
+  // newestFirst with a limit: once `limit` rows are held, the time of the limit-th newest; older
+  // values (allowing for the span of one) cannot add anything.
+  let threshold = -Infinity;
   for (const key of keys) {
+    if (newestFirst && (key as number[])[0]! + VALUE_SPAN_MS < threshold) break;
     // Read into lmdb-js's reused buffer (a range read of values would copy every one).
     const value = store.events.getBinaryFast(key as [number, number, number]) as Buffer | undefined;
     if (value === undefined) continue;
     const rows = decodeEvents(value, (store.events as unknown as { lastSize: number }).lastSize);
-    if (newestFirst) rows.reverse();
-    if (newestFirst && out.length >= limit && (key as number[])[0]! + VALUE_SPAN_MS < oldestKept) break;
     for (const e of rows) {
-      if (e.atMs < sinceMs) continue;
+      if (e.atMs < sinceMs || e.atMs < threshold) continue;
       if (types !== null && !types.has(e.type)) continue;
       if (q.number !== undefined && e.number !== q.number) continue;
       out.push(e);
-      if (e.atMs < oldestKept) oldestKept = e.atMs;
+    }
+    if (newestFirst && limit > 0 && out.length >= limit) {
+      out.sort((a, b) => b.atMs - a.atMs);
+      out.length = limit;
+      threshold = out[limit - 1]!.atMs;
     }
   }
   // Values overlap by at most a commit's span: order the rows by time (stable), then cut.

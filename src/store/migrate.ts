@@ -19,6 +19,14 @@ export function migrateToBytes(root: RootDatabase, meta: Database<unknown, strin
   const writer = new RecordWriter();
   const one = Buffer.from([1]);
   root.transactionSync(() => {
+    // Another process (the console opening the store as the service starts) may have converted it
+    // meanwhile: openDB above then made the old databases anew, empty; they go again.
+    if (meta.get('schema_version') === version) {
+      oldBindings.dropSync();
+      oldExpiry.dropSync();
+      oldEvents.dropSync();
+      return;
+    }
     let total = 0;
     let number: string | null = null;
     let group: BindingRecord[] = [];

@@ -1,7 +1,7 @@
 // The REGISTER path end to end in-process: real sockets on loopback, the real store, a SIP client.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { bindingsOf, queryEvents } from '../../src/store/index.js';
+import { bindingsOf, queryEvents, removeBinding } from '../../src/store/index.js';
 import { counters } from '../../src/stats/counters.js';
 import { SipClient, answerChallenge } from './sipclient.js';
 import { startHarness, type Harness } from './harness.js';
@@ -178,6 +178,16 @@ t.test('a force-unregister by another process shows at once', async (t) => {
   const query = await c.register({ user: '2001', contacts: [], cseq: 2001 });
   t.equal(query.status, 200);
   t.equal(query.all('contact').length, 0, 'the next query no longer lists it');
+});
+
+t.test('a Contact that is not valid UTF-8 is stored as its decoded text, so it can be found and removed', async (t) => {
+  const { text, branch } = c.registerText({ user: '2001', expires: 300, cseq: 3000, contacts: [`<sip:2001@127.0.0.1:${c.port};x=\u00ff>`] });
+  const r = await c.request(Buffer.from(text, 'latin1'), branch); // one 0xff byte: not UTF-8
+  t.equal(r.status, 200);
+  const b = bindingsOf(h.store, '2001').find((x) => x.contact.includes(';x='));
+  t.ok(b !== undefined, 'stored');
+  t.equal(b!.contact, `sip:2001@127.0.0.1:${c.port};x=\ufffd`, 'as a decoder reads it');
+  t.equal(await removeBinding(h.store, b!), true, 'an operator can remove it');
 });
 
 t.test('other methods and malformed input', async (t) => {

@@ -102,7 +102,7 @@ export class SipClient {
   }
 
   /** Sends and waits for the final response with this branch (provisional ones are not sent by us). */
-  request(text: string, branch: string, timeoutMs = 3000): Promise<Response> {
+  request(text: string | Buffer, branch: string, timeoutMs = 3000): Promise<Response> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { this.waiting.delete(branch); reject(new Error(`no response for ${branch}`)); }, timeoutMs);
       this.waiting.set(branch, (r) => { clearTimeout(timer); resolve(r); });

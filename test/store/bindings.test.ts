@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  openStore, putBinding, removeBinding, bindingsOf, lapsedEntries, bindingStatus, expiresInS, bindingCount,
+  openStore, putBinding, putBindingIn, removeBinding, bindingsOf, lapsedEntries, bindingStatus, expiresInS, bindingCount,
   countBindings, formatAddress, appendEvent, queryEvents, pruneEvents, EventWriter, historyRows, entryCount, type BindingRecord,
 } from '../../src/store/index.js';
 
@@ -101,4 +101,30 @@ t.test('rows written together are one value, read back row by row, counted and p
   t.equal(pruneEvents(s, 10_010, 30, 2), 5, 'over the bound: the oldest value goes whole');
   t.equal(historyRows(s), 1);
   t.same(queryEvents(s, {}).map((e) => e.detail), ['between']);
+});
+
+t.test('a number holding more bindings than a reader starts with loses none of them', async (t) => {
+  const s = openStore(mkdtempSync(join(tmpdir(), 'sipreg-many-')));
+  t.teardown(() => s.close());
+  // Lapsed bindings stay until the sweep visits: a number can hold more than the live maximum.
+  await s.root.transaction(() => { for (let i = 0; i < 70; i++) putBindingIn(s, binding('5001', `sip:5001@10.0.1.${i}`, 1_000 + i)); });
+  await putBinding(s, binding('5001', 'sip:5001@10.0.2.1', 99_000));
+  t.equal(bindingsOf(s, '5001').length, 71);
+  t.equal(bindingCount(s), 71);
+  t.same(countBindings(s), { total: 71, nat: 0 });
+});
+
+t.test('newest first with a limit over many values', async (t) => {
+  const s = openStore(mkdtempSync(join(tmpdir(), 'sipreg-tail-')));
+  t.teardown(() => s.close());
+  await s.root.transaction(() => {
+    const w = new EventWriter();
+    for (let i = 0; i < 300; i++) {
+      w.begin(i * 1000, 'refreshed').text('1').next().text('').next().text('').next().text(`r${i}`).endRow();
+      if (i % 3 === 2) w.putIn(s); // values of three rows, three seconds apart
+    }
+  });
+  t.same(queryEvents(s, { newestFirst: true, limit: 4 }).map((e) => e.detail), ['r299', 'r298', 'r297', 'r296']);
+  t.same(queryEvents(s, { limit: 2 }).map((e) => e.detail), ['r298', 'r299']);
+  t.equal(queryEvents(s, {}).length, 300);
 });
