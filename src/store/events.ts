@@ -1,5 +1,6 @@
 // History (schema 3) as bytes. A value holds one or more rows, one after another; its key is
-// [atMs of its first row, pid, seq]. The REGISTER path writes all rows of one commit as one value (one
+// [time of its newest row, pid, seq], so every row at or after a time is in a value keyed at or after
+// it (queries start and stop exactly). The REGISTER path writes all rows of one commit as one value (one
 // put per commit instead of one per REGISTER); everything else writes one row per value with
 // appendEvent. The number of rows is kept in meta (HISTORY_ROWS_KEY) by every writer, inside its
 // write transaction, for the SS_EVENT_MAX bound. One row, little-endian:
@@ -12,8 +13,6 @@ import { ByteText, asValue } from './bytes.js';
 
 const E_AT = 0, E_TYPE = 8, E_LENGTHS = 10, E_HEADER = 18;
 export const HISTORY_ROWS_KEY = 'history_rows';
-/** Rows of one value are at most this much later than its key (a commit's REGISTERs); range starts allow for it. */
-const VALUE_SPAN_MS = 60_000;
 const typeCodes = new Map<EventType, number>(EVENT_TYPES.map((t, i) => [t, i]));
 
 /**
@@ -28,12 +27,13 @@ export class EventWriter {
   private fieldStart = 0;
   private rows = 0;
   private rowsEnd = 0;
-  private firstAtMs = 0;
+  private newestAtMs = 0;
   private readonly key: [number, number, number] = [0, 0, 0];
 
   begin(atMs: number, type: EventType): this {
     if (this.field !== 4) throw new Error('history row: the previous row was not ended');
-    if (this.rows === 0) { this.t.at(0); this.rowsEnd = 0; this.firstAtMs = atMs; }
+    if (this.rows === 0) { this.t.at(0); this.rowsEnd = 0; this.newestAtMs = atMs; }
+    if (atMs > this.newestAtMs) this.newestAtMs = atMs;
     const at = this.t.p;
     const buf = this.t.scratch.ensure(at + E_HEADER, at);
     buf.writeDoubleLE(atMs, at + E_AT);
@@ -76,7 +76,7 @@ export class EventWriter {
   /** Writes the rows built as one value and counts them; inside a write transaction (the value is copied at once). */
   putIn(store: Store): void {
     if (this.rows === 0) return;
-    store.events.put(timeKeyInto(this.key, this.firstAtMs), asValue(this.t.buf, this.t.p));
+    store.events.put(timeKeyInto(this.key, this.newestAtMs), asValue(this.t.buf, this.t.p));
     countRows(store, this.rows);
     this.rows = 0;
   }
@@ -175,16 +175,16 @@ export function queryEvents(store: Store, q: EventQuery): EventRecord[] {
   const out: EventRecord[] = [];
   const newestFirst = q.newestFirst === true;
   const sinceMs = q.sinceMs ?? -Infinity;
-  // A value is keyed by its first row: start a little earlier and filter rows by their own time.
-  const from = q.sinceMs === undefined ? undefined : [q.sinceMs - VALUE_SPAN_MS, 0, 0];
+  // A value is keyed by its newest row: the values from sinceMs on hold every row from sinceMs on.
+  const from = q.sinceMs === undefined ? undefined : [q.sinceMs, 0, 0];
   const keys = newestFirst
     ? store.events.getKeys({ reverse: true, ...(from === undefined ? {} : { end: from }) })
     : store.events.getKeys(from === undefined ? {} : { start: from });
-  // newestFirst with a limit: once `limit` rows are held, the time of the limit-th newest; older
-  // values (allowing for the span of one) cannot add anything.
+  // newestFirst with a limit: once `limit` rows are held, the time of the limit-th newest; a value
+  // keyed before it holds only older rows.
   let threshold = -Infinity;
   for (const key of keys) {
-    if (newestFirst && (key as number[])[0]! + VALUE_SPAN_MS < threshold) break;
+    if (newestFirst && (key as number[])[0]! < threshold) break;
     // Read into lmdb-js's reused buffer (a range read of values would copy every one).
     const value = store.events.getBinaryFast(key as [number, number, number]) as Buffer | undefined;
     if (value === undefined) continue;
@@ -201,7 +201,7 @@ export function queryEvents(store: Store, q: EventQuery): EventRecord[] {
       threshold = out[limit - 1]!.atMs;
     }
   }
-  // Values overlap by at most a commit's span: order the rows by time (stable), then cut.
+  // Rows of different values interleave in time: order them (stable), then cut.
   if (newestFirst) {
     out.sort((a, b) => b.atMs - a.atMs);
     return out.length > limit ? out.slice(0, limit) : out;

@@ -88,19 +88,21 @@ t.test('rows written together are one value, read back row by row, counted and p
   t.teardown(() => s.close());
   const w = new EventWriter();
   await s.root.transaction(() => {
-    for (let i = 0; i < 5; i++) w.begin(10_000 + i, 'refreshed').text(`200${i}`).next().text('192.0.2.1:5060').next().text('ua').next().text(`row ${i}`).endRow();
+    for (let i = 0; i < 5; i++) w.begin(10_000 + 2 * i, 'refreshed').text(`200${i}`).next().text('192.0.2.1:5060').next().text('ua').next().text(`row ${i}`).endRow();
     w.putIn(s);
   });
-  await appendEvent(s, { atMs: 10_002, type: 'rejected', number: '9', source: '', userAgent: '', detail: 'between' });
+  await appendEvent(s, { atMs: 10_003, type: 'rejected', number: '9', source: '', userAgent: '', detail: 'between' });
   t.equal(entryCount(s.events), 2, 'five rows in one value, one in another');
   t.equal(historyRows(s), 6);
-  t.same(queryEvents(s, {}).map((e) => e.detail), ['row 0', 'row 1', 'row 2', 'between', 'row 3', 'row 4'], 'ordered by time across values');
-  t.same(queryEvents(s, { newestFirst: true, limit: 3 }).map((e) => e.detail), ['row 4', 'row 3', 'between']);
-  t.same(queryEvents(s, { sinceMs: 10_003 }).map((e) => e.detail), ['row 3', 'row 4'], 'rows of a value keyed earlier are found by their own time');
+  t.same(queryEvents(s, {}).map((e) => e.detail), ['row 0', 'row 1', 'between', 'row 2', 'row 3', 'row 4'], 'ordered by time across values');
+  t.same(queryEvents(s, { newestFirst: true, limit: 3 }).map((e) => e.detail), ['row 4', 'row 3', 'row 2']);
+  t.same(queryEvents(s, { sinceMs: 10_005 }).map((e) => e.detail), ['row 3', 'row 4'], 'rows are filtered by their own time');
   t.same(queryEvents(s, { type: 'refreshed', number: '2001' }).map((e) => e.detail), ['row 1']);
-  t.equal(pruneEvents(s, 10_010, 30, 2), 5, 'over the bound: the oldest value goes whole');
-  t.equal(historyRows(s), 1);
-  t.same(queryEvents(s, {}).map((e) => e.detail), ['between']);
+  // Values go oldest first by their newest row: 'between' (10,003) before the commit (10,008).
+  t.equal(pruneEvents(s, 10_010, 30, 5), 1, 'one row over the bound');
+  t.same(queryEvents(s, {}).map((e) => e.detail), ['row 0', 'row 1', 'row 2', 'row 3', 'row 4']);
+  t.equal(pruneEvents(s, 10_010, 30, 2), 5, 'over the bound: a value goes whole');
+  t.equal(historyRows(s), 0);
 });
 
 t.test('a number holding more bindings than a reader starts with loses none of them', async (t) => {
@@ -127,4 +129,19 @@ t.test('newest first with a limit over many values', async (t) => {
   t.same(queryEvents(s, { newestFirst: true, limit: 4 }).map((e) => e.detail), ['r299', 'r298', 'r297', 'r296']);
   t.same(queryEvents(s, { limit: 2 }).map((e) => e.detail), ['r298', 'r299']);
   t.equal(queryEvents(s, {}).length, 300);
+});
+
+t.test('a value is keyed by its newest row, so a query from a time finds every row from then on', async (t) => {
+  const s = openStore(mkdtempSync(join(tmpdir(), 'sipreg-newest-')));
+  t.teardown(() => s.close());
+  await s.root.transaction(() => {
+    const w = new EventWriter();
+    // A commit whose rows are not in time order (the clock stepped back between two REGISTERs).
+    w.begin(5_000, 'refreshed').text('1').next().text('').next().text('').next().text('late').endRow();
+    w.begin(3_000, 'refreshed').text('1').next().text('').next().text('').next().text('early').endRow();
+    w.putIn(s);
+  });
+  t.same(queryEvents(s, { sinceMs: 4_000 }).map((e) => e.detail), ['late']);
+  t.same(queryEvents(s, { sinceMs: 2_000 }).map((e) => e.detail), ['early', 'late']);
+  t.same(queryEvents(s, { newestFirst: true, sinceMs: 4_000 }).map((e) => e.detail), ['late']);
 });
