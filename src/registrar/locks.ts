@@ -31,6 +31,17 @@ export class NumberLocks {
     if (n === 1) this.locked--;
   }
 
+  /**
+   * Called by a holder other than the registrar (the sweep) after it unlocked: REGISTERs deferred
+   * while it held a number are re-run then, not only when the registrar's next commit settles.
+   */
+  released(): void {
+    if (this.onReleased !== null) this.onReleased();
+  }
+
+  /** What released() calls (the registrar's drain of deferred REGISTERs). */
+  onReleased: (() => void) | null = null;
+
   /** Numbers locked now. */
   get size(): number {
     return this.locked;

@@ -160,6 +160,7 @@ export class Registrar {
     this.transactions = deps.transactions;
     this.guard = deps.guard;
     this.locks = deps.locks ?? new NumberLocks();
+    this.locks.onReleased = () => this.drainDeferred();
     this.nonces = new NonceIssuer(deps.nonceSecret);
     this.random = deps.random ?? Math.random;
     this.now = deps.nowMs ?? Date.now;

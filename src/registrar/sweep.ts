@@ -45,7 +45,10 @@ export async function sweepOnce(store: Store, locks: NumberLocks | null, nowMs: 
     counters.bindingsExpired += removed;
     counters.bindingsRemoved += removed;
   } finally {
-    if (locks !== null) for (const n of numbers) locks.unlock(n);
+    if (locks !== null) {
+      for (const n of numbers) locks.unlock(n);
+      if (numbers.length > 0) locks.released();
+    }
   }
   return { removed, full: entries.length >= batchMax && numbers.length > 0 };
 }

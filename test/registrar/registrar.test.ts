@@ -190,6 +190,16 @@ t.test('a Contact that is not valid UTF-8 is stored as its decoded text, so it c
   t.equal(await removeBinding(h.store, b!), true, 'an operator can remove it');
 });
 
+t.test('a REGISTER deferred while the sweep holds its number is answered when the sweep lets go', async (t) => {
+  const locks = h.sip.registrar!.locks;
+  locks.lock('2001'); // as sweepOnce does while its transaction commits
+  const pending = c.register({ user: '2001', contacts: [], cseq: 5000 });
+  await new Promise((r) => setTimeout(r, 200));
+  locks.unlock('2001');
+  locks.released();
+  t.equal((await pending).status, 200, 'not left waiting for a registrar commit that may never come');
+});
+
 t.test('other methods and malformed input', async (t) => {
   const base = (method: string, branch: string): string => [`${method} sip:127.0.0.1 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${c.port};branch=${branch};rport`,
     'From: <sip:x@127.0.0.1>;tag=1', 'To: <sip:x@127.0.0.1>', 'Call-ID: m1', `CSeq: 1 ${method}`, 'Max-Forwards: 70', 'Content-Length: 0', '', ''].join('\r\n');
