@@ -22,12 +22,10 @@ export function housekeeping(ctx: ServiceContext): Component {
   };
   const pruneOnce = (): void => {
     const p = ctx.config().params;
-    try {
-      const removed = pruneEvents(ctx.store, Date.now(), p.eventRetentionDays, p.eventCountMax);
-      if (removed > 0) ctx.log.debug({ removed }, 'history pruned');
-    } catch (err) {
-      ctx.log.error({ err }, 'history prune failed');
-    }
+    pruneEvents(ctx.store, Date.now(), p.eventRetentionDays, p.eventCountMax).then(
+      (removed) => { if (removed > 0) ctx.log.debug({ removed }, 'history pruned'); },
+      (err: unknown) => ctx.log.error({ err }, 'history prune failed'),
+    );
   };
   return {
     name: 'housekeeping',

@@ -2,17 +2,19 @@
 // [time of its newest row, pid, seq], so every row at or after a time is in a value keyed at or after
 // it (queries start and stop exactly). The REGISTER path writes all rows of one commit as one value (one
 // put per commit instead of one per REGISTER); everything else writes one row per value with
-// appendEvent. The number of rows is kept in meta (HISTORY_ROWS_KEY) by every writer, inside its
-// write transaction, for the SS_EVENT_MAX bound. One row, little-endian:
+// appendEvent. For the SS_EVENT_MAX bound the rows are counted as LMDB's entry count plus the rows
+// beyond the first of each multi-row value, kept in meta (EXTRA_ROWS_KEY) by the writers of such
+// values (the registrar's batch, the prune), inside their write transactions; appendEvent stays a
+// plain put. One row, little-endian:
 //   0 f64 atMs   8 u8 type (index in EVENT_TYPES)   9 u8 0   10 u16 × 4 lengths, then the UTF-8 of
 //   number, source, userAgent, detail in that order.
-import type { Store } from './open.js';
+import { entryCount, type Store } from './open.js';
 import { EVENT_TYPES, type EventRecord, type EventType } from './records.js';
 import { timeKeyInto } from './keys.js';
 import { ByteText, asValue } from './bytes.js';
 
 const E_AT = 0, E_TYPE = 8, E_LENGTHS = 10, E_HEADER = 18;
-export const HISTORY_ROWS_KEY = 'history_rows';
+export const EXTRA_ROWS_KEY = 'history_extra_rows';
 const typeCodes = new Map<EventType, number>(EVENT_TYPES.map((t, i) => [t, i]));
 
 /**
@@ -77,7 +79,7 @@ export class EventWriter {
   putIn(store: Store): void {
     if (this.rows === 0) return;
     store.events.put(timeKeyInto(this.key, this.newestAtMs), asValue(this.t.buf, this.t.p));
-    countRows(store, this.rows);
+    if (this.rows > 1) countExtraRows(store, this.rows - 1);
     this.rows = 0;
   }
   /** The rows built, as a value of their own (a copy); starts afresh. */
@@ -88,15 +90,15 @@ export class EventWriter {
   }
 }
 
-/** Adds `n` (negative: removes) to the stored row count. Inside a write transaction. */
-export function countRows(store: Store, n: number): void {
-  const total = (store.meta.get(HISTORY_ROWS_KEY) as number | undefined) ?? 0;
-  store.meta.put(HISTORY_ROWS_KEY, Math.max(0, total + n));
+/** Adds `n` (negative: removes) to the rows beyond the first of multi-row values. Inside a write transaction. */
+function countExtraRows(store: Store, n: number): void {
+  const extra = (store.meta.get(EXTRA_ROWS_KEY) as number | undefined) ?? 0;
+  store.meta.put(EXTRA_ROWS_KEY, Math.max(0, extra + n));
 }
 
-/** Rows stored (O(1)). */
+/** Rows stored (O(1)): one per value, plus the extra rows of multi-row values. */
 export function historyRows(store: Store): number {
-  return (store.meta.get(HISTORY_ROWS_KEY) as number | undefined) ?? 0;
+  return entryCount(store.events) + ((store.meta.get(EXTRA_ROWS_KEY) as number | undefined) ?? 0);
 }
 
 const rowWriter = new EventWriter();
@@ -152,12 +154,7 @@ function rowsOf(buf: Buffer, length: number): { rows: number; lastAtMs: number }
 
 /** Writes one history row. The record is encoded during the call: callers may reuse the object. */
 export function appendEvent(store: Store, e: EventRecord): Promise<boolean> {
-  const value = encodeEvent(e);
-  return store.root.transaction(() => {
-    store.events.put(timeKeyInto([0, 0, 0], e.atMs), value);
-    countRows(store, 1);
-    return true;
-  }) as Promise<boolean>;
+  return store.events.put(timeKeyInto([0, 0, 0], e.atMs), encodeEvent(e));
 }
 
 export interface EventQuery {
@@ -214,13 +211,15 @@ export function queryEvents(store: Store, q: EventQuery): EventRecord[] {
 
 /**
  * Drops values whose rows are all older than the retention, or while the rows are more than the count
- * bound, oldest first, at most batchMax values in one write transaction. Returns how many rows went.
+ * bound, oldest first, at most batchMax values in one write transaction. Resolves to how many rows went.
+ * (An async transaction: the service never blocks its loop on the write lock.)
  */
-export function pruneEvents(store: Store, nowMs: number, retentionDays: number, countMax: number, batchMax = 10_000): number {
+export function pruneEvents(store: Store, nowMs: number, retentionDays: number, countMax: number, batchMax = 10_000): Promise<number> {
   const cutoffMs = nowMs - retentionDays * 86_400_000;
-  return store.root.transactionSync(() => {
+  return store.root.transaction(() => {
     let excess = Math.max(0, historyRows(store) - countMax);
     let removed = 0;
+    let extraRemoved = 0;
     for (const key of store.events.getKeys({ limit: batchMax })) {
       const value = store.events.getBinaryFast(key as [number, number, number]) as Buffer | undefined;
       if (value === undefined) continue;
@@ -229,8 +228,9 @@ export function pruneEvents(store: Store, nowMs: number, retentionDays: number, 
       store.events.remove(key);
       excess -= rows;
       removed += rows;
+      if (rows > 1) extraRemoved += rows - 1;
     }
-    if (removed > 0) countRows(store, -removed);
+    if (extraRemoved > 0) countExtraRows(store, -extraRemoved);
     return removed;
-  });
+  }) as Promise<number>;
 }

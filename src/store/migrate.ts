@@ -3,7 +3,7 @@
 import type { Database, RootDatabase } from 'lmdb';
 import type { BindingRecord, EventRecord } from './records.js';
 import { AOR_FORMAT, RecordWriter, encodeBinding, recordSizeMax } from './binding-codec.js';
-import { HISTORY_ROWS_KEY, encodeEvent } from './events.js';
+import { encodeEvent } from './events.js';
 import { BINDING_COUNT_KEY } from './bindings.js';
 
 /** Where lmdb-js kept schema 2's shared msgpack structures (an entry of the database itself). */
@@ -48,13 +48,8 @@ export function migrateToBytes(root: RootDatabase, meta: Database<unknown, strin
       group.push({ ...value, number: key[0] });
     }
     flushGroup();
-    let historyRows = 0;
-    for (const { key, value } of oldEvents.getRange({})) {
-      history.put(key, encodeEvent(value));
-      historyRows++;
-    }
+    for (const { key, value } of oldEvents.getRange({})) history.put(key, encodeEvent(value));
     meta.put(BINDING_COUNT_KEY, total);
-    meta.put(HISTORY_ROWS_KEY, historyRows);
     meta.put('schema_version', version);
     oldBindings.dropSync();
     oldExpiry.dropSync();

@@ -83,7 +83,10 @@ t.test(`fuzz: ${COUNT} mutated datagrams, seed ${SEED}`, async (t) => {
     for (let attempt = 0; attempt < 5 && res === null; attempt++) {
       res = await probe.register({ user: '5000', contacts: [], cseq: 100 + i * 10 + attempt }, 2000).catch(() => null);
     }
-    if (res === null) throw new Error(`no answer to the probe after ${i} datagrams (exit ${svc.child.exitCode} ${svc.child.signalCode})`);
+    if (res === null) {
+      throw new Error(`no answer to the probe after ${i} datagrams (exit ${svc.child.exitCode} ${svc.child.signalCode}); ` +
+        `service log tail: ${svc.log.join('').split('\n').slice(-15).join('\n')}`);
+    }
     if (res.status !== 401) throw new Error(`probe after ${i}: ${res.status}`); // the digest challenge: alive and deciding
   };
   const started = Date.now();

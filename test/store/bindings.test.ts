@@ -74,10 +74,10 @@ t.test('history is ordered, filtered and pruned by age and count', async (t) => 
   t.same(queryEvents(store, { sinceMs: 7 * day }).map((e) => e.atMs / day), [7, 8, 9]);
   t.same(queryEvents(store, { limit: 2 }).map((e) => e.atMs / day), [8, 9], 'a limit keeps the newest');
   t.same(queryEvents(store, { limit: 2, newestFirst: true }).map((e) => e.atMs / day), [9, 8]);
-  const removedByAge = pruneEvents(store, 10 * day, 5, 1_000);
+  const removedByAge = await pruneEvents(store, 10 * day, 5, 1_000);
   await store.events.committed;
   t.equal(removedByAge, 5, 'rows older than 5 days go');
-  const removedByCount = pruneEvents(store, 10 * day, 30, 3);
+  const removedByCount = await pruneEvents(store, 10 * day, 30, 3);
   await store.events.committed;
   t.equal(removedByCount, 2);
   t.same(queryEvents(store, {}).map((e) => e.atMs / day), [7, 8, 9]);
@@ -99,9 +99,9 @@ t.test('rows written together are one value, read back row by row, counted and p
   t.same(queryEvents(s, { sinceMs: 10_005 }).map((e) => e.detail), ['row 3', 'row 4'], 'rows are filtered by their own time');
   t.same(queryEvents(s, { type: 'refreshed', number: '2001' }).map((e) => e.detail), ['row 1']);
   // Values go oldest first by their newest row: 'between' (10,003) before the commit (10,008).
-  t.equal(pruneEvents(s, 10_010, 30, 5), 1, 'one row over the bound');
+  t.equal(await pruneEvents(s, 10_010, 30, 5), 1, 'one row over the bound');
   t.same(queryEvents(s, {}).map((e) => e.detail), ['row 0', 'row 1', 'row 2', 'row 3', 'row 4']);
-  t.equal(pruneEvents(s, 10_010, 30, 2), 5, 'over the bound: a value goes whole');
+  t.equal(await pruneEvents(s, 10_010, 30, 2), 5, 'over the bound: a value goes whole');
   t.equal(historyRows(s), 0);
 });
 
