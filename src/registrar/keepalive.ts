@@ -36,7 +36,6 @@ import { counters } from '../stats/counters.js';
 import { writeRequest, type SipMessage } from '../sip/index.js';
 import { keepaliveBranch, keepaliveCallId, keepaliveTag } from './keepalive-ids.js';
 import { limits } from '../limits.js';
-import { decodeBinding } from '../store/binding-codec.js';
 
 /** Resolution of the wheel: with a 30 s interval, 300 slots; 30,000 NAT bindings → 100 pings a tick. */
 export const KEEPALIVE_TICK_MS = 100;
@@ -285,9 +284,9 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
       }
       if (visited >= quota) { reachedEnd = false; break; }
       cursor = number;
-      for (let i = 0; i < walked.count; i++) {
+      for (const b of walked.decode(number)) {
         visited++;
-        visit(decodeBinding(walked.buf, walked.recs[i]!, number), nowMs);
+        visit(b, nowMs);
       }
     }
     visitedInRound += visited;

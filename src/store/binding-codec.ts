@@ -61,20 +61,9 @@ export function str(buf: Buffer, rec: number, field: number): string {
   return buf.toString('utf8', s, s + strLength(buf, rec, field));
 }
 
-/** How many records indexRecords would find in buf[0, length) (with room for all of them). */
-export function countRecords(buf: Buffer, length: number): number {
-  if (length < 1 || buf[0] !== AOR_FORMAT) return 0;
-  let n = 0;
-  for (let p = 1; p + R_HEADER <= length; n++) {
-    const len = buf.readUInt16LE(p);
-    if (len < R_HEADER || p + len > length) break;
-    p += len;
-  }
-  return n;
-}
-
 /**
- * Record offsets of an AOR value buf[0, length) into `out` (at most out.length); returns how many.
+ * Record offsets of an AOR value buf[0, length) into `out`; returns how many records the value holds
+ * (more than out.length means `out` was too small: grow it and index again).
  * A value that does not parse (truncated, a record running past the end) yields the records before
  * the damage: a torn value costs the bindings it no longer holds, never a crash.
  */
@@ -82,10 +71,11 @@ export function indexRecords(buf: Buffer, length: number, out: Int32Array): numb
   if (length < 1 || buf[0] !== AOR_FORMAT) return 0;
   let n = 0;
   let p = 1;
-  while (p + R_HEADER <= length && n < out.length) {
+  while (p + R_HEADER <= length) {
     const len = buf.readUInt16LE(p);
     if (len < R_HEADER || p + len > length) break;
-    out[n++] = p;
+    if (n < out.length) out[n] = p;
+    n++;
     p += len;
   }
   return n;
@@ -109,9 +99,6 @@ export class RecordWriter {
     buf.fill(0, at, at + R_HEADER);
     return this;
   }
-  get start(): number { return this.rec; }
-  /** Bytes the record needs beyond what is written so far, for a caller that grows its buffer. */
-  get position(): number { return this.p; }
   setFlags(f: number): this { this.buf[this.rec + R_FLAGS] = f; return this; }
   setTimes(expiresAt: number, registeredAt: number, refreshedAt: number): this {
     this.buf.writeDoubleLE(expiresAt, this.rec + R_EXPIRES_AT);

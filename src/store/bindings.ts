@@ -6,7 +6,7 @@
 import type { Store } from './open.js';
 import type { BindingRecord } from './records.js';
 import {
-  AOR_FORMAT, FLAG_KEEPALIVE, FLAG_NAT, countRecords, flags, FLAG_UNREACHABLE, R_FLAGS, R_KA_ANSWERED, R_KA_MISSED, R_KA_SENT, RecordWriter, Str,
+  AOR_FORMAT, FLAG_KEEPALIVE, FLAG_NAT, flags, FLAG_UNREACHABLE, R_FLAGS, R_KA_ANSWERED, R_KA_MISSED, R_KA_SENT, RecordWriter, Str,
   decodeBinding, encodeBinding, expiresAtMs, str, indexRecords, recordLength, recordSizeMax, refreshedAtMs, strEquals,
   strSame,
 } from './binding-codec.js';
@@ -60,9 +60,12 @@ export class StoredBindings {
     const buf = this.scratch.ensure(length);
     copyInto(value, 0, length, buf, 0);
     this.length = length;
-    const n = countRecords(buf, length);
-    if (n > this.recs.length) this.recs = new Int32Array(Math.max(n, 2 * this.recs.length));
-    this.count = indexRecords(buf, length, this.recs);
+    let n = indexRecords(buf, length, this.recs);
+    if (n > this.recs.length) {
+      this.recs = new Int32Array(Math.max(n, 2 * this.recs.length));
+      n = indexRecords(buf, length, this.recs);
+    }
+    this.count = n;
     return this;
   }
 
@@ -249,8 +252,7 @@ export function removeBindingIn(store: Store, number: string, contactKey: string
   if (i < 0) return false;
   const rec = stored.recs[i]!;
   if (ifRefreshedAtMs !== undefined && refreshedAtMs(stored.buf, rec) !== ifRefreshedAtMs) return false;
-  const copy = Buffer.from(stored.buf.subarray(rec, rec + recordLength(stored.buf, rec)));
-  drops.clear().push(copy, 0);
+  drops.clear().push(stored.buf, rec); // the merge reads with a reader of its own: no copy needed
   merge.apply(store, number, puts.clear(), drops);
   drops.clear();
   return true;
@@ -293,7 +295,7 @@ export function expireLapsedIn(store: Store, number: string, nowMs: number, due:
     const e = expiresAtMs(stored.buf, rec);
     if (e > nowMs) { next = Math.min(next, e); continue; }
     removed.push(decodeBinding(stored.buf, rec, number));
-    drops.push(Buffer.from(stored.buf.subarray(rec, rec + recordLength(stored.buf, rec))), 0);
+    drops.push(stored.buf, rec);
   }
   if (drops.count > 0) merge.apply(store, number, puts.clear(), drops);
   drops.clear();
