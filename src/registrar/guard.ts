@@ -134,8 +134,24 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
   // would get more guesses in the meantime. Each entry lives only until its commit settles.
   const pending = new Map<string, LockoutRecord>();
 
+  // Whether the lockouts database held no record when last looked at in this turn of the event loop
+  // (null: not looked at yet). Most of the time nothing is suspended (lapsed records are swept), and one
+  // count per turn then replaces three reads per REGISTER. Cleared by setImmediate, i.e. before the next
+  // turn's datagrams, and whenever one of our own suspensions commits; another process's write (the
+  // console's kick-and-hold) is seen from the next turn, as a read through lmdb-js's per-turn snapshot is.
+  let storeEmpty: boolean | null = null;
+  const forgetEmpty = (): void => { storeEmpty = null; };
   const active = (key: string, nowMs: number): LockoutRecord | null => {
-    const rec = pending.size > 0 ? (pending.get(key) ?? store.lockouts.get(key)) : store.lockouts.get(key);
+    if (pending.size > 0) {
+      const rec = pending.get(key);
+      if (rec !== undefined) return rec.untilMs > nowMs ? rec : null;
+    }
+    if (storeEmpty === null) {
+      storeEmpty = store.lockouts.getKeysCount({ limit: 1 }) === 0;
+      setImmediate(forgetEmpty);
+    }
+    if (storeEmpty) return null;
+    const rec = store.lockouts.get(key);
     return rec !== undefined && rec.untilMs > nowMs ? rec : null;
   };
 
@@ -144,7 +160,7 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
     const existing = pending.get(rec.key) ?? store.lockouts.get(rec.key);
     if (existing !== undefined && existing.untilMs >= rec.untilMs) return;
     pending.set(rec.key, rec);
-    const settled = (): void => { if (pending.get(rec.key) === rec) pending.delete(rec.key); };
+    const settled = (): void => { if (pending.get(rec.key) === rec) pending.delete(rec.key); storeEmpty = null; };
     store.lockouts.put(rec.key, rec).then(settled, (err: unknown) => { settled(); onWriteFailed(err); });
     appendEvent(store, {
       atMs: rec.createdAtMs, type: 'locked_out', number: rec.number, source: rec.address, userAgent, detail,

@@ -148,6 +148,20 @@ t.test('operator hold: number_held until it lapses', async (t) => {
   t.equal(guard.checkNumber('1005', '127.0.0.2', 50_000), 'ok');
 });
 
+t.test('a hold another process writes is seen from the next turn, after the store was found empty', async (t) => {
+  const { guard, store } = setup(t);
+  t.equal(guard.checkNumber('1007', '127.0.0.2', 1_000), 'ok', 'nothing suspended: the empty store is remembered for this turn');
+  t.equal(guard.checkSource('127.0.0.2', 1_000), 'ok');
+  // The console's kick-and-hold: a plain put into the same store, committed in a later turn.
+  await store.lockouts.put(lockoutKeyNumber('1007'), {
+    key: lockoutKeyNumber('1007'), kind: 'number', address: '', number: '1007', untilMs: 50_000, createdAtMs: 0, failures: 0, reason: 'operator hold',
+  });
+  t.equal(guard.checkNumber('1007', '127.0.0.2', 1_001), 'number_held');
+  await store.lockouts.remove(lockoutKeyNumber('1007'));
+  await new Promise((r) => setImmediate(r));
+  t.equal(guard.checkNumber('1007', '127.0.0.2', 1_002), 'ok', 'and its removal too');
+});
+
 t.test('a suspension never shortens a longer one already there', async (t) => {
   const { guard, store } = setup(t);
   await store.lockouts.put('pair:1001@127.0.0.5', {
