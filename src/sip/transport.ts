@@ -199,7 +199,7 @@ export class SipTransport {
   acquire(): ResponseSlot | null {
     if (this.freeCount === 0) { this.counters.dropsNoSlot++; return null; }
     const slot = this.slots[this.freeSlots[--this.freeCount]!]!;
-    assert(!slot.inUse);
+    if (slot.inUse) throw new Error('invariant: a free slot is in use');
     slot.inUse = true;
     return slot;
   }
@@ -212,16 +212,16 @@ export class SipTransport {
   /** Sends slot.buf[0, length) from socket `socketIndex`; the slot returns to the pool in the callback. */
   send(slot: ResponseSlot, length: number, port: number, address: string, socketIndex: number): void {
     const s = this.slots[slot.index]!;
-    assert(s === slot);
-    assert(s.inUse);
-    assert(length > 0 && length <= s.buf.length);
-    assert(socketIndex >= 0 && socketIndex < this.sockets.length);
+    // Plain checks on the per-datagram methods: node:assert's rest arguments cost an array per call.
+    if (s !== slot || !s.inUse) throw new Error('invariant: sending a slot that was not acquired');
+    if (!(length > 0 && length <= s.buf.length)) throw new Error(`invariant: response length ${length} outside the slot`);
+    if (!(socketIndex >= 0 && socketIndex < this.sockets.length)) throw new Error(`invariant: no socket ${socketIndex}`);
     if (this.closed) { this.release(s, UNSENT); return; }
     this.sockets[socketIndex]!.send(s.buf, 0, length, port, address, s.onSent);
   }
 
   private release(slot: SlotState, outcome: number): void {
-    assert(slot.inUse);
+    if (!slot.inUse) throw new Error('invariant: releasing a free slot');
     slot.inUse = false;
     this.freeSlots[this.freeCount++] = slot.index;
     if (outcome === SENT) this.counters.sent++;
