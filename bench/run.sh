@@ -3,11 +3,13 @@
 #   bench/sip/*.bench.ts        wire layer (parse, respond, digest), in-process
 #   bench/registrar/heap.ts     heap bytes and CPU per authenticated REGISTER, in-process, 100,000 messages
 #   bench/registrar/memory.ts   heap/RSS with 100,000 stored bindings, start-up to first answer
-#   bench/registrar/throughput.ts  SIPp REGISTER/401/REGISTER+digest over 10,000 numbers, rate stepped
+#   bench/registrar/throughput.ts  SIPp REGISTER/401/REGISTER+digest over 10,000 numbers, rate stepped,
+#                               against sipreg, then Kamailio and a bare node:dgram floor for reference
 # Each TypeScript bench is bundled once with esbuild (the TS loader takes seconds to start) and run with
 # node. The service under test is dist/sipreg when built (make build does), else a bundle of src/main.ts.
 # Options through the environment: BENCH_RATES="1000,2000,..." BENCH_SECONDS=10 BENCH_ACCOUNTS=10000
-# BENCH_ONLY="heap memory throughput sip" (a subset), BENCH_RUNS=3 (repetitions; medians are reported).
+# BENCH_ONLY="heap memory throughput sip" (a subset), BENCH_RUNS=3 (repetitions; medians are reported),
+# BENCH_TARGETS="sipreg kamailio floor" (what the throughput sweep runs against).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results .tap/bench-bundle
@@ -41,7 +43,11 @@ fi
 if has throughput; then
   echo "## bench/registrar/throughput.ts"
   bundle bench/registrar/throughput.ts .tap/bench-bundle/throughput.mjs
-  node .tap/bench-bundle/throughput.mjs --accounts "${BENCH_ACCOUNTS:-10000}" --seconds "${BENCH_SECONDS:-10}" \
-    --rates "${BENCH_RATES:-1000,2000,3000,4000,6000,8000,12000,16000,20000}" --runs "${BENCH_RUNS:-3}"
+  # sipreg, then the same sweep against the references: Kamailio (issue 3's yardstick) and the floor
+  # (bare node:dgram, no registrar work), so the figures read as ratios on the same machine and harness.
+  for target in ${BENCH_TARGETS:-sipreg kamailio floor}; do
+    node .tap/bench-bundle/throughput.mjs --target "$target" --accounts "${BENCH_ACCOUNTS:-10000}" --seconds "${BENCH_SECONDS:-10}" \
+      --rates "${BENCH_RATES:-1000,2000,3000,4000,6000,8000,12000,16000,20000,24000,30000}" --runs "${BENCH_RUNS:-3}"
+  done
 fi
 echo "# results in bench/results/"
