@@ -47,7 +47,7 @@ if has throughput; then
   # (bare node:dgram, no registrar work), so the figures read as ratios on the same machine and harness.
   for target in ${BENCH_TARGETS:-sipreg kamailio floor}; do
     node .tap/bench-bundle/throughput.mjs --target "$target" --accounts "${BENCH_ACCOUNTS:-10000}" --seconds "${BENCH_SECONDS:-10}" \
-      --rates "${BENCH_RATES:-1000,2000,3000,4000,6000,8000,12000,16000,20000,24000,30000}" --runs "${BENCH_RUNS:-3}"
+      --rates "${BENCH_RATES:-1000,2000,3000,4000,6000,8000,10000,12000,16000,20000,24000,30000}" --runs "${BENCH_RUNS:-3}"
   done
 fi
 echo "# results in bench/results/"

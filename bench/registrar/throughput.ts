@@ -22,7 +22,7 @@ if (!['sipreg', 'kamailio', 'floor'].includes(target)) throw new Error(`--target
 
 const accounts = Number(arg('accounts', '10000'));
 const seconds = Number(arg('seconds', '10'));
-const rates = arg('rates', '1000,2000,3000,4000,6000,8000,12000,16000,20000').split(',').map(Number);
+const rates = arg('rates', '1000,2000,3000,4000,6000,8000,10000,12000,16000,20000,24000,30000').split(',').map(Number);
 const runs = Number(arg('runs', '3'));
 
 interface Step { rate: number; calls: number; successful: number; failed: number; successPct: number; achievedPerS: number;
