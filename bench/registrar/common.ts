@@ -17,15 +17,18 @@ export function sipregCommand(): string[] {
   if (given !== undefined && given !== '') return given.endsWith('.mjs') || given.endsWith('.js') ? [process.execPath, given] : [given];
   const binary = join(repoRoot, 'dist', 'sipreg');
   if (process.env['SIPREG_BENCH_FROM_SOURCE'] !== '1' && existsSync(binary)) return [binary];
-  if (bundle === null) {
-    const out = join(repoRoot, '.tap', 'bench-bundle', 'sipreg.mjs');
-    mkdirSync(join(repoRoot, '.tap', 'bench-bundle'), { recursive: true });
-    const r = spawnSync(join(repoRoot, 'node_modules', '.bin', 'esbuild'), [join(repoRoot, 'src', 'main.ts'), '--bundle', '--platform=node',
-      '--format=esm', `--outfile=${out}`, '--packages=external', '--log-level=warning'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`esbuild: ${r.stderr}`);
-    bundle = out;
-  }
+  bundle ??= bundleOnce(join(repoRoot, 'src', 'main.ts'), 'sipreg.mjs');
   return [process.execPath, bundle];
+}
+
+/** Bundles a TypeScript entry with esbuild into .tap/bench-bundle/<name> (packages stay external). */
+export function bundleOnce(entry: string, name: string): string {
+  const out = join(repoRoot, '.tap', 'bench-bundle', name);
+  mkdirSync(join(repoRoot, '.tap', 'bench-bundle'), { recursive: true });
+  const r = spawnSync(join(repoRoot, 'node_modules', '.bin', 'esbuild'), [entry, '--bundle', '--platform=node',
+    '--format=esm', `--outfile=${out}`, '--packages=external', '--log-level=warning'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`esbuild: ${r.stderr}`);
+  return out;
 }
 
 /** `--name value` from the command line, else `fallback`. */

@@ -9,16 +9,17 @@
 // bare node:dgram responder that answers 401 then 200 without any registrar work, floor.ts).
 //   node bench/registrar/throughput.ts [--target sipreg|kamailio|floor] [--accounts 10000] [--seconds 10]
 //     [--rates 1000,2000,...] [--runs 3]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  arg, firstAnswer, freePort, median, numberOf, percentile, procStat, repoRoot, startSipreg, tempDir, writeBenchConfig, writeResult,
+  arg, bundleOnce, firstAnswer, freePort, median, numberOf, percentile, procStat, repoRoot, startSipreg, tempDir, writeBenchConfig,
+  writeResult,
 } from './common.js';
 
-type Target = 'sipreg' | 'kamailio' | 'floor';
-const target = arg('target', 'sipreg') as Target;
-if (!['sipreg', 'kamailio', 'floor'].includes(target)) throw new Error(`--target must be sipreg, kamailio or floor, not ${target}`);
+const targets = ['sipreg', 'kamailio', 'floor'] as const;
+const target = arg('target', 'sipreg') as (typeof targets)[number];
+if (!targets.includes(target)) throw new Error(`--target must be one of ${targets.join(', ')}, not ${target}`);
 
 const accounts = Number(arg('accounts', '10000'));
 const seconds = Number(arg('seconds', '10'));
@@ -39,6 +40,8 @@ function treeStat(pid: number): { cpuS: number; rssKiB: number } {
   return total;
 }
 
+let floorBundle: string | undefined;
+
 /** Starts the target on the port; the accounts are numberOf(i) with password pw<i> for all three. */
 function startTarget(dir: string, port: number): ChildProcess {
   if (target === 'sipreg') return startSipreg(writeBenchConfig(dir, port, accounts));
@@ -49,11 +52,8 @@ function startTarget(dir: string, port: number): ChildProcess {
     return spawn('kamailio', ['-f', join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '256', '-M', '16', '-w', dir, '-P', join(dir, 'kamailio.pid')],
       { stdio: ['ignore', 'ignore', 'ignore'] });
   }
-  const out = join(repoRoot, '.tap', 'bench-bundle', 'floor.mjs');
-  const r = spawnSync(join(repoRoot, 'node_modules', '.bin', 'esbuild'), [join(repoRoot, 'bench', 'registrar', 'floor.ts'), '--bundle',
-    '--platform=node', '--format=esm', `--outfile=${out}`, '--log-level=warning'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`esbuild: ${r.stderr}`);
-  return spawn(process.execPath, [out, '--port', String(port)], { stdio: 'ignore' });
+  floorBundle ??= bundleOnce(join(repoRoot, 'bench', 'registrar', 'floor.ts'), 'floor.mjs');
+  return spawn(process.execPath, [floorBundle, '--port', String(port)], { stdio: 'ignore' });
 }
 
 async function runStep(dir: string, port: number, pid: number, rate: number): Promise<Step> {
