@@ -1,3 +1,4 @@
+import { boundedInterval, boundedTimeout } from '../timers.js';
 import { loadConfig, formatProblem } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import { openStore, StoreError, appendEvent, isStoreCommitFailure, type Store } from '../store/index.js';
@@ -123,7 +124,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     if (again !== null) await reload(again);
   };
 
-  const poll = setInterval(() => {
+  const poll = boundedInterval(() => {
     void pollCommands(store, started, log, reload);
   }, COMMAND_POLL_INTERVAL_MS);
 
@@ -139,7 +140,7 @@ export async function runService(opts: RunOptions): Promise<number> {
       stopping = true;
       log.info({ signal }, 'stopping');
       clearInterval(poll);
-      const deadline = setTimeout(() => {
+      const deadline = boundedTimeout(() => {
         log.error('stop took too long: exiting');
         flushLog(log);
         process.exit(1);

@@ -28,7 +28,7 @@ import { writeRegister, type RegisterContact } from './register.js';
 import { answerChallenge, pickChallenge, type DigestState } from './auth.js';
 import { hostPort, isWildcard, socketFor, type Resolver, type Target } from './resolve.js';
 import {
-  askedExpiresS, refreshDelayMs, retryDelayMs, CREDENTIAL_ALERT_COUNT, INTERVAL_TOO_BRIEF_MAX, NAT_PINHOLE_SAFE_S,
+  askedExpiresS, refreshDelayMs, retryDelayMs, CREDENTIAL_ALERT_COUNT, GRANTED_EXPIRES_MAX_S, INTERVAL_TOO_BRIEF_MAX, NAT_PINHOLE_SAFE_S,
   STALE_NONCE_MAX, TIMER_F_MS, UNREGISTER_WAIT_MS,
 } from './timing.js';
 import {
@@ -421,7 +421,12 @@ export class TrunkAgent {
     this.registeredUntilMs = now + granted * 1000;
     this.failureCount = 0;
     this.credentialFailureCount = 0;
-    this.lastReason = granted < attempt.expiresS ? `registered; asked ${attempt.expiresS} s, granted ${granted} s` : 'registered';
+    if (granted > GRANTED_EXPIRES_MAX_S) {
+      this.lastReason = `registered; granted ${granted} s, refreshed as if ${GRANTED_EXPIRES_MAX_S} s (the longest grant planned on)`;
+      this.env.log.warn({ trunk: this.trunk.name, grantedS: granted, plannedS: GRANTED_EXPIRES_MAX_S }, 'trunk granted an absurd expiry: refreshing within a day');
+    } else {
+      this.lastReason = granted < attempt.expiresS ? `registered; asked ${attempt.expiresS} s, granted ${granted} s` : 'registered';
+    }
     this.nextActionAtMs = now + delayMs;
     this.attempt = null;
     this.transition('registered');
