@@ -177,7 +177,9 @@ export class TrunkAgent {
   /** Replaces the trunk's settings (same identity: registrar, user, domain, proxy). */
   update(trunk: Trunk): void {
     assert(trunk.name === this.trunk.name);
-    const credentialsChanged = trunk.authUser !== this.trunk.authUser || trunk.password !== this.trunk.password;
+    // A challenge answered under the old settings is not reused (allow_md5_without_qop may now forbid it).
+    const credentialsChanged = trunk.authUser !== this.trunk.authUser || trunk.password !== this.trunk.password ||
+      trunk.allowMd5WithoutQop !== this.trunk.allowMd5WithoutQop;
     this.trunk = trunk;
     if (credentialsChanged) {
       this.www = null;
@@ -364,7 +366,7 @@ export class TrunkAgent {
 
   private onChallenge(attempt: Attempt, response: TrunkResponse): void {
     const proxy = response.status === 407;
-    const picked = pickChallenge(response.challenges.filter((c) => c.proxy === proxy).map((c) => c.digest));
+    const picked = pickChallenge(response.challenges.filter((c) => c.proxy === proxy).map((c) => c.digest), this.trunk.allowMd5WithoutQop);
     if (typeof picked === 'string') {
       if (attempt.unregister) return this.finishUnregister(attempt, false, `cannot answer the challenge: ${picked}`);
       return this.fail(challengeFailure(response.status, picked));
