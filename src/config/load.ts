@@ -30,7 +30,7 @@ export const topKeys = ['sip', 'acl', 'data_dir', 'log_level', 'metrics_textfile
 export const sipKeys = ['listen', 'realm', 'domains', 'user_agent'] as const;
 export const aclKeys = ['allow', 'deny'] as const;
 export const accountKeys = ['number', 'password', 'ha1', 'ha1_sha256', 'account', 'auth_mode', 'allow', 'expire'] as const;
-export const trunkKeys = ['name', 'registrar', 'port', 'proxy', 'domain', 'username', 'auth_user', 'password', 'expire', 'enabled'] as const;
+export const trunkKeys = ['name', 'registrar', 'port', 'proxy', 'domain', 'username', 'auth_user', 'password', 'expire', 'enabled', 'allow_md5_without_qop'] as const;
 export const areaKeys = ['name', 'prefixes'] as const;
 
 export const authModes: readonly AuthMode[] = ['password', 'ip', 'ip_port', 'ip_password'];
@@ -759,7 +759,12 @@ class Loader {
       const enabledEntry = field('enabled');
       if (enabledEntry !== undefined) enabled = this.onOff(enabledEntry) ?? true;
 
-      out.push({ name: name ?? '', registrar, port, proxy, username, authUser, password, expiresS, enabled, domain });
+      // Off by default: an answer without qop has no cnonce or nonce-count, so a captured one replays (issue 13).
+      let allowMd5WithoutQop = false;
+      const noQopEntry = field('allow_md5_without_qop');
+      if (noQopEntry !== undefined) allowMd5WithoutQop = this.onOff(noQopEntry) ?? false;
+
+      out.push({ name: name ?? '', registrar, port, proxy, username, authUser, password, expiresS, enabled, domain, allowMd5WithoutQop });
     }
     return out;
   }

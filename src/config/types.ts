@@ -51,6 +51,7 @@ export interface Trunk {
   readonly expiresS: number | 'auto' | null; // null: use SS_SIP_USER_AGENT_EXPIRE
   readonly enabled: boolean;
   readonly domain: string;         // From/To domain; defaults to registrar
+  readonly allowMd5WithoutQop: boolean; // answer an MD5 challenge without qop (RFC 2069 form, replayable)
 }
 
 export interface Area {

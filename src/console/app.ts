@@ -3,6 +3,7 @@
  * Each screen is built from the store when shown (Enter refreshes); actions are store writes the
  * running service sees at once. Flows are plain async functions over Ui, so they read top to bottom.
  */
+import { boundedTimeout } from '../timers.js';
 import { writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadConfig, renderParamsListing } from '../config/index.js';
@@ -431,7 +432,7 @@ export class ConsoleApp {
     await requestReload(this.store);
     const deadline = askedMs + RELOAD_WAIT_MS;
     while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise<void>((r) => boundedTimeout(r, 250));
       this.store.root.resetReadTxn();
       const result = queryEvents(this.store, { type: ['config_reloaded', 'config_refused'], sinceMs: askedMs - 1000 })
         .filter((e) => e.atMs >= askedMs - 1000).pop();

@@ -30,6 +30,7 @@
  *     counts again (errs towards suspending a scanner sooner, never a phone that fails one number).
  * Counts age out: a pair or address with no failure for FAILURE_WINDOW_MS starts again at zero.
  */
+import { boundedInterval } from '../timers.js';
 import assert from 'node:assert';
 import type { Config, Params } from '../config/types.js';
 import type { ServiceContext, Component } from '../service/component.js';
@@ -312,7 +313,7 @@ export function lockoutSweeper(ctx: ServiceContext, intervalMs = LOCKOUT_SWEEP_I
     name: 'lockout-sweeper',
     async start() {
       pass();
-      timer = setInterval(pass, intervalMs);
+      timer = boundedInterval(pass, intervalMs);
       timer.unref();
     },
     reload() {},

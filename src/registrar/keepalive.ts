@@ -24,6 +24,7 @@
  * In the heap: one small state object per NATed binding being pinged (dropped two rounds after its
  * binding stops being visited) and one closure per ping in flight.
  */
+import { boundedInterval } from '../timers.js';
 import assert from 'node:assert';
 import type { RemoteInfo } from 'node:dgram';
 import type { Config } from '../config/types.js';
@@ -323,7 +324,7 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
     tickMs = intervalMs / Math.max(1, Math.round(intervalMs / KEEPALIVE_TICK_MS));
     roundStartMs = Number.NEGATIVE_INFINITY; // the first tick starts a round...
     roundDone = true;                         // ...with nothing left over from an earlier one
-    timer = setInterval(tick, tickMs);
+    timer = boundedInterval(tick, tickMs);
     timer.unref();
     ctx.log.info({ intervalS: config.params.natKeepaliveIntervalS, tickMs }, 'NAT keepalive on');
   };

@@ -5,6 +5,7 @@
 // most registrarLimits.sweepBatchMax removals); a full pass is followed at once by another, a partial
 // one waits sweepIntervalMs. Expiry is absolute epoch time, so it continues across restarts: the first
 // pass after a start removes whatever lapsed while the service was down.
+import { boundedTimeout } from '../timers.js';
 import type { Component, ServiceContext } from '../service/component.js';
 import { appendEvent, expireLapsedIn, lapsedEntries, type Store } from '../store/index.js';
 import { counters } from '../stats/counters.js';
@@ -72,7 +73,7 @@ export function expirySweep(ctx: ServiceContext, locks: NumberLocks | null): Com
   };
   const schedule = (delayMs: number): void => {
     if (stopped) return;
-    timer = setTimeout(pass, delayMs);
+    timer = boundedTimeout(pass, delayMs);
     timer.unref();
   };
   return {

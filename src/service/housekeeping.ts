@@ -1,3 +1,4 @@
+import { boundedInterval } from '../timers.js';
 import { hostname } from 'node:os';
 import type { Component, ServiceContext } from './component.js';
 import {
@@ -32,8 +33,8 @@ export function housekeeping(ctx: ServiceContext): Component {
     async start() {
       beat();
       pruneOnce();
-      heartbeat = setInterval(beat, HEARTBEAT_INTERVAL_MS);
-      prune = setInterval(pruneOnce, PRUNE_INTERVAL_MS);
+      heartbeat = boundedInterval(beat, HEARTBEAT_INTERVAL_MS);
+      prune = boundedInterval(pruneOnce, PRUNE_INTERVAL_MS);
       heartbeat.unref();
       prune.unref();
     },

@@ -1,6 +1,7 @@
+import { boundedInterval, boundedTimeout } from '../timers.js';
 import { loadConfig, formatProblem } from '../config/index.js';
 import type { Config } from '../config/types.js';
-import { openStore, StoreError, appendEvent, isStoreCommitFailure, type Store } from '../store/index.js';
+import { openStore, StoreError, appendEvent, isStoreCommitFailure, takeCommands, type CommandRecord, type Store } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { createLogger, flushLog, type Logger } from '../log.js';
 import type { Component, ServiceContext } from './component.js';
@@ -9,6 +10,8 @@ import { VERSION, COMMIT } from '../version.js';
 
 /** How often the service looks for operator commands (reload, trunk re-register) in the store. */
 const COMMAND_POLL_INTERVAL_MS = 1_000;
+/** Commands taken by one poll; more wait for the next. */
+const COMMANDS_PER_POLL_MAX = 16;
 /** A stop that takes longer than this (stuck unregister, stuck commit) is cut short. */
 const STOP_TIMEOUT_MS = 35_000;
 
@@ -123,8 +126,12 @@ export async function runService(opts: RunOptions): Promise<number> {
     if (again !== null) await reload(again);
   };
 
-  const poll = setInterval(() => {
-    void pollCommands(store, started, log, reload);
+  // One poll at a time: a slow command (a reload) or a write lock held elsewhere delays the next.
+  let polling = false;
+  const poll = boundedInterval(() => {
+    if (polling) return;
+    polling = true;
+    void pollCommands(store, started, log, reload).finally(() => { polling = false; });
   }, COMMAND_POLL_INTERVAL_MS);
 
   return await new Promise<number>((resolveExit) => {
@@ -139,7 +146,7 @@ export async function runService(opts: RunOptions): Promise<number> {
       stopping = true;
       log.info({ signal }, 'stopping');
       clearInterval(poll);
-      const deadline = setTimeout(() => {
+      const deadline = boundedTimeout(() => {
         log.error('stop took too long: exiting');
         flushLog(log);
         process.exit(1);
@@ -182,9 +189,16 @@ async function stopAll(started: Component[], log: Logger): Promise<void> {
   }
 }
 
+/** Runs the queued operator commands, each taken from the store (committed) before it runs. */
 async function pollCommands(store: Store, components: Component[], log: Logger, reload: (reason: string) => Promise<void>): Promise<void> {
-  for (const { key, value } of store.commands.getRange({ limit: 16 })) {
-    store.commands.remove(key);
+  let taken: CommandRecord[];
+  try {
+    taken = await takeCommands(store, COMMANDS_PER_POLL_MAX);
+  } catch (err) {
+    log.error({ err: errorText(err) }, 'operator commands not taken from the store');
+    return;
+  }
+  for (const value of taken) {
     try {
       if (value.type === 'reload') {
         await reload('operator request');

@@ -18,6 +18,7 @@
 //         → ACK: absorbed · retransmission: the cached final response again (Timer J)
 //         → REGISTER: registrar · OPTIONS: 200 with Allow/Accept/Supported
 //         → CANCEL: 481 (no INVITE transactions here, RFC 3261 §9.2) · anything else: 405 with Allow.
+import { boundedInterval } from '../timers.js';
 import type { RemoteInfo } from 'node:dgram';
 import type { Component, ServiceContext } from './component.js';
 import type { LocalSocket, SipEndpoint } from './endpoint.js';
@@ -213,7 +214,7 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
       service.registrar = registrar;
       sweep = expirySweep(ctx, locks);
       await sweep.start();
-      txSweep = setInterval(() => { transactions.sweep(Date.now()); }, TRANSACTION_SWEEP_INTERVAL_MS);
+      txSweep = boundedInterval(() => { transactions.sweep(Date.now()); }, TRANSACTION_SWEEP_INTERVAL_MS);
       txSweep.unref();
       const receiveBufferBytes = t.receiveBufferSize(0);
       ctx.log.info({ sockets: sockets.map((s) => `${s.family === 6 ? `[${s.address}]` : s.address}:${s.port}`), receiveBufferBytes }, 'sip listening');

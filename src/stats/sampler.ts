@@ -3,6 +3,7 @@
  * counter deltas) for the Analysis charts, alert detection on it, and every few seconds the counters
  * snapshot for `sipreg stats` plus the Prometheus textfile when `metrics_textfile` is set.
  */
+import { boundedInterval, boundedTimeout } from '../timers.js';
 import type { Component, ServiceContext } from '../service/component.js';
 import {
   activeLockouts, allTrunkStates, appendEvent, bindingCount, countBindings, entryCount, minuteOf, pruneSamples, putSample, samplesSince,
@@ -111,13 +112,13 @@ export function statsSampler(ctx: ServiceContext): Component {
     name: 'stats',
     async start() {
       writeMetrics(true);
-      metricsTimer = setInterval(() => writeMetrics(true), METRICS_INTERVAL_MS);
+      metricsTimer = boundedInterval(() => writeMetrics(true), METRICS_INTERVAL_MS);
       metricsTimer.unref();
       // First sample at the next minute boundary, so samples line up with their keys.
       const nowMs = Date.now();
-      sampleTimer = setTimeout(() => {
+      sampleTimer = boundedTimeout(() => {
         sample();
-        sampleTimer = setInterval(sample, SAMPLE_INTERVAL_MS);
+        sampleTimer = boundedInterval(sample, SAMPLE_INTERVAL_MS);
         sampleTimer.unref();
       }, minuteOf(nowMs) + SAMPLE_INTERVAL_MS - nowMs + 50);
       sampleTimer.unref();

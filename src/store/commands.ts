@@ -7,9 +7,19 @@ export function postCommand(store: Store, cmd: CommandRecord): Promise<boolean> 
   return store.commands.put(timeKey(cmd.atMs), cmd);
 }
 
-/** Requests not yet taken by the service, oldest first. */
-export function pendingCommands(store: Store): CommandRecord[] {
-  const out: CommandRecord[] = [];
-  for (const { value } of store.commands.getRange({})) out.push(value);
-  return out;
+/**
+ * Takes the oldest requests, at most `countMax`, for the caller to run: each is deleted in one write
+ * transaction that reads it there first, and only what this call deleted is returned, once that
+ * transaction is committed. So a request runs at most once (issue 13): two polls of one service, or
+ * two processes, serialize on LMDB's write lock and the second finds it gone; a crash before the
+ * commit leaves it queued but not yet run, a crash after it loses it rather than running it twice.
+ */
+export async function takeCommands(store: Store, countMax: number): Promise<CommandRecord[]> {
+  // A read first: no write transaction (and no commit to disk) when nothing is queued, every second.
+  if (store.commands.getKeysCount({ limit: 1 }) === 0) return [];
+  return store.root.transaction(() => {
+    const entries = [...store.commands.getRange({ limit: countMax })];
+    for (const { key } of entries) store.commands.remove(key);
+    return entries.map((e) => e.value);
+  });
 }

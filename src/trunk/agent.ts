@@ -28,7 +28,7 @@ import { writeRegister, type RegisterContact } from './register.js';
 import { answerChallenge, pickChallenge, type DigestState } from './auth.js';
 import { hostPort, isWildcard, socketFor, type Resolver, type Target } from './resolve.js';
 import {
-  askedExpiresS, refreshDelayMs, retryDelayMs, CREDENTIAL_ALERT_COUNT, INTERVAL_TOO_BRIEF_MAX, NAT_PINHOLE_SAFE_S,
+  askedExpiresS, refreshDelayMs, retryDelayMs, CREDENTIAL_ALERT_COUNT, GRANTED_EXPIRES_MAX_S, INTERVAL_TOO_BRIEF_MAX, NAT_PINHOLE_SAFE_S,
   STALE_NONCE_MAX, TIMER_F_MS, UNREGISTER_WAIT_MS,
 } from './timing.js';
 import {
@@ -177,7 +177,9 @@ export class TrunkAgent {
   /** Replaces the trunk's settings (same identity: registrar, user, domain, proxy). */
   update(trunk: Trunk): void {
     assert(trunk.name === this.trunk.name);
-    const credentialsChanged = trunk.authUser !== this.trunk.authUser || trunk.password !== this.trunk.password;
+    // A challenge answered under the old settings is not reused (allow_md5_without_qop may now forbid it).
+    const credentialsChanged = trunk.authUser !== this.trunk.authUser || trunk.password !== this.trunk.password ||
+      trunk.allowMd5WithoutQop !== this.trunk.allowMd5WithoutQop;
     this.trunk = trunk;
     if (credentialsChanged) {
       this.www = null;
@@ -364,7 +366,7 @@ export class TrunkAgent {
 
   private onChallenge(attempt: Attempt, response: TrunkResponse): void {
     const proxy = response.status === 407;
-    const picked = pickChallenge(response.challenges.filter((c) => c.proxy === proxy).map((c) => c.digest));
+    const picked = pickChallenge(response.challenges.filter((c) => c.proxy === proxy).map((c) => c.digest), this.trunk.allowMd5WithoutQop);
     if (typeof picked === 'string') {
       if (attempt.unregister) return this.finishUnregister(attempt, false, `cannot answer the challenge: ${picked}`);
       return this.fail(challengeFailure(response.status, picked));
@@ -421,7 +423,12 @@ export class TrunkAgent {
     this.registeredUntilMs = now + granted * 1000;
     this.failureCount = 0;
     this.credentialFailureCount = 0;
-    this.lastReason = granted < attempt.expiresS ? `registered; asked ${attempt.expiresS} s, granted ${granted} s` : 'registered';
+    if (granted > GRANTED_EXPIRES_MAX_S) {
+      this.lastReason = `registered; granted ${granted} s, refreshed as if ${GRANTED_EXPIRES_MAX_S} s (the longest grant planned on)`;
+      this.env.log.warn({ trunk: this.trunk.name, grantedS: granted, plannedS: GRANTED_EXPIRES_MAX_S }, 'trunk granted an absurd expiry: refreshing within a day');
+    } else {
+      this.lastReason = granted < attempt.expiresS ? `registered; asked ${attempt.expiresS} s, granted ${granted} s` : 'registered';
+    }
     this.nextActionAtMs = now + delayMs;
     this.attempt = null;
     this.transition('registered');

@@ -3,6 +3,8 @@
  * retry, keepalive) is computed from `nowMs()` and armed through `setTimer`, so the unit tests drive
  * whole registration lifetimes on a fake clock in milliseconds of real time.
  */
+import { boundedTimeout } from '../timers.js';
+
 export interface TimerHandle {
   readonly id: number;
 }
@@ -13,7 +15,7 @@ export interface TrunkClock {
   clearTimer(handle: TimerHandle): void;
 }
 
-/** Wall clock and node timers. */
+/** Wall clock and node timers (a delay past what a node timer holds waits the longest it can: timers.ts). */
 export function systemClock(): TrunkClock {
   const live = new Map<number, NodeJS.Timeout>();
   let nextId = 1;
@@ -21,10 +23,10 @@ export function systemClock(): TrunkClock {
     nowMs: () => Date.now(),
     setTimer(fn, delayMs) {
       const id = nextId++;
-      const t = setTimeout(() => {
+      const t = boundedTimeout(() => {
         live.delete(id);
         fn();
-      }, Math.max(0, delayMs));
+      }, delayMs);
       live.set(id, t);
       return { id };
     },

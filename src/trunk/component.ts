@@ -33,7 +33,7 @@ function identity(t: Trunk): string {
 /** Settings that change how we register but not where: a change means register again now. */
 function terms(t: Trunk, c: Config): string {
   const expiry = t.expiresS ?? c.params.uaExpiresS;
-  return JSON.stringify([t.authUser, t.password, expiry, expiry === 'auto' ? c.params.uaDefaultExpiresS : null]);
+  return JSON.stringify([t.authUser, t.password, expiry, expiry === 'auto' ? c.params.uaDefaultExpiresS : null, t.allowMd5WithoutQop]);
 }
 
 export function trunks(ctx: ServiceContext, endpoint: SipEndpoint, options: TrunksOptions = {}): Component {

@@ -17,7 +17,7 @@ export type { TrunkClock, TimerHandle } from './clock.js';
 export { dnsResolver, routeSourceAddress, literalTarget, hostPort } from './resolve.js';
 export type { Resolver, ResolveResult, Target } from './resolve.js';
 export {
-  T1_MS, T2_MS, TIMER_F_MS, UNREGISTER_WAIT_MS, START_SPREAD_MS, NAT_PINHOLE_SAFE_S, CREDENTIAL_ALERT_COUNT,
+  T1_MS, T2_MS, TIMER_F_MS, UNREGISTER_WAIT_MS, START_SPREAD_MS, NAT_PINHOLE_SAFE_S, CREDENTIAL_ALERT_COUNT, GRANTED_EXPIRES_MAX_S, RETRY_AFTER_MAX_S,
   askedExpiresS, refreshDelayMs, retryDelayMs, retransmitIntervalMs,
 } from './timing.js';
 export type { FailureKind } from './reason.js';

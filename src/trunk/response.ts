@@ -71,8 +71,8 @@ function readChallenge(msg: SipMessage, index: number): DigestChallenge | string
   if (failure === 'ERR_SIP_AUTH_SCHEME') return `not a Digest challenge (${msg.value(index).slice(0, 40)})`;
   if (failure !== null) return 'unparseable Digest challenge';
   if (digestScratch.algorithm === DigestAlgorithm.Unknown) return `unsupported digest algorithm in "${msg.value(index).slice(0, 80)}"`;
-  // RFC 3261 §22.4 / RFC 7616: without qop the RFC 2069 form is answered; a qop list without "auth"
-  // (auth-int only) would need the body hash, which a REGISTER client does not offer.
+  // A qop list without "auth" (auth-int only) would need the body hash, which a REGISTER client does
+  // not offer. No qop at all (the RFC 2069 form) is for the trunk's settings to decide: auth.ts.
   if (digestScratch.hasQop && !digestScratch.qopAuth) return `qop "${digestScratch.qop()}" without auth is not supported`;
   const challenge = challengeFrom(digestScratch);
   return challenge;

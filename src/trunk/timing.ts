@@ -4,6 +4,7 @@
  * as a table.
  */
 import assert from 'node:assert';
+import { TIMER_DELAY_MAX_MS } from '../timers.js';
 
 // RFC 3261 §17.1.2.2 and Table 4: non-INVITE client transaction over UDP. Timer E starts at T1 and
 // doubles up to T2; after a provisional response it fires every T2; Timer F ends the transaction.
@@ -41,9 +42,20 @@ export const STALE_NONCE_MAX = 2;
 // The largest Retry-After we honour, so a misconfigured upstream cannot park a trunk for days.
 export const RETRY_AFTER_MAX_S = 3_600;
 
+// The longest grant a refresh is planned on: one day. RFC 3261 §10.3 lets a registrar only shorten
+// the expiry we ask (at most 7200 s, SS_SIP_USER_AGENT_EXPIRE), or raise it through a 423's
+// Min-Expires. A longer grant (a misconfigured or hostile upstream: `Expires: 3000000`, a Contact
+// `expires=4294967295`) is refreshed as if it were this long (issue 13): the refresh timer stays far
+// below the 2^31-1 ms a node timer holds (beyond it node fires at once: a REGISTER storm), and an
+// upstream that lost our binding without telling (restart, database loss) has it back within a day.
+export const GRANTED_EXPIRES_MAX_S = 86_400;
+
 assert(T2_MS > T1_MS);
 assert(TIMER_F_MS === 32_000);
 assert(UNREGISTER_WAIT_MS < TIMER_F_MS);
+assert(GRANTED_EXPIRES_MAX_S >= 7_200); // SS_SIP_USER_AGENT_EXPIRE's largest period is planned as granted
+assert(GRANTED_EXPIRES_MAX_S * 1000 < TIMER_DELAY_MAX_MS);
+assert(RETRY_AFTER_MAX_S * 1000 < TIMER_DELAY_MAX_MS);
 
 /**
  * The expiry to ask for: the fixed register period, or in Auto mode SS_SIP_USER_AGENT_AUTO_EXPIRE,
@@ -59,10 +71,11 @@ export function askedExpiresS(fixedS: number | null, autoAskS: number, minExpire
  * Auto: granted − max(5 s, 10 %), but never later than half the grant, so that even a grant of a few
  * seconds is refreshed with half of it to spare. Fixed: about 50 % of the asked period, and never
  * later than the Auto rule applied to what was granted (a server may grant less than asked).
+ * A grant longer than GRANTED_EXPIRES_MAX_S counts as that long.
  */
 export function refreshDelayMs(grantedS: number, fixedS: number | null): number {
   assert(grantedS > 0);
-  const grantedMs = grantedS * 1000;
+  const grantedMs = Math.min(grantedS, GRANTED_EXPIRES_MAX_S) * 1000;
   const marginMs = Math.max(REFRESH_MARGIN_MIN_S * 1000, (grantedMs * REFRESH_MARGIN_PERCENT) / 100);
   // For short grants the margin rule would refresh before the middle (or at once): use the middle.
   const autoMs = Math.max(grantedMs - marginMs, grantedMs / 2);

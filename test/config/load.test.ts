@@ -246,6 +246,7 @@ t.test('switches, Auto, enums and lists in every accepted spelling', async (t) =
   t.same(config.params.authAlgorithms, ['SHA-256', 'MD5'], 'order kept, names canonical');
   t.same(config.trunks.map((x) => x.enabled), [true, true, false], '1, True, no');
   t.same(config.trunks.map((x) => x.expiresS), ['auto', 120, null]);
+  t.same(config.trunks.map((x) => x.allowMd5WithoutQop), [false, true, false], 'allow_md5_without_qop: Off unless said');
   t.same(config.trunks[1]?.proxy, { host: '2001:db8::8', port: 5070 });
   t.equal(config.trunks[1]?.registrar, '2001:db8::7', 'brackets dropped');
   t.same(config.trunks[2]?.proxy, { host: 'proxy.example.net', port: null });

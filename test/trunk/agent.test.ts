@@ -281,6 +281,10 @@ t.test('failure reasons in operator words', async (t) => {
     [603, 'Decline', [], /^refused by the upstream: 603 Decline$/],
     [401, 'Unauthorized', ['WWW-Authenticate: Basic realm="x"'], /^cannot answer the challenge: not a Digest challenge/],
     [401, 'Unauthorized', ['WWW-Authenticate: Digest realm="x", nonce="y", algorithm=SHA-999'], /^cannot answer the challenge: unsupported digest algorithm/],
+    [401, 'Unauthorized', ['WWW-Authenticate: Digest realm="x", nonce="y", algorithm=MD5'], /^cannot answer the challenge: MD5 digest without qop is refused .*allow_md5_without_qop: true/],
+    [401, 'Unauthorized', ['WWW-Authenticate: Digest realm="x", nonce="y"'], /^cannot answer the challenge: MD5 digest without qop is refused/],
+    [407, 'Proxy Authentication Required', ['Proxy-Authenticate: Digest realm="x", nonce="y", algorithm=MD5'], /^cannot answer the challenge: MD5 digest without qop/],
+    [401, 'Unauthorized', ['WWW-Authenticate: Digest realm="x", nonce="y", algorithm=SHA-256'], /^cannot answer the challenge: SHA-256 digest without qop is refused \(RFC 7616/],
   ];
   for (const [status, phrase, extra, reason] of cases) {
     const h = await harness([trunk()]);
@@ -295,6 +299,55 @@ t.test('failure reasons in operator words', async (t) => {
   t.equal(dns.lastRecord().lastReason, 'DNS failure: nowhere.invalid not resolved (ENOTFOUND)');
   t.equal(dns.endpoint.sent.length, 0);
   await stop(dns);
+});
+
+t.test('digest without qop: only MD5, only with allow_md5_without_qop; a challenge with qop is preferred', async (t) => {
+  const noQop = 'WWW-Authenticate: Digest realm="upstream.example", nonce="old", algorithm=MD5';
+  const h = await harness([trunk()]);
+  h.endpoint.respond(401, 'Unauthorized', [noQop, CHALLENGE]);
+  await h.clock.advance(0);
+  const answered = header(h.endpoint.last().text, 'Authorization')!;
+  t.match(answered, /nonce="n1".*qop=auth, nc=00000001/, 'the offer with qop is answered, though listed second');
+  await stop(h);
+
+  const allowed = await harness([trunk({ allowMd5WithoutQop: true })]);
+  allowed.endpoint.respond(401, 'Unauthorized', [noQop]);
+  await allowed.clock.advance(0);
+  const auth = header(allowed.endpoint.last().text, 'Authorization')!;
+  t.notMatch(auth, /qop|nc=|cnonce/, 'RFC 2069 form');
+  const params = new DigestParams();
+  const buf = Buffer.from(auth);
+  t.equal(parseDigest(params, buf, 0, buf.length), null);
+  t.ok(verifyDigest(params, 'REGISTER', computeHa1(DigestAlgorithm.MD5, '4420000000', 'upstream.example', 'secret')), 'the digest is right');
+  allowed.endpoint.respond(200, 'OK', ['Expires: 120']);
+  await allowed.clock.advance(0);
+  t.equal(allowed.lastRecord().state, 'registered');
+
+  // Allowed no more: the remembered challenge is dropped, the reload registers at once without it.
+  const sentBefore = allowed.endpoint.requests().length;
+  const next = config([trunk()]);
+  allowed.ctx.setConfig(next);
+  await allowed.component.reload(next, config([trunk({ allowMd5WithoutQop: true })]));
+  await allowed.clock.advance(0);
+  t.equal(allowed.endpoint.requests().length, sentBefore + 1, 'registers again at once');
+  t.equal(header(allowed.endpoint.last().text, 'Authorization'), null, 'no RFC 2069 answer reused');
+  allowed.endpoint.respond(401, 'Unauthorized', [noQop]);
+  await allowed.clock.advance(0);
+  t.match(allowed.lastRecord().lastReason, /MD5 digest without qop is refused/);
+  await stop(allowed);
+});
+
+t.test('a grant longer than a day is refreshed within a day (issue 13)', async (t) => {
+  const h = await harness([trunk()]);
+  h.endpoint.respond(200, 'OK', ['Expires: 3000000']);
+  await h.clock.advance(0);
+  const rec = h.lastRecord();
+  t.equal(rec.state, 'registered');
+  t.equal(rec.grantedExpiresS, 3_000_000, 'the grant as given');
+  t.equal(rec.nextActionAtMs! - h.clock.nowMs(), 77_760_000, 'refresh planned on GRANTED_EXPIRES_MAX_S: 86,400 s less 10 %');
+  t.match(rec.lastReason, /granted 3000000 s, refreshed as if 86400 s/);
+  t.equal(h.clock.nextDueInMs(), 77_760_000, 'the armed timer agrees');
+  await stop(h);
 });
 
 t.test('423: REGISTER again at once with Min-Expires, remembered; a second 423 fails', async (t) => {

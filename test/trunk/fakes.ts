@@ -114,7 +114,7 @@ export function cseqOf(text: string): number {
 export function trunk(over: Partial<Trunk> = {}): Trunk {
   return {
     name: 'carrier-a', registrar: '127.0.0.1', port: 25060, proxy: null, username: '4420000000', authUser: '',
-    password: 'secret', expiresS: null, enabled: true, domain: 'upstream.example', ...over,
+    password: 'secret', expiresS: null, enabled: true, domain: 'upstream.example', allowMd5WithoutQop: false, ...over,
   };
 }
 

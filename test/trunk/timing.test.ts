@@ -1,7 +1,10 @@
 // The timing rules as a table, and the invariant that matters: a refresh always starts before the
 // granted expiry lapses, for every grant and every register period.
 import t from 'tap';
-import { refreshDelayMs, retryDelayMs, retransmitIntervalMs, askedExpiresS } from '../../src/trunk/index.js';
+import {
+  refreshDelayMs, retryDelayMs, retransmitIntervalMs, askedExpiresS, GRANTED_EXPIRES_MAX_S, RETRY_AFTER_MAX_S,
+} from '../../src/trunk/index.js';
+import { TIMER_DELAY_MAX_MS } from '../../src/timers.js';
 
 t.test('refresh never lets a registration lapse', async (t) => {
   let worst = 0;
@@ -13,6 +16,19 @@ t.test('refresh never lets a registration lapse', async (t) => {
     }
   }
   t.ok(worst <= 0.9, `latest refresh at ${Math.round(worst * 100)} % of the grant`);
+});
+
+t.test('no grant, Min-Expires or Retry-After arms a timer node would fire at once (issue 13)', async (t) => {
+  const absurd = [7_201, GRANTED_EXPIRES_MAX_S, GRANTED_EXPIRES_MAX_S + 1, 2_147_484, 3_000_000, 2 ** 31, 4_294_967_295];
+  for (const granted of absurd) {
+    for (const fixed of [null, 20, 7200]) {
+      const d = refreshDelayMs(granted, fixed);
+      t.ok(d > 0 && d <= GRANTED_EXPIRES_MAX_S * 1000 && d < TIMER_DELAY_MAX_MS, `granted ${granted} s, fixed ${fixed}: refresh in ${d} ms`);
+    }
+    t.ok(retryDelayMs(30, granted) <= RETRY_AFTER_MAX_S * 1000, `Retry-After ${granted} s`);
+  }
+  t.equal(refreshDelayMs(3_000_000, null), 77_760_000, 'Auto: planned on a day, 10 % margin');
+  t.equal(refreshDelayMs(4_294_967_295, 60), 30_000, 'fixed: half the period, whatever the grant');
 });
 
 t.test('rules', async (t) => {
