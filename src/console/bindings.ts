@@ -6,7 +6,7 @@ import {
   allBindings, bindingStatus, bindingsOf, expiresInS, type BindingRecord, type BindingStatus, type Store,
 } from '../store/index.js';
 import { addressBytes, inRange, parseRange, type Range } from '../stats/address.js';
-import { cut, formatDuration, formatShortTime, isoOrNull, table, toCsv } from './format.js';
+import { formatDuration, formatShortTime, isoOrNull, table, toCsv, wrap } from './format.js';
 
 export const BINDING_STATUSES: readonly BindingStatus[] = ['registered', 'expiring', 'expired'];
 
@@ -171,7 +171,11 @@ export function bindingsTable(bindings: readonly BindingRecord[], nowMs: number,
   ]), widthCols);
 }
 
-/** Every stored field of one binding, `label: value` lines, each cut to widthCols. */
+/**
+ * Every stored field of one binding, `label value` lines within widthCols; a long value (a Contact
+ * with many parameters, a padded User-Agent) wraps under its label rather than being cut, so nothing
+ * the phone sent is hidden. Values are shown with displayText (by wrap).
+ */
 export function bindingDetails(b: BindingRecord, nowMs: number, widthCols = 80): string[] {
   const j = bindingJson(b, nowMs);
   const ka = b.keepalive;
@@ -194,5 +198,5 @@ export function bindingDetails(b: BindingRecord, nowMs: number, widthCols = 80):
       : `${ka.unreachable ? 'UNREACHABLE' : 'ok'}, ${ka.missed} missed` +
         `${ka.lastAnsweredAtMs > 0 ? `, answered ${formatDuration((nowMs - ka.lastAnsweredAtMs) / 1000)} ago` : ''}`],
   ];
-  return lines.map(([k, v]) => cut(`${k.padEnd(15)} ${v}`, widthCols));
+  return lines.flatMap(([k, v]) => wrap(`${k.padEnd(15)} ${v}`, widthCols, ' '.repeat(16)));
 }
