@@ -146,10 +146,14 @@ export function statusWord(s: BindingStatus): string {
   return s === 'registered' ? 'Registered' : s === 'expiring' ? 'Expiring' : 'Expired';
 }
 
-/** `sip:1001@192.168.1.10:5060;transport=udp` → `192.168.1.10:5060`: where the phone says it is. */
+/**
+ * `sip:1001@192.168.1.10:5060;transport=udp` → `192.168.1.10:5060`: where the phone says it is. The
+ * first `@` ends the user part (RFC 3261 §25.1: userinfo holds no `@`), so an `@` a phone puts in a
+ * parameter (`;x=a@elsewhere`) cannot make the table show another host.
+ */
 export function contactHost(contact: string): string {
   let s = contact.replace(/^<|>$/g, '').replace(/^sips?:/i, '');
-  const at = s.lastIndexOf('@');
+  const at = s.indexOf('@');
   if (at >= 0) s = s.slice(at + 1);
   const semi = s.search(/[;?]/);
   return semi >= 0 ? s.slice(0, semi) : s;
