@@ -14,6 +14,7 @@ import { lockoutsCommand } from './commands/lockouts.js';
 import { unlockCommand } from './commands/unlock.js';
 import { statsCommand } from './commands/stats.js';
 import { versionLine } from '../version.js';
+import { displayText } from '../ops/sanitize.js';
 import type { Writable } from 'node:stream';
 
 /** Every command `sipreg` knows, in --help order. A capability appears here only once it works. */
@@ -96,7 +97,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
   const command = commands.find((c) => c.name === first);
   if (command === undefined) {
-    io.stderr.write(`sipreg: unknown command '${first}'\n${usageText()}`);
+    io.stderr.write(`sipreg: unknown command '${displayText(first)}'\n${usageText()}`);
     return 2;
   }
   let ctx: CommandContext;
@@ -110,7 +111,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     ctx = { args, configFile, stdout: io.stdout, stderr: io.stderr };
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`sipreg ${command.name}: ${err.message}\n${commandHelp(command)}`);
+      io.stderr.write(`sipreg ${command.name}: ${displayText(err.message)}\n${commandHelp(command)}`);
       return 2;
     }
     throw err;
@@ -119,11 +120,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return await command.run(ctx);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`sipreg ${command.name}: ${err.message}\n${commandHelp(command)}`);
+      io.stderr.write(`sipreg ${command.name}: ${displayText(err.message)}\n${commandHelp(command)}`);
       return 2;
     }
     if (err instanceof CommandError) {
-      io.stderr.write(`sipreg ${command.name}: ${err.message}\n`);
+      io.stderr.write(`sipreg ${command.name}: ${displayText(err.message)}\n`);
       return err.exitCode;
     }
     throw err;

@@ -6,7 +6,7 @@ import {
   allBindings, bindingStatus, bindingsOf, expiresInS, type BindingRecord, type BindingStatus, type Store,
 } from '../store/index.js';
 import { addressBytes, inRange, parseRange, type Range } from '../stats/address.js';
-import { cut, formatDuration, formatShortTime, isoOrNull, table, toCsv } from './format.js';
+import { formatDuration, formatShortTime, isoOrNull, table, toCsv, wrap } from './format.js';
 
 export const BINDING_STATUSES: readonly BindingStatus[] = ['registered', 'expiring', 'expired'];
 
@@ -146,10 +146,14 @@ export function statusWord(s: BindingStatus): string {
   return s === 'registered' ? 'Registered' : s === 'expiring' ? 'Expiring' : 'Expired';
 }
 
-/** `sip:1001@192.168.1.10:5060;transport=udp` → `192.168.1.10:5060`: where the phone says it is. */
+/**
+ * `sip:1001@192.168.1.10:5060;transport=udp` → `192.168.1.10:5060`: where the phone says it is. The
+ * first `@` ends the user part (RFC 3261 §25.1: userinfo holds no `@`), so an `@` a phone puts in a
+ * parameter (`;x=a@elsewhere`) cannot make the table show another host.
+ */
 export function contactHost(contact: string): string {
   let s = contact.replace(/^<|>$/g, '').replace(/^sips?:/i, '');
-  const at = s.lastIndexOf('@');
+  const at = s.indexOf('@');
   if (at >= 0) s = s.slice(at + 1);
   const semi = s.search(/[;?]/);
   return semi >= 0 ? s.slice(0, semi) : s;
@@ -171,7 +175,11 @@ export function bindingsTable(bindings: readonly BindingRecord[], nowMs: number,
   ]), widthCols);
 }
 
-/** Every stored field of one binding, `label: value` lines, each cut to widthCols. */
+/**
+ * Every stored field of one binding, `label value` lines within widthCols; a long value (a Contact
+ * with many parameters, a padded User-Agent) wraps under its label rather than being cut, so nothing
+ * the phone sent is hidden. Values are shown with displayText (by wrap).
+ */
 export function bindingDetails(b: BindingRecord, nowMs: number, widthCols = 80): string[] {
   const j = bindingJson(b, nowMs);
   const ka = b.keepalive;
@@ -194,5 +202,5 @@ export function bindingDetails(b: BindingRecord, nowMs: number, widthCols = 80):
       : `${ka.unreachable ? 'UNREACHABLE' : 'ok'}, ${ka.missed} missed` +
         `${ka.lastAnsweredAtMs > 0 ? `, answered ${formatDuration((nowMs - ka.lastAnsweredAtMs) / 1000)} ago` : ''}`],
   ];
-  return lines.map(([k, v]) => cut(`${k.padEnd(15)} ${v}`, widthCols));
+  return lines.flatMap(([k, v]) => wrap(`${k.padEnd(15)} ${v}`, widthCols, ' '.repeat(16)));
 }

@@ -1,4 +1,5 @@
 /** Text charts for an 80-column terminal: a column chart of a series over time, and horizontal bars. */
+import { displayText } from '../ops/sanitize.js';
 import { bar, cut } from './format.js';
 
 /**
@@ -27,10 +28,13 @@ export function columnChart(points: readonly (number | null)[], heightRows: numb
   return lines;
 }
 
-/** `name  count  ####`, bars scaled to the largest count, every line within widthCols. */
+/**
+ * `name  count  ####`, bars scaled to the largest count, every line within widthCols. Names are
+ * peer text (a User-Agent's model): shown with displayText, so the columns line up after the escapes.
+ */
 export function barChart(rows: readonly { name: string; count: number }[], widthCols = 80, nameColsMax = 28): string[] {
   if (rows.length === 0) return ['(none)'];
-  const nameCols = Math.min(nameColsMax, Math.max(...rows.map((r) => r.name.length)));
+  const nameCols = Math.min(nameColsMax, Math.max(...rows.map((r) => displayText(r.name).length)));
   const countCols = Math.max(...rows.map((r) => String(r.count).length));
   const max = Math.max(...rows.map((r) => r.count));
   const barCols = Math.max(5, widthCols - nameCols - countCols - 3);

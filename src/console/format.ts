@@ -1,22 +1,22 @@
 /**
  * Text formatting shared by the console and the admin commands: tables that fit a plain 80-column
- * serial terminal, times, durations, CSV. Pure functions, no I/O.
+ * serial terminal, times, durations, CSV. Pure functions, no I/O. Every text these lay out goes
+ * through ops/sanitize.ts first (peer-sent values must not drive the operator's terminal).
  */
+import { csvCell, displayText } from '../ops/sanitize.js';
 
 /** A plain serial terminal; every screen and table fits it. */
 export const SCREEN_COLS = 80;
 export const SCREEN_ROWS = 24;
 
-/** Cuts text to cols, marking the cut with `~` (ASCII: serial terminals may not show an ellipsis). */
+/**
+ * Text made displayable (displayText) and cut to cols, the cut marked with `~` (ASCII: serial
+ * terminals may not show an ellipsis). Every line a screen or a command prints passes here.
+ */
 export function cut(text: string, cols: number): string {
   if (cols <= 0) return '';
-  return text.length <= cols ? text : `${text.slice(0, cols - 1)}~`;
-}
-
-/** Control characters (an escape sequence in a User-Agent, say) would drive the operator's terminal. */
-export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  const shown = displayText(text);
+  return shown.length <= cols ? shown : `${shown.slice(0, cols - 1)}~`;
 }
 
 export interface Column {
@@ -33,7 +33,7 @@ export interface Column {
  * exceeds widthCols, the widest cuttable column is narrowed first, down to its minCols.
  */
 export function table(columns: readonly Column[], rows: readonly (readonly string[])[], widthCols = SCREEN_COLS): string[] {
-  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => printable(r[i] ?? '').length)));
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => displayText(r[i] ?? '').length)));
   const total = (): number => widths.reduce((a, b) => a + b, 0) + columns.length - 1;
   while (total() > widthCols) {
     let widest = -1;
@@ -46,7 +46,7 @@ export function table(columns: readonly Column[], rows: readonly (readonly strin
     widths[widest] = Math.max(columns[widest]!.minCols!, widths[widest]! - (total() - widthCols));
   }
   const line = (cells: readonly string[]): string => columns.map((c, i) => {
-    const text = cut(printable(cells[i] ?? ''), widths[i]!);
+    const text = cut(cells[i] ?? '', widths[i]!);
     return c.align === 'right' ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
   }).join(' ').trimEnd();
   return [line(columns.map((c) => c.title)), ...rows.map(line)].map((l) => cut(l, widthCols));
@@ -55,7 +55,7 @@ export function table(columns: readonly Column[], rows: readonly (readonly strin
 /** Splits text into lines of at most cols, at spaces where it can; continuation lines get `indent`. */
 export function wrap(text: string, cols: number, indent = ''): string[] {
   const out: string[] = [];
-  let rest = printable(text);
+  let rest = displayText(text);
   let width = cols;
   while (rest.length > width) {
     let at = rest.lastIndexOf(' ', width);
@@ -101,16 +101,10 @@ export function isoOrNull(atMs: number | null): string | null {
   return atMs === null ? null : new Date(atMs).toISOString();
 }
 
-/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
-export function csvField(value: unknown): string {
-  const text = value === null || value === undefined ? '' : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
 /** A header row and one row per object, fields in `fields` order. Lines end in LF, not RFC 4180's CRLF:
  *  the files are read on the appliance and by scripts (awk, cut) more than by spreadsheets, which take both. */
 export function toCsv(fields: readonly string[], rows: readonly Record<string, unknown>[]): string {
-  const lines = [fields.join(','), ...rows.map((r) => fields.map((f) => csvField(r[f])).join(','))];
+  const lines = [fields.join(','), ...rows.map((r) => fields.map((f) => csvCell(r[f])).join(','))];
   return `${lines.join('\n')}\n`;
 }
 

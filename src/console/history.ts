@@ -1,6 +1,6 @@
 /** Events (registration history) and lockouts as operators see them: JSON records and text lines. */
 import type { EventRecord, EventType, LockoutRecord } from '../store/index.js';
-import { formatDateTime, formatDuration, printable, table, wrap } from './format.js';
+import { formatDateTime, formatDuration, table, wrap } from './format.js';
 
 /** Every event type the store knows, for option checks and the console's type filter. */
 export const EVENT_TYPES: readonly EventType[] = [
@@ -85,6 +85,6 @@ export function lockoutsTable(lockouts: readonly LockoutRecord[], nowMs: number,
     { title: 'REASON', minCols: 6 },
   ], lockouts.map((l, i) => [
     ...(numbered ? [String(i + 1)] : []),
-    l.kind, lockoutTarget(l), formatDuration((l.untilMs - nowMs) / 1000), String(l.failures), printable(l.reason),
+    l.kind, lockoutTarget(l), formatDuration((l.untilMs - nowMs) / 1000), String(l.failures), l.reason,
   ]), widthCols);
 }

@@ -2,7 +2,7 @@ import t from 'tap';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/index.js';
 import { bindingsOf, activeLockouts, queryEvents, lockoutKeyNumber } from '../../src/store/index.js';
-import { makeEnv, storeSeeder, withOpenStore } from '../console/fixtures/seed.js';
+import { HOSTILE, HOSTILE_SHOWN, makeEnv, RAW, seedHostile, storeSeeder, withOpenStore } from '../console/fixtures/seed.js';
 
 process.env['TZ'] = 'UTC';
 
@@ -206,4 +206,38 @@ t.test('stats: counters, rates and the trend', async (t) => {
   t.match(text.out, /service DOWN/);
   t.match(text.out, /REGISTER received \/s +0\.20 +0\.20/);
   for (const l of text.out.trimEnd().split('\n')) t.ok(l.length <= 80, `fits: ${l}`);
+});
+
+t.test('hostile peer text: every text output shows escapes, JSON keeps the exact value, CSV makes formulas text', async (t) => {
+  const hostile = makeEnv('cli-hostile');
+  const intruder = await seedHostile(hostile.dataDir, Date.now());
+  const h = ['-c', hostile.configFile];
+  const clean = (r: { out: string; err: string }, what: string): void => {
+    t.equal(RAW.exec(r.out + r.err), null, `${what}: no control or bidi character written`);
+  };
+  const text = async (argv: string[], shown: string | RegExp): Promise<void> => {
+    const r = await run([...argv, ...h]);
+    clean(r, argv.join(' '));
+    t.match(r.out + r.err, shown, `${argv.join(' ')}: shown escaped`);
+  };
+  await text(['show', '1001'], `User-Agent      Yealink${HOSTILE_SHOWN}`);
+  await text(['events'], `auth_failed        9${HOSTILE_SHOWN}`);
+  await text(['lockouts'], 'number 9\\x1b]0;pwned');
+  await text(['trunks'], '403 forbidden: 403 Forbidden\\x1b');
+  await text(['list'], /1001 +192\.0\.2\.10:5062 /);
+  await text(['list', '--csv'], `"'=HYPERLINK(""http://x"",""click"")","'@SUM(1,2)",false,registered,'-2+3@evil,`);
+  await text(['show', `x${HOSTILE}`], `no registration for x${HOSTILE_SHOWN}`);
+  await text(['unregister', '1001', '--contact', 'sip:nobody@x'], `its contacts: sip:1001@192.0.2.10:5062;x=${HOSTILE_SHOWN}`);
+  for (const argv of [['list', '--json'], ['show', '1001', '--json'], ['events', '--json'], ['lockouts', '--json'], ['trunks', '--json'], ['stats', '--json']]) {
+    const r = await run([...argv, ...h]);
+    clean(r, argv.join(' '));
+    t.doesNotThrow(() => JSON.parse(r.out), `${argv.join(' ')}: JSON`);
+  }
+  const list = JSON.parse((await run(['list', '--json', ...h])).out) as { number: string; user_agent: string; instance: string | null }[];
+  t.equal(list.find((b) => b.number === '1001')!.user_agent, `Yealink${HOSTILE}`, 'list --json: the exact User-Agent');
+  t.equal(list.find((b) => b.number === '1001')!.instance, `<urn:uuid:${HOSTILE}>`, 'list --json: the exact instance');
+  const stats = JSON.parse((await run(['stats', '--json', ...h])).out) as { device_types: { type: string }[] };
+  t.ok(stats.device_types.some((d) => d.type === `Yealink${HOSTILE}`), 'stats --json: the exact device type');
+  await text(['unregister', '1001'], `unregistered 1001 sip:1001@192.0.2.10:5062;x=${HOSTILE_SHOWN} (from 192.0.2.10:5062)`);
+  await text(['unlock', intruder], `lifted number 9${HOSTILE_SHOWN}`);
 });

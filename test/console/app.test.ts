@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { ConsoleApp } from '../../src/console/index.js';
 import { bindingsOf, openStore, lockoutKeyNumber, queryEvents, type Store } from '../../src/store/index.js';
-import { makeEnv, storeSeeder } from './fixtures/seed.js';
+import { HOSTILE_SHOWN, makeEnv, RAW, seedHostile, storeSeeder } from './fixtures/seed.js';
 
 /** Drives the console with typed lines; returns every screen it drew. */
 async function drive(store: Store, configFile: string, lines: string[]): Promise<{ code: number; screens: string[] }> {
@@ -151,4 +151,36 @@ t.test('an empty store and no service: every screen still draws', async (t) => {
   t.match(r.screens[0]!, /service DOWN \| reg 0 \(NAT 0\)/);
   t.match(r.screens[0]!, /Service never ran on this store/);
   t.match(r.screens.join(''), /no samples in this period/);
+});
+
+t.test('hostile peer text: every screen and the export show escapes, never the raw characters', async (t) => {
+  const hostile = makeEnv('hostile');
+  const nowMs = Date.now();
+  await seedHostile(hostile.dataDir, nowMs);
+  const s = openStore(hostile.dataDir);
+  t.teardown(() => s.close());
+  const path = join(hostile.dir, 'export.csv');
+  const r = await drive(s, hostile.configFile, [
+    '1', '6', '1001', '0', '0', '2', '1001', '1', '', '0', '3', '1001', '0', '5', '5', '0', '7', '0', '0',
+    '6', '1', '0', '0', '7', '1', '0', '0', '9', '0', '4', path, '', 'q',
+  ]);
+  t.equal(r.code, 0);
+  fits(t, r.screens);
+  const all = r.screens.join('');
+  const raw = RAW.exec(all);
+  t.equal(raw, null, `no control or bidi character written${raw === null ? '' : `: U+${raw[0].charCodeAt(0).toString(16)} near ${JSON.stringify(all.slice(raw.index - 40, raw.index + 10))}`}`);
+  const screen = (title: string): string => r.screens.find((x) => x.includes(`== ${title}`)) ?? '';
+  t.match(screen('Details: 1001'), `User-Agent      Yealink${HOSTILE_SHOWN}`);
+  t.match(screen('Details: 1001'), `Instance        <urn:uuid:${HOSTILE_SHOWN}>`);
+  t.match(screen('Details: 1001'), `Call-ID / CSeq  c${HOSTILE_SHOWN}@x / 7`);
+  t.match(screen('Force unregister 1001'), `sip:1001@192.0.2.10:5062;x=\\x1b]0;pwned`, 'the contact to remove, escaped');
+  t.match(screen('Why: 1001'), 'x=\\x1b]0;pwned\\x07\\x1b[2J', 'the decision\'s detail, escaped');
+  t.match(screen('Device types'), 'Yealink\\x1b]0;pwned\\x07');
+  t.match(screen('Lockouts'), 'number 9\\x1b]0;pwned');
+  t.match(screen('Trunks'), '403 forbidden: 403 Forbidden\\x1b');
+  t.match(screen('Event log'), `auth_failed        9${HOSTILE_SHOWN}`);
+  const csv = readFileSync(path, 'utf8');
+  t.equal(RAW.exec(csv), null, 'the export holds no control or bidi character');
+  t.match(csv, `\n1001,sip:1001@test,"sip:1001@192.0.2.10:5062;x=${HOSTILE_SHOWN}",`, 'escaped; quoted for its semicolons');
+  t.match(csv, `"'=HYPERLINK(""http://x"",""click"")","'@SUM(1,2)",false,registered,'-2+3@evil,`, 'formulas are text');
 });

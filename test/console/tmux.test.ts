@@ -6,59 +6,27 @@
  * through a running `sipreg run` (the console acting on the live service).
  */
 import t, { type Test } from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sipregShell } from '../helpers/sipreg.js';
 import { bindingsOf, openStore, lockoutKeyNumber } from '../../src/store/index.js';
 import { makeEnv, sippAccountsYaml, sippSeeder, storeSeeder, type Seeder } from './fixtures/seed.js';
+import { TmuxConsole } from './fixtures/tmux.js';
 import { startService } from '../e2e/service.js';
 import { SipClient } from '../registrar/sipclient.js';
 
-// tmux comes from `make test-deps`; without it these tests fail rather than pass unchecked.
-
-const sipreg = sipregShell();
-
-const socket = `sipreg-test-${process.pid}`;
-const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
-t.teardown(() => {
-  spawnSync('tmux', ['-L', socket, 'kill-server']);
-});
+const term = new TmuxConsole('test');
+t.teardown(() => term.close());
+const tmux = (...args: string[]): string => term.tmux(...args);
+const waitFor = (what: RegExp, timeoutMs?: number): Promise<string> => term.waitFor(what, timeoutMs);
+const type = (text: string): void => term.type(text);
+const startConsole = (configFile: string, dataDir: string): void => term.start(configFile, dataDir);
 
 const seeder: Seeder = storeSeeder;
 const env = makeEnv('tmux');
 const info = await seeder(env.dataDir, Date.now());
 
-function screen(): string {
-  // -J joins wrapped lines, so a line wider than the window shows as one long line.
-  return tmux('capture-pane', '-p', '-J', '-t', 'c');
-}
-
-async function waitFor(what: RegExp, timeoutMs = 15_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = screen();
-    if (what.test(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`screen never showed ${what}; last screen:\n${last}`);
-}
-
-/** Types a line and Enter. */
-function type(text: string): void {
-  if (text !== '') tmux('send-keys', '-t', 'c', '-l', text);
-  tmux('send-keys', '-t', 'c', 'Enter');
-}
-
 function fits(t: Test, s: string): void {
   t.same(s.split('\n').filter((l) => l.length > 80), [], 'no line wider than 80 columns');
-}
-
-function startConsole(configFile: string, dataDir: string): void {
-  spawnSync('tmux', ['-L', socket, 'kill-session', '-t', 'c']); // a session a failed test left
-  tmux('new-session', '-d', '-s', 'c', '-x', '80', '-y', '24',
-    `TERM=xterm TZ=UTC ${sipreg} console -c ${configFile} --data-dir ${dataDir}; echo "EXIT=$?"; sleep 600`);
 }
 
 t.test('the console over tmux: list, filter, force unregister, export, analysis, lockouts', async (t) => {

@@ -5,6 +5,7 @@ import { withStore } from '../context.js';
 import { noPositionals } from './list.js';
 import { EVENT_TYPES, eventJson, eventLines, isEventType } from '../../console/history.js';
 import { queryEvents, type EventQuery } from '../../store/index.js';
+import { jsonText } from '../../ops/sanitize.js';
 
 export const eventsCommand: Command = {
   name: 'events',
@@ -40,7 +41,7 @@ export const eventsCommand: Command = {
     if (limit !== undefined) q.limit = limit;
     return withStore(ctx, (store) => {
       const events = queryEvents(store, q);
-      if (optFlag(ctx.args, 'json')) ctx.stdout.write(`${JSON.stringify(events.map(eventJson), null, 2)}\n`);
+      if (optFlag(ctx.args, 'json')) ctx.stdout.write(`${jsonText(events.map(eventJson))}\n`);
       else if (events.length === 0) ctx.stdout.write('no events\n');
       else ctx.stdout.write(`${events.flatMap((e) => eventLines(e)).join('\n')}\n`);
       return 0;

@@ -7,6 +7,7 @@ import {
   type BindingFilter,
 } from '../../console/bindings.js';
 import type { ParsedArgs } from '../args.js';
+import { displayText, jsonText } from '../../ops/sanitize.js';
 
 export function noPositionals(args: ParsedArgs): void {
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
@@ -43,12 +44,12 @@ export const listCommand: Command = {
     return withStore(ctx, (store) => {
       const nowMs = Date.now();
       const bindings = findBindings(store, filter, nowMs);
-      if (json) ctx.stdout.write(`${JSON.stringify(bindings.map((b) => bindingJson(b, nowMs)), null, 2)}\n`);
+      if (json) ctx.stdout.write(`${jsonText(bindings.map((b) => bindingJson(b, nowMs)))}\n`);
       else if (csv) ctx.stdout.write(bindingsCsv(bindings, nowMs));
       else {
         const f = describeFilter(filter);
         if (bindings.length > 0) ctx.stdout.write(`${bindingsTable(bindings, nowMs).join('\n')}\n`);
-        ctx.stdout.write(`${bindings.length} binding${bindings.length === 1 ? '' : 's'}${f === '' ? '' : ` (${f})`}\n`);
+        ctx.stdout.write(`${bindings.length} binding${bindings.length === 1 ? '' : 's'}${f === '' ? '' : ` (${displayText(f)})`}\n`);
       }
       return 0;
     });

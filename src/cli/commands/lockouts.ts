@@ -5,6 +5,7 @@ import { withStore } from '../context.js';
 import { noPositionals } from './list.js';
 import { lockoutJson, lockoutsTable } from '../../console/history.js';
 import { activeLockouts } from '../../store/index.js';
+import { jsonText } from '../../ops/sanitize.js';
 
 export const lockoutsCommand: Command = {
   name: 'lockouts',
@@ -16,7 +17,7 @@ export const lockoutsCommand: Command = {
     return withStore(ctx, (store) => {
       const nowMs = Date.now();
       const lockouts = activeLockouts(store, nowMs);
-      if (optFlag(ctx.args, 'json')) ctx.stdout.write(`${JSON.stringify(lockouts.map((l) => lockoutJson(l, nowMs)), null, 2)}\n`);
+      if (optFlag(ctx.args, 'json')) ctx.stdout.write(`${jsonText(lockouts.map((l) => lockoutJson(l, nowMs)))}\n`);
       else if (lockouts.length === 0) ctx.stdout.write('no active lockouts\n');
       else ctx.stdout.write(`${lockoutsTable(lockouts, nowMs).join('\n')}\n`);
       return 0;

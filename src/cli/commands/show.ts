@@ -4,6 +4,7 @@ import { optFlag, UsageError } from '../args.js';
 import { CommandError, withStore } from '../context.js';
 import { bindingDetails, bindingJson } from '../../console/bindings.js';
 import { bindingsOf } from '../../store/index.js';
+import { jsonText } from '../../ops/sanitize.js';
 
 export const showCommand: Command = {
   name: 'show',
@@ -19,7 +20,7 @@ export const showCommand: Command = {
       const bindings = bindingsOf(store, number);
       if (bindings.length === 0) throw new CommandError(`no registration for ${number}`);
       if (optFlag(ctx.args, 'json')) {
-        ctx.stdout.write(`${JSON.stringify(bindings.map((b) => bindingJson(b, nowMs)), null, 2)}\n`);
+        ctx.stdout.write(`${jsonText(bindings.map((b) => bindingJson(b, nowMs)))}\n`);
       } else {
         ctx.stdout.write(`${bindings.map((b) => bindingDetails(b, nowMs).join('\n')).join('\n\n')}\n`);
       }

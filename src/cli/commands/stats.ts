@@ -9,6 +9,7 @@ import { readStatus, statusLines, type Status } from '../../console/status.js';
 import { columnChart } from '../../console/chart.js';
 import { formatClock, formatDateTime, isoOrNull } from '../../console/format.js';
 import { snakeCase } from '../../stats/prometheus.js';
+import { jsonText } from '../../ops/sanitize.js';
 
 function ratesJson(r: Rates): Record<string, number | null> {
   return {
@@ -75,7 +76,7 @@ export const statsCommand: Command = {
       const a = analyse(store, config, nowMs);
       const snapshot = readCountersSnapshot(store);
       if (optFlag(ctx.args, 'json')) {
-        ctx.stdout.write(`${JSON.stringify(statsJson(status, a, snapshot), null, 2)}\n`);
+        ctx.stdout.write(`${jsonText(statsJson(status, a, snapshot))}\n`);
         return 0;
       }
       const hour = trend(a.samples, nowMs, 'hour');

@@ -4,6 +4,7 @@ import { UsageError } from '../args.js';
 import { withStore } from '../context.js';
 import { liftLockout } from '../../console/actions.js';
 import { lockoutTarget } from '../../console/history.js';
+import { displayText } from '../../ops/sanitize.js';
 
 export const unlockCommand: Command = {
   name: 'unlock',
@@ -17,8 +18,8 @@ export const unlockCommand: Command = {
     return withStore(ctx, async (store) => {
       const removed = await liftLockout(store, target, 'sipreg unlock');
       // Nothing to lift is not a failure (CONTRACT.md: exit 0): the state asked for holds.
-      if (removed.length === 0) ctx.stdout.write(`no lockout of ${target}\n`);
-      for (const l of removed) ctx.stdout.write(`lifted ${l.kind} ${lockoutTarget(l)}\n`);
+      if (removed.length === 0) ctx.stdout.write(`${displayText(`no lockout of ${target}`)}\n`);
+      for (const l of removed) ctx.stdout.write(`${displayText(`lifted ${l.kind} ${lockoutTarget(l)}`)}\n`);
       return 0;
     });
   },

@@ -4,6 +4,7 @@ import { optInt, optString, UsageError } from '../args.js';
 import { CommandError, withStore } from '../context.js';
 import { forceUnregister } from '../../console/actions.js';
 import { bindingsOf } from '../../store/index.js';
+import { displayText } from '../../ops/sanitize.js';
 
 /** A hold longer than a week is a ban: that belongs in the config's ACL, not a lockout. */
 export const HOLD_S_MAX = 7 * 86_400;
@@ -30,8 +31,8 @@ export const unregisterCommand: Command = {
         if (has.length === 0) throw new CommandError(`no registration for ${number}`);
         throw new CommandError(`${number} has no contact ${contact ?? ''}; its contacts: ${has.map((b) => b.contact).join(' ')}`);
       }
-      for (const b of result.removed) ctx.stdout.write(`unregistered ${b.number} ${b.contact} (from ${b.source})\n`);
-      for (const l of result.hold) ctx.stdout.write(`held ${l.number || l.address} until ${new Date(l.untilMs).toISOString()}\n`);
+      for (const b of result.removed) ctx.stdout.write(`${displayText(`unregistered ${b.number} ${b.contact} (from ${b.source})`)}\n`);
+      for (const l of result.hold) ctx.stdout.write(`${displayText(`held ${l.number || l.address} until ${new Date(l.untilMs).toISOString()}`)}\n`);
       return 0;
     });
   },
