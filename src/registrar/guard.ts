@@ -342,7 +342,9 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
         numberLevel[n] = level;
         numberLastMs[n] = nowMs;
         const guessKey = cached ? guessKeys[slot]! : lockoutKeyGuessed(number);
-        if (level >= budget && active(guessKey, nowMs) === null) {
+        // Reached when less than one failure's worth has decayed meanwhile: `budget` failures within an
+        // hour / budget (two minutes at the default) suspend; spread wider, a few more are needed.
+        if (level > budget - 1 && active(guessKey, nowMs) === null) {
           suspend({
             key: guessKey, kind: 'number', address: '', number, untilMs: nowMs + params.registerSuspendS * 1000, createdAtMs: nowMs,
             failures: budget,
