@@ -132,6 +132,12 @@ export const paramSpecs: readonly ParamSpec[] = [
     description: 'REGISTERs per second from all sources together; above it, 503 Retry-After; 0 = off' }, ours, 0, 1, 1000000, true),
   int({ name: 'SS_REGISTER_SCANNER_NUMBERS', field: 'scannerNumbersMax', unit: 'numbers',
     description: 'distinct numbers failing from one address before the whole address is suspended; 0 = off' }, ours, 5, 2, 1000, true),
+  // Guessing spread over many sources, each below SS_ENDPOINT_REGISTER_RETRY (issue 13 item 9). 30 an
+  // hour is far above a person mistyping a password and far below what guessing needs; the count decays
+  // by that many an hour, so a number strangers tripped is free again SS_ENDPOINT_REGISTER_SUSPEND after
+  // they stop, and a phone registered from its source is never refused by it.
+  int({ name: 'SS_REGISTER_NUMBER_FAILURES', field: 'numberFailuresMax', unit: 'failures',
+    description: 'failures of one number from all sources per hour before it is refused from new sources; 0 = off' }, ours, 30, 3, 10000, true),
   onOff({ name: 'SS_REGISTER_LOCKOUT_DROP', field: 'lockoutSilentDrop', unit: '',
     description: 'On: requests from a suspended number/address are dropped silently; Off: answered 403' }, ours, true),
   int({ name: 'SS_OVERLOAD_RETRY_AFTER', field: 'overloadRetryAfterS', unit: 's',

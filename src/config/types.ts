@@ -85,6 +85,7 @@ export interface Params {
   readonly registerBurstPerSource: number;      // SS_REGISTER_BURST_PER_IP: bucket size
   readonly registerRateGlobalPerS: number;      // SS_REGISTER_RATE_GLOBAL: all sources, 0 = off
   readonly scannerNumbersMax: number;           // SS_REGISTER_SCANNER_NUMBERS: distinct failing numbers before a whole address is suspended
+  readonly numberFailuresMax: number;           // SS_REGISTER_NUMBER_FAILURES: failures of one number from all sources an hour before it is suspended for new sources (0 = off)
   readonly lockoutSilentDrop: boolean;          // SS_REGISTER_LOCKOUT_DROP: On = drop suspended requests silently, Off = 403
   readonly overloadRetryAfterS: number;         // SS_OVERLOAD_RETRY_AFTER: base Retry-After of a 503 when overloaded
   readonly uaDefaultExpiresS: number;           // SS_SIP_USER_AGENT_AUTO_EXPIRE: what Auto asks for

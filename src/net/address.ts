@@ -178,6 +178,32 @@ export function normalizeAddress(text: string): string {
   return text;
 }
 
+/** Bits of an IPv6 source that name one subscriber: a /64 is what one home or office is given (RFC 6177),
+ *  and a host picks any address in it at will (RFC 4941 privacy addresses). */
+export const IPV6_SOURCE_PREFIX_BITS = 64;
+
+const sourceScratch = new Uint8Array(16);
+
+/**
+ * What an address counts as for rate limits and lockouts: an IPv4 address (v4-mapped too) is itself as a
+ * dotted quad; an IPv6 address is its /64, written `2001:db8:1:2::/64` (RFC 5952 lower case, the
+ * trailing zeros compressed), so one host cannot dodge a limit by walking its own prefix. Anything
+ * else (never from a socket) is the text unchanged. Plain IPv4 is returned as is, without allocating.
+ */
+export function sourceOf(address: string): string {
+  if (address.indexOf(':') < 0) return address;
+  const family = parseAddress(address, sourceScratch);
+  if (family === 4) return normalizeAddress(address);
+  if (family !== 6) return address;
+  const b = sourceScratch;
+  // The first four groups; the zeros at their end join the "::" that stands for the host half.
+  let last = 3;
+  while (last >= 0 && b[last * 2] === 0 && b[last * 2 + 1] === 0) last--;
+  let text = '';
+  for (let g = 0; g <= last; g++) text += `${g > 0 ? ':' : ''}${((b[g * 2]! << 8) | b[g * 2 + 1]!).toString(16)}`;
+  return `${text}::/${IPV6_SOURCE_PREFIX_BITS}`;
+}
+
 export type AddressClass =
   | 'public'
   | 'private'        // RFC 1918 10/8, 172.16/12, 192.168/16; deprecated IPv6 site-local fec0::/10

@@ -14,19 +14,26 @@ export type SourceVerdict =
 
 export type NumberVerdict =
   | 'ok'
-  | 'pair_locked'     // this number from this address suspended after SS_ENDPOINT_REGISTER_RETRY failures
-  | 'number_held';    // an operator's kick-and-hold (`sipreg unregister N --hold S`): 403
+  | 'pair_locked'       // this number from this source suspended after SS_ENDPOINT_REGISTER_RETRY failures: drop (or 403)
+  | 'number_held'       // an operator's kick-and-hold (`sipreg unregister N --hold S`): refused after the digest
+  | 'number_suspended'; // SS_REGISTER_NUMBER_FAILURES reached from all sources: refused after the digest from
+                        // sources the number is not registered from
 
+/**
+ * Sources: an IPv4 address, or the /64 of an IPv6 address (net/sourceOf); every rate, count and lockout
+ * below is per source. The registrar calls authFailed only for a request whose nonce was issued to its
+ * source address, so a failure always took a round trip to where it is counted.
+ */
 export interface Guard {
   /** Before parsing further than the start line and Via: ACL, address lockout, rate limits. */
   checkSource(address: string, nowMs: number): SourceVerdict;
-  /** Once the AOR's number is known. */
+  /** Once a number is known: the To user, and the digest username when it is another. */
   checkNumber(number: string, address: string, nowMs: number): NumberVerdict;
-  /** A wrong digest response (not the first, unauthenticated REGISTER). Persists the suspension and
-   *  records `locked_out` when this failure crosses SS_ENDPOINT_REGISTER_RETRY or the scanner rule;
-   *  returns true in that case. */
+  /** A refused digest answer (not the first, unauthenticated REGISTER). Persists the suspension and
+   *  records `locked_out` when this failure crosses SS_ENDPOINT_REGISTER_RETRY, the scanner rule or
+   *  SS_REGISTER_NUMBER_FAILURES; returns true in that case. */
   authFailed(number: string, address: string, userAgent: string, nowMs: number): boolean;
-  /** A REGISTER that authenticated: the failure count of this number from this address starts again. */
+  /** A REGISTER that authenticated: the failure count of this number from this source starts again. */
   authSucceeded(number: string, address: string): void;
   reload(config: Config): void;
 }

@@ -8,7 +8,13 @@
  *      (in memory, so a flood from one address is shed before it costs a store read);
  *   3. whole-address suspension in the store (scanner rule) → 'address_locked';
  *   4. global token bucket (SS_REGISTER_RATE_GLOBAL, burst one second's worth) → 'overloaded'.
- * checkNumber then reads the operator's hold (`number:<n>`) and the pair suspension (`pair:<n>@<ip>`).
+ * checkNumber then reads the pair suspension (`pair:<n>@<ip>`), the operator's hold (`number:<n>`) and
+ * the number's own suspension after failures from many addresses (`guess:<n>`, SS_REGISTER_NUMBER_FAILURES).
+ *
+ * A source is what net/sourceOf makes of the address: an IPv4 address itself, an IPv6 address its /64
+ * (one subscriber's prefix: a host there can take any of 2^64 addresses, so per-address counting would
+ * give it 2^64 buckets and lockouts). The token bucket, the lockout keys and the failure counts are
+ * all per source.
  *
  * Suspensions live only in the store (`store.lockouts`): every check reads it (a synchronous read from
  * the memory map), so `sipreg unlock`, `sipreg unregister N --hold S` and a restart all take effect at
@@ -28,7 +34,20 @@
  *   - failing addresses (FAILURE_ADDRESS_TABLE_MAX): distinct failing numbers per address, for the
  *     scanner rule. A number counts as new when its pair entry is new; a pair evicted and re-added
  *     counts again (errs towards suspending a scanner sooner, never a phone that fails one number).
+ *   - failing numbers (FAILURE_NUMBER_TABLE_MAX): per number, failures from every source together, for
+ *     guessing spread over many addresses (each staying under SS_ENDPOINT_REGISTER_RETRY). The count
+ *     decays linearly, SS_REGISTER_NUMBER_FAILURES per FAILURE_WINDOW_MS, and is capped there; reaching
+ *     it suspends the number for SS_ENDPOINT_REGISTER_SUSPEND from sources it is not registered from
+ *     (the registrar exempts those, so strangers cannot unregister a working phone). While guessing
+ *     goes on, the count stays at its cap and the next failure after the suspension lapses renews it:
+ *     the whole world gets about SS_REGISTER_NUMBER_FAILURES guesses an hour, plus one per suspension.
+ *     Pushing a number out of this table takes that many failures for other numbers, each a round trip
+ *     from a source the scanner rule suspends after SS_REGISTER_SCANNER_NUMBERS of them.
  * Counts age out: a pair or address with no failure for FAILURE_WINDOW_MS starts again at zero.
+ *
+ * Every failure counted here came with a nonce issued to its source address (nonce.ts binds the MAC to
+ * it), i.e. after a round trip to that address: one-way forged packets cannot fill these tables nor
+ * suspend the address they claim.
  */
 import { boundedInterval } from '../timers.js';
 import assert from 'node:assert';
@@ -40,8 +59,9 @@ import {
 } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import {
-  BoundedTable, CidrMatcher, TokenBucket, bucketFill, bucketTake, normalizeAddress, parseAddress,
+  BoundedTable, CidrMatcher, TokenBucket, bucketFill, bucketTake, normalizeAddress, parseAddress, sourceOf,
 } from '../net/index.js';
+import { registrarLimits } from './limits.js';
 
 /** Source addresses tracked for rate limiting: a few MiB; well above the phones of one appliance. */
 export const SOURCE_TABLE_MAX = 65_536;
@@ -49,6 +69,8 @@ export const SOURCE_TABLE_MAX = 65_536;
 export const FAILURE_PAIR_TABLE_MAX = 16_384;
 /** Addresses with failed authentications being counted (scanner rule). */
 export const FAILURE_ADDRESS_TABLE_MAX = 16_384;
+/** Numbers with failed authentications being counted across sources (SS_REGISTER_NUMBER_FAILURES). */
+export const FAILURE_NUMBER_TABLE_MAX = 16_384;
 /** A failure count with no new failure for this long starts again (slow guessing still meets the
  *  lockout: one guess an hour is 24 a day, far too slow for a password). */
 export const FAILURE_WINDOW_MS = 3_600_000;
@@ -60,12 +82,17 @@ export interface GuardOptions {
   readonly sourceTableMax?: number;
   readonly failurePairTableMax?: number;
   readonly failureAddressTableMax?: number;
+  readonly failureNumberTableMax?: number;
 }
+
+/** Key in `lockouts` of a number suspended after failures from many sources (kind 'number', like an
+ *  operator's hold, so `sipreg lockouts` shows it and `sipreg unlock NUMBER` lifts it). */
+export function lockoutKeyGuessed(number: string): string { return `guess:${number}`; }
 
 /** What createGuard returns: the Guard contract plus introspection for tests and the console. */
 export interface GuardWithStats extends Guard {
   /** Current entries per table (each never above its bound). */
-  tableSizes(): { sources: number; failingPairs: number; failingAddresses: number };
+  tableSizes(): { sources: number; failingPairs: number; failingAddresses: number; failingNumbers: number };
 }
 
 export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): GuardWithStats {
@@ -82,6 +109,7 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
   const lastNumbers: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
   const numberKeys: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
   const pairKeys: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
+  const guessKeys: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
 
   const pairs = new BoundedTable(options.failurePairTableMax ?? FAILURE_PAIR_TABLE_MAX);
   const pairFailures = new Int32Array(pairs.capacity);
@@ -90,6 +118,23 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
   const addresses = new BoundedTable(options.failureAddressTableMax ?? FAILURE_ADDRESS_TABLE_MAX);
   const addressNumbers = new Int32Array(addresses.capacity);
   const addressLastMs = new Float64Array(addresses.capacity);
+
+  const numbers = new BoundedTable(options.failureNumberTableMax ?? FAILURE_NUMBER_TABLE_MAX);
+  const numberLevel = new Float64Array(numbers.capacity);
+  const numberLastMs = new Float64Array(numbers.capacity);
+
+  // The source of the address seen last, when that is IPv6 (an IPv4 source is the address string
+  // itself): a phone's requests in a row build its /64 once.
+  let lastAddress = '';
+  let lastSource = '';
+  const sourceKey = (address: string): string => {
+    if (address.indexOf(':') < 0) return address;
+    if (address !== lastAddress) {
+      lastSource = sourceOf(address);
+      lastAddress = address;
+    }
+    return lastSource;
+  };
 
   const onWriteFailed = (err: unknown): false => {
     counters.storeWriteFailures++;
@@ -107,28 +152,30 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
   };
   configureGlobal();
 
-  /** The source's slot, created (full bucket, no cached keys) when new; marks it updated. */
-  const sourceSlot = (address: string, nowMs: number): number => {
-    let slot = sources.find(address);
+  /** The slot of a source (sourceKey), created (full bucket, no cached keys) when new; marks it updated. */
+  const sourceSlot = (source: string, nowMs: number): number => {
+    let slot = sources.find(source);
     if (slot >= 0) {
       sources.touch(slot);
       return slot;
     }
-    slot = sources.insert(address);
+    slot = sources.insert(source);
     bucketFill(buckets, slot * 2, nowMs, params.registerBurstPerSource);
     addressKeys[slot] = null;
     lastNumbers[slot] = null;
     numberKeys[slot] = null;
     pairKeys[slot] = null;
+    guessKeys[slot] = null;
     return slot;
   };
 
-  /** Caches the `number:` and `pair:` keys of the number last seen from this source. */
-  const cacheNumber = (slot: number, number: string, address: string): void => {
+  /** Caches the `number:`, `guess:` and `pair:` keys of the number last seen from this source. */
+  const cacheNumber = (slot: number, number: string, source: string): void => {
     if (lastNumbers[slot] === number) return;
     lastNumbers[slot] = number;
     numberKeys[slot] = lockoutKeyNumber(number);
-    pairKeys[slot] = lockoutKeyPair(number, normalizeAddress(address));
+    guessKeys[slot] = lockoutKeyGuessed(number);
+    pairKeys[slot] = lockoutKeyPair(number, source);
   };
 
   // Suspensions written but not yet committed: a read of the store would not see them, and an attacker
@@ -142,20 +189,32 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
   // console's kick-and-hold) is seen from the next turn, as a read through lmdb-js's per-turn snapshot is.
   let storeEmpty: boolean | null = null;
   const forgetEmpty = (): void => { storeEmpty = null; };
-  const active = (key: string, nowMs: number): LockoutRecord | null => {
-    if (pending.size > 0) {
-      const rec = pending.get(key);
-      if (rec !== undefined) return rec.untilMs > nowMs ? rec : null;
-    }
+  /** Whether any suspension may be active: false when nothing is pending and the store holds none. */
+  const anySuspended = (): boolean => {
+    if (pending.size > 0) return true;
     if (storeEmpty === null) {
       storeEmpty = store.lockouts.getKeysCount({ limit: 1 }) === 0;
       setImmediate(forgetEmpty);
     }
-    if (storeEmpty) return null;
+    return !storeEmpty;
+  };
+  const active = (key: string, nowMs: number): LockoutRecord | null => {
+    if (!anySuspended()) return null;
+    if (pending.size > 0) {
+      const rec = pending.get(key);
+      if (rec !== undefined) return rec.untilMs > nowMs ? rec : null;
+    }
+    if (storeEmpty === true) return null;
     const rec = store.lockouts.get(key);
     return rec !== undefined && rec.untilMs > nowMs ? rec : null;
   };
 
+  // The `locked_out` history rows and warn lines of one second, at most lockoutEventsPerSecondMax (the
+  // registrar's rejections have the same kind of cap): a botnet tripping rules everywhere at once must
+  // not flood the history or the journal. The suspensions themselves are always written.
+  let eventSecond = -1;
+  let eventsThisSecond = 0;
+  let eventsUnwritten = 0;
   const suspend = (rec: LockoutRecord, userAgent: string, detail: string): void => {
     // An operator (or an earlier rule) may already hold this key for longer: never shorten it.
     const existing = pending.get(rec.key) ?? store.lockouts.get(rec.key);
@@ -163,6 +222,17 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
     pending.set(rec.key, rec);
     const settled = (): void => { if (pending.get(rec.key) === rec) pending.delete(rec.key); storeEmpty = null; };
     store.lockouts.put(rec.key, rec).then(settled, (err: unknown) => { settled(); onWriteFailed(err); });
+    const second = Math.floor(rec.createdAtMs / 1000);
+    if (second !== eventSecond) {
+      if (eventsUnwritten > 0) {
+        ctx.log.warn({ unwritten: eventsUnwritten, perSecondMax: registrarLimits.lockoutEventsPerSecondMax },
+          'more suspensions in one second than are recorded: the rest are in `sipreg lockouts` only');
+      }
+      eventSecond = second;
+      eventsThisSecond = 0;
+      eventsUnwritten = 0;
+    }
+    if (++eventsThisSecond > registrarLimits.lockoutEventsPerSecondMax) { eventsUnwritten++; return; }
     appendEvent(store, {
       atMs: rec.createdAtMs, type: 'locked_out', number: rec.number, source: rec.address, userAgent, detail,
     }).catch(onWriteFailed);
@@ -176,32 +246,41 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
         if (deny.matchesBytes(family, scratch)) return 'acl_denied';
         if (allow.size > 0 && !allow.matchesBytes(family, scratch)) return 'acl_denied';
       }
-      const slot = sourceSlot(address, nowMs);
+      const source = sourceKey(address);
+      const slot = sourceSlot(source, nowMs);
       const rate = params.registerRatePerSourcePerS;
       if (rate > 0 && !bucketTake(buckets, slot * 2, nowMs, rate, params.registerBurstPerSource)) return 'rate_limited';
       let key = addressKeys[slot];
-      if (key === null || key === undefined) key = addressKeys[slot] = lockoutKeyAddress(normalizeAddress(address));
+      if (key === null || key === undefined) key = addressKeys[slot] = lockoutKeyAddress(source);
       if (active(key, nowMs) !== null) return 'address_locked';
+      // An IPv6 address held on its own (the console holds the address a binding came from).
+      if (source !== address && source.endsWith('/64') && anySuspended() &&
+        active(lockoutKeyAddress(normalizeAddress(address)), nowMs) !== null) return 'address_locked';
       if (global !== null && !global.take(nowMs)) return 'overloaded';
       return 'ok';
     },
 
     checkNumber(number: string, address: string, nowMs: number): NumberVerdict {
-      let slot = sources.find(address);
-      if (slot < 0) slot = sourceSlot(address, nowMs);
-      cacheNumber(slot, number, address);
-      if (active(numberKeys[slot]!, nowMs) !== null) return 'number_held';
+      if (!anySuspended()) return 'ok';
+      const source = sourceKey(address);
+      let slot = sources.find(source);
+      if (slot < 0) slot = sourceSlot(source, nowMs);
+      cacheNumber(slot, number, source);
       if (active(pairKeys[slot]!, nowMs) !== null) return 'pair_locked';
+      if (active(numberKeys[slot]!, nowMs) !== null) return 'number_held';
+      if (active(guessKeys[slot]!, nowMs) !== null) return 'number_suspended';
       return 'ok';
     },
 
     authFailed(number: string, address: string, userAgent: string, nowMs: number): boolean {
       const retry = params.registerRetryCount;
       const scanner = params.scannerNumbersMax;
-      if (retry <= 0 && scanner <= 0) return false;
-      const normalized = normalizeAddress(address);
-      const slot = sources.find(address);
-      const pairKey = slot >= 0 && lastNumbers[slot] === number ? pairKeys[slot]! : lockoutKeyPair(number, normalized);
+      const budget = params.numberFailuresMax;
+      if (retry <= 0 && scanner <= 0 && budget <= 0) return false;
+      const normalized = sourceKey(address);
+      const slot = sources.find(normalized);
+      const cached = slot >= 0 && lastNumbers[slot] === number;
+      const pairKey = cached ? pairKeys[slot]! : lockoutKeyPair(number, normalized);
       let locked = false;
 
       let p = pairs.find(pairKey);
@@ -227,9 +306,9 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
         locked = true;
       }
 
-      let a = addresses.find(address);
+      let a = addresses.find(normalized);
       if (a < 0) {
-        a = addresses.insert(address);
+        a = addresses.insert(normalized);
         addressNumbers[a] = 0;
       } else {
         addresses.touch(a);
@@ -248,14 +327,43 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
         `address ${normalized} suspended for ${params.registerSuspendS} s: failed authentications for ${numbers} different numbers, last ${number} (SS_REGISTER_SCANNER_NUMBERS)`);
         locked = true;
       }
+
+      if (budget > 0) {
+        let n = numbers.find(number);
+        let level = 0;
+        if (n < 0) {
+          n = numbers.insert(number);
+        } else {
+          numbers.touch(n);
+          const elapsedMs = nowMs - numberLastMs[n]!;
+          level = numberLevel[n]! - (elapsedMs > 0 ? (elapsedMs * budget) / FAILURE_WINDOW_MS : 0);
+          if (level < 0) level = 0;
+        }
+        level = Math.min(budget, level + 1);
+        numberLevel[n] = level;
+        numberLastMs[n] = nowMs;
+        const guessKey = cached ? guessKeys[slot]! : lockoutKeyGuessed(number);
+        // Reached when less than one failure's worth has decayed meanwhile: `budget` failures within an
+        // hour / budget (two minutes at the default) suspend; spread wider, a few more are needed.
+        if (level > budget - 1 && active(guessKey, nowMs) === null) {
+          suspend({
+            key: guessKey, kind: 'number', address: '', number, untilMs: nowMs + params.registerSuspendS * 1000, createdAtMs: nowMs,
+            failures: budget,
+            reason: `SS_REGISTER_NUMBER_FAILURES: ${budget} failed authentications within the hour from all sources; refused from sources it is not registered from`,
+          }, userAgent,
+          `${number} suspended for ${params.registerSuspendS} s from sources it is not registered from: ${budget} failed authentications within the hour, last from ${normalized} (SS_REGISTER_NUMBER_FAILURES)`);
+          locked = true;
+        }
+      }
       return locked;
     },
 
     authSucceeded(number: string, address: string): void {
-      // Only an address with failures can have a pair to forget: the common case builds no string.
-      if (addresses.find(address) < 0) return;
-      const slot = sources.find(address);
-      const pairKey = slot >= 0 && lastNumbers[slot] === number ? pairKeys[slot]! : lockoutKeyPair(number, normalizeAddress(address));
+      // Only a source with failures can have a pair to forget: the common case builds no string.
+      const source = sourceKey(address);
+      if (addresses.find(source) < 0) return;
+      const slot = sources.find(source);
+      const pairKey = slot >= 0 && lastNumbers[slot] === number ? pairKeys[slot]! : lockoutKeyPair(number, source);
       pairs.delete(pairKey);
     },
 
@@ -267,7 +375,7 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
     },
 
     tableSizes() {
-      return { sources: sources.size, failingPairs: pairs.size, failingAddresses: addresses.size };
+      return { sources: sources.size, failingPairs: pairs.size, failingAddresses: addresses.size, failingNumbers: numbers.size };
     },
   };
 }

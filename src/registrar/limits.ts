@@ -23,9 +23,15 @@ export const registrarLimits = {
   // Numbers whose `rejected`/`auth_failed` events are written per second at most; beyond it they are
   // counted only, so a scanner cannot flood the history (the retention bound also holds).
   rejectEventsPerSecondMax: 200,
+  // `locked_out` history rows (and their warn lines) written per second at most. A suspension takes
+  // several failed round trips, so more than this in one second is an attack from many sources at
+  // once; the suspensions are all written to `lockouts` regardless, and one line counts the rest.
+  lockoutEventsPerSecondMax: 20,
 } as const;
 
 assert(registrarLimits.pendingCommitsMax >= limits.responseSlotCount);
 assert(registrarLimits.deferredMax >= 1);
 assert(registrarLimits.sweepBatchMax >= 1);
 assert(registrarLimits.nonceCountTableMax >= 1024);
+assert(registrarLimits.lockoutEventsPerSecondMax >= 1);
+assert(registrarLimits.lockoutEventsPerSecondMax <= registrarLimits.rejectEventsPerSecondMax);

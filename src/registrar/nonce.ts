@@ -1,24 +1,38 @@
 // Stateless digest nonces (RFC 7616 §3.3 "nonce ... e.g. time-stamp H(time-stamp ":" ETag ":" secret)")
 // and the nonce-count replay table (RFC 7616 §3.4.5 / RFC 2617 §3.2.2 "nc").
 //
-// A nonce is base64url(issuedAtMs:6 bytes | counter:2 bytes | SHA-256(secret | those 8)[0..10]):
-// 24 characters. The MAC is a secret-prefix hash over a message of fixed length (8 bytes): length
-// extension cannot forge it (it yields MACs only for longer messages, which are not nonces), and the
-// one-shot crypto.hash over a preallocated buffer costs half an HMAC object per challenge and check. Nothing is kept per challenge: any process holding the secret can check one, and the
-// secret lives in the store's meta so a restart (or a second worker) keeps outstanding nonces valid.
-// The counter makes every nonce unique, so the replay table can be keyed by nonce alone.
+// A nonce is base64url(issuedAtMs:6 | start:4 | counter:2 | MAC[0..10]): 30 characters, where
+// MAC = SHA-256(secret | those 12 bytes | family:1 | the source address:16). The MAC is a secret-prefix
+// hash over a message of fixed length (29 bytes): length extension cannot forge it (it yields MACs only
+// for longer messages, which are not nonces), and the one-shot crypto.hash over a preallocated buffer
+// costs half an HMAC object per challenge and check. Nothing is kept per challenge.
+//
+// Bound to the source ADDRESS it was sent to (not the port: a NAT may move ports between the 401 and
+// the phone's answer, issue 13 item 2): a nonce fetched from one address fails the MAC from any other,
+// so forged one-way packets "from" a phone's address get a fresh challenge and never count as that
+// address's failures; a failure needs a round trip to the address it is counted against.
+//
+// `start` is random per process (issue 13 item 8): the nonce-count table lives in memory, so after a
+// restart an Authorization captured earlier could be replayed with a count the new process has never
+// seen. A nonce of another start (its MAC still good: the secret is kept in the store's meta) is
+// answered 401 stale=true, which phones follow without asking anyone for a password. Two starts
+// sharing a value (2^-32) would re-open that window for the nonces of the earlier one only.
+// The counter makes every nonce of one start unique, so the replay table can be keyed by nonce alone.
 import assert from 'node:assert';
 import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Store } from '../store/index.js';
 import type { DigestAlgorithm } from '../config/types.js';
+import { parseAddress } from '../net/index.js';
 import { registrarLimits } from './limits.js';
 
 const META_KEY = 'nonce_secret';
 const SECRET_SIZE = 32;
-const HEAD_SIZE = 8;
+const START_SIZE = 4;
+const HEAD_SIZE = 6 + START_SIZE + 2;
+const ADDRESS_SIZE = 1 + 16;                              // family, then the address (IPv4 in the first 4)
 const MAC_SIZE = 10;
 export const NONCE_SIZE = HEAD_SIZE + MAC_SIZE;           // bytes before base64url
-export const NONCE_TEXT_LENGTH = 24;                      // base64url of 18 bytes, no padding
+export const NONCE_TEXT_LENGTH = 30;                      // base64url of 22 bytes, no padding
 
 /** The secret stored in meta, made on first start. Several processes racing here settle on one value. */
 export function loadNonceSecret(store: Store): Buffer {
@@ -39,51 +53,72 @@ export type NonceCheck = 'ok' | 'stale' | 'invalid';
 
 export class NonceIssuer {
   private counter = 0;
+  private readonly start: Buffer;
   private readonly head = Buffer.alloc(NONCE_SIZE);
   private readonly decoded = Buffer.alloc(NONCE_SIZE + 8);
-  // Views made once, so a check allocates only what node:crypto does (the digest Buffer).
+  // Views made once, so a check allocates only what node:crypto does (the digest string).
   private readonly decodedMac = this.decoded.subarray(HEAD_SIZE, NONCE_SIZE);
   private readonly expectedMac = Buffer.alloc(MAC_SIZE);
-  /** secret | 8-byte head: the MAC input, the head rewritten per nonce. */
+  /** secret | head | family | address: the MAC input, all but the secret rewritten per nonce. */
   private readonly macInput: Buffer;
   private readonly macHead: Buffer;
+  private readonly macAddress: Buffer;
+  private readonly macAddressBytes: Buffer;
   /** issuedAtMs of the nonce last read by `check`, valid when it returned 'ok' or 'stale'. */
   issuedAtMs = 0;
 
-  constructor(private readonly secret: Buffer) {
+  /** `start` (4 bytes) tells this process's nonces from those of earlier ones; random unless a test pins it. */
+  constructor(private readonly secret: Buffer, start: Buffer = randomBytes(START_SIZE)) {
     assert(secret.length === SECRET_SIZE);
-    this.macInput = Buffer.alloc(SECRET_SIZE + HEAD_SIZE);
+    assert(start.length === START_SIZE);
+    this.start = Buffer.from(start);
+    this.macInput = Buffer.alloc(SECRET_SIZE + HEAD_SIZE + ADDRESS_SIZE);
     secret.copy(this.macInput, 0);
-    this.macHead = this.macInput.subarray(SECRET_SIZE);
+    this.macHead = this.macInput.subarray(SECRET_SIZE, SECRET_SIZE + HEAD_SIZE);
+    this.macAddress = this.macInput.subarray(SECRET_SIZE + HEAD_SIZE);
+    this.macAddressBytes = this.macAddress.subarray(1);
   }
 
-  /** MAC of the 8-byte head `src[0..8)` into `dst[at..at+MAC_SIZE)`. */
-  private mac(src: Buffer, dst: Buffer, at: number): void {
+  /** MAC of the head `src[0..HEAD_SIZE)` for `address` into `dst[at..at+MAC_SIZE)`. */
+  private mac(src: Buffer, address: string, dst: Buffer, at: number): void {
     for (let i = 0; i < HEAD_SIZE; i++) this.macHead[i] = src[i]!;
+    const a = this.macAddress;
+    a.fill(0);
+    // The family byte keeps an IPv4 source apart from the IPv6 address 0:: that shares its bytes; a
+    // v4-mapped source (a dual-stack socket) is its IPv4 address. Not an IP literal (never from a
+    // socket): family 0, one value for all, which no other source matches.
+    a[0] = parseAddress(address, this.macAddressBytes);
     // 'binary' (latin1) output: one short string instead of a Buffer with its own backing store.
     const digest = hash('sha256', this.macInput, 'binary');
     for (let i = 0; i < MAC_SIZE; i++) dst[at + i] = digest.charCodeAt(i);
   }
 
-  issue(nowMs: number): string {
+  /** A fresh nonce for a challenge sent to `address`. */
+  issue(nowMs: number, address: string): string {
     const b = this.head;
     b.writeUIntBE(nowMs, 0, 6);
+    this.start.copy(b, 6);
     this.counter = (this.counter + 1) & 0xffff;
-    b.writeUInt16BE(this.counter, 6);
-    this.mac(b, b, HEAD_SIZE);
+    b.writeUInt16BE(this.counter, 6 + START_SIZE);
+    this.mac(b, address, b, HEAD_SIZE);
     return b.toString('base64url');
   }
 
-  /** Checks a nonce we might have issued: its MAC (constant time) and its age against `lifetimeS`. */
-  check(nonce: string, nowMs: number, lifetimeS: number): NonceCheck {
+  /**
+   * Checks a nonce in a request from `address`: its MAC (constant time), which fails for a nonce issued
+   * to another address or not by us ('invalid'); then 'stale' for one of an earlier start of the
+   * service or older than `lifetimeS`.
+   */
+  check(nonce: string, nowMs: number, lifetimeS: number, address: string): NonceCheck {
     if (nonce.length !== NONCE_TEXT_LENGTH) return 'invalid';
     const d = this.decoded;
     const n = d.write(nonce, 0, 'base64url');
     if (n !== NONCE_SIZE) return 'invalid';
-    this.mac(d, this.expectedMac, 0);
+    this.mac(d, address, this.expectedMac, 0);
     if (!timingSafeEqual(this.expectedMac, this.decodedMac)) return 'invalid';
     const issuedAtMs = d.readUIntBE(0, 6);
     this.issuedAtMs = issuedAtMs;
+    if (d.compare(this.start, 0, START_SIZE, 6, 6 + START_SIZE) !== 0) return 'stale'; // issued before this start
     if (issuedAtMs > nowMs + 5_000) return 'invalid'; // from the future: a clock jump back, or forged
     if (nowMs - issuedAtMs > lifetimeS * 1000) return 'stale';
     return 'ok';

@@ -1,6 +1,8 @@
-// The REGISTER path (RFC 3261 §10.3, issues 3 and 4), top to bottom once per request:
+// The REGISTER path (RFC 3261 §10.3, issues 3, 4 and 13), top to bottom once per request:
 //   guard (ACL, rate, lockouts) → overload → Request-URI/To domain → Require → number lock →
-//   per-account policy (allow, auth_mode) → digest → bindings policy (policy.ts) over the store →
+//   suspensions of the number → per-account policy (allow, auth_mode) → digest, where every refusal
+//   that does not depend on the credentials waits until after it (issue 13: one behaviour for every
+//   number) → bindings policy (policy.ts) over the store →
 //   writes (one LMDB commit per event-loop turn, shared by every REGISTER of that turn) → 200 OK only
 //   once that commit has resolved.
 // The 200 OK (and a 500 in case the commit fails) is written into a response slot when the request is
@@ -13,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { Account, Config, DigestAlgorithm as ConfigAlgorithm, Params } from '../config/types.js';
 import type { Logger } from '../log.js';
 import {
-  DigestAlgorithm, DigestParams, Hdr, Scheme, formatChallenge, parseDigestHeader, responseTarget, verifyDigest,
+  DigestAlgorithm, DigestParam, DigestParams, Hdr, Scheme, formatChallenge, parseDigestHeader, responseTarget, verifyDigest,
   type DigestAlgorithmId, type ResponseSlot, type ResponseTarget, type SipMessage, type RemoteAddress,
   type ResponseWriter as ResponseWriterType, ResponseWriter, type SipTransport, type ServerTransactions,
   SipMessage as SipMessageClass, parse,
@@ -28,7 +30,7 @@ import type { Guard } from './guard-types.js';
 import { allowMatches, looksNatted } from './addr.js';
 import { registrarLimits } from './limits.js';
 import { NumberLocks } from './locks.js';
-import { ByteChars } from '../net/index.js';
+import { ByteChars, sourceOf } from '../net/index.js';
 import { NonceCounts, NonceIssuer } from './nonce.js';
 import { Apply, RegisterAsk, decide, type Decision } from './policy.js';
 
@@ -38,7 +40,7 @@ const { Str } = codec;
 export const Responses = {
   ok: [200, 'OK'],
   unauthorized: [401, 'Unauthorized'],
-  forbidden: [403, 'Forbidden'],                        // wrong password / unknown number / not allowed
+  forbidden: [403, 'Forbidden'],                        // after the digest: wrong password / unknown number / not allowed / held
   tooMany: [403, 'Too Many Registrations'],             // SERVER_REGISTRAR_MAX_BINDINGS, replace Off
   domain: [404, 'Domain Not Served'],                   // sip.domains set and not matched
   badExtension: [420, 'Bad Extension'],                 // Require with an option we do not support
@@ -267,29 +269,34 @@ export class Registrar {
       this.defer(msg, address, port, socketIndex, tx);
       return;
     }
-    if (!rerun) {
-      const verdict = this.guard.checkNumber(number, address, nowMs);
-      if (verdict === 'pair_locked') {
-        if (p.lockoutSilentDrop) { counters.registersDropped++; this.abandon(tx); return; }
-        this.reply(msg, source, socketIndex, tx, 403, 'Forbidden', null, null);
-        counters.registersRejected++;
-        return;
-      }
-      if (verdict === 'number_held') {
-        this.reject(msg, source, socketIndex, tx, 403, 'Forbidden', number, '403 Forbidden: number held by an operator (kick-and-hold)');
-        return;
-      }
-    }
-
-    // Per-account policy (issue 4): `allow` in every mode, then the mode's own check.
-    const account = this.accounts.get(number);
-    if (account !== undefined && !allowMatches(account.allow, address, port)) {
-      this.reject(msg, source, socketIndex, tx, 403, 'Forbidden', number,
-        `403 Forbidden: source ${formatAddress(address, port)} not in allow (auth_mode ${account.authMode})`);
+    // Suspensions of this number (read on a re-run too: a deferred request was deferred before this).
+    // A suspended pair is refused now; a hold, `allow` and a number suspended for new sources only after
+    // the digest, answered and counted like a wrong password (issue 13 item 7): a prober sees 401, then
+    // 403, for every number alike, and the event's detail names the real rule for the operator.
+    const verdict = this.guard.checkNumber(number, address, nowMs);
+    if (verdict === 'pair_locked') {
+      this.refuseSuspended(msg, source, socketIndex, tx);
       return;
     }
-    if (account === undefined || account.authMode === 'password' || account.authMode === 'ip_password') {
-      if (!this.authenticate(msg, source, socketIndex, tx, number, nowMs)) return;
+    const account = this.accounts.get(number);
+    const sourceOnly = account !== undefined && (account.authMode === 'ip' || account.authMode === 'ip_port');
+    let refusal: string | null = null;
+    let refusalCounts = true;
+    if (verdict === 'number_held') {
+      refusal = '403 Forbidden: number held by an operator (kick-and-hold)';
+      // A held phone retrying its own password is not guessing; a wrong password still counts.
+      refusalCounts = false;
+    } else if (account !== undefined && !allowMatches(account.allow, address, port)) {
+      refusal = `403 Forbidden: source ${formatAddress(address, port)} not in allow (auth_mode ${account.authMode})`;
+    } else if (verdict === 'number_suspended' && !sourceOnly && !this.registeredFrom(number, address, nowMs)) {
+      // Guessing from many sources (issue 13 item 9): answers from a source the number is not registered
+      // from are refused whatever they say, so those guesses are worth nothing; the phone keeps refreshing.
+      refusal = '403 Forbidden: number suspended for sources it is not registered from (SS_REGISTER_NUMBER_FAILURES)';
+    }
+    // auth_mode ip / ip_port: an allowed source is the credential, no challenge; anything refused is
+    // challenged first like every other number.
+    if (!sourceOnly || refusal !== null) {
+      if (!this.authenticate(msg, source, socketIndex, tx, number, refusal, refusalCounts, nowMs)) return;
     }
     // authenticate() succeeds only with a real account's HA1. (Plain checks on this path: node:assert's
     // rest arguments cost an array per call where it is not inlined.)
@@ -297,8 +304,39 @@ export class Registrar {
     this.bind(msg, address, port, socketIndex, tx, number, account, nowMs, startedAtMs);
   }
 
-  /** Digest (RFC 3261 §22, RFC 7616). Returns true when authenticated; otherwise it has answered. */
-  private authenticate(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, number: string, nowMs: number): boolean {
+  /** A suspended source or pair: dropped, or 403 at once with SS_REGISTER_LOCKOUT_DROP Off. */
+  private refuseSuspended(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number): void {
+    if (this.params.lockoutSilentDrop) { counters.registersDropped++; this.abandon(tx); return; }
+    this.reply(msg, source, socketIndex, tx, 403, 'Forbidden', null, null);
+    counters.registersRejected++;
+  }
+
+  /** Whether `number` holds a live binding registered from this address's source (its /64 for IPv6). */
+  private registeredFrom(number: string, address: string, nowMs: number): boolean {
+    let stored: StoredBindings;
+    try {
+      stored = this.stored.load(this.store, number);
+    } catch {
+      return false; // a store that cannot be read: the suspension stands
+    }
+    const source = sourceOf(address);
+    const buf = stored.buf;
+    for (let i = 0; i < stored.count; i++) {
+      const rec = stored.recs[i]!;
+      if (codec.expiresAtMs(buf, rec) > nowMs && sourceOf(codec.str(buf, rec, Str.sourceAddress)) === source) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Digest (RFC 3261 §22, RFC 7616). Returns true when authenticated; otherwise it has answered.
+   * `refusal`, when set, is the detail of a rule that refuses this request whatever its credentials: it
+   * is applied after the digest, with the answer and the counting of a wrong password, and the nonce-
+   * count is never spent (a right password must not answer differently). `refusalCounts` false: a right
+   * answer refused by it is not counted as a failure.
+   */
+  private authenticate(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, number: string,
+    refusal: string | null, refusalCounts: boolean, nowMs: number): boolean {
     const p = this.params;
     const index = msg.firstHeader[Hdr.Authorization]!;
     if (index < 0) { this.challenge(msg, source, socketIndex, tx, false, nowMs); return false; }
@@ -314,37 +352,73 @@ export class Registrar {
       return false;
     }
     const nonce = creds.nonce();
-    const check = this.nonces.check(nonce, nowMs, p.nonceLifetimeS);
+    // The nonce is bound to the address it was sent to (nonce.ts): one fetched elsewhere is 'invalid'
+    // here and gets a fresh challenge, never a failure counted against this address (issue 13 item 2).
+    // One of an earlier start of the service is 'stale' (item 8: the nonce-counts did not survive it).
+    const check = this.nonces.check(nonce, nowMs, p.nonceLifetimeS, source.address);
     if (check !== 'ok') { this.challenge(msg, source, socketIndex, tx, check === 'stale', nowMs); return false; }
     // RFC 3261 §22.4 asks for qop=auth in our challenge; an answer without it could be replayed freely.
     if (!creds.qopAuth || creds.nc < 1) { this.challenge(msg, source, socketIndex, tx, false, nowMs); return false; }
 
     const username = creds.username();
-    const credsAccount = this.accounts.get(username);
+    if (username !== number) {
+      // Issue 13 item 1: refused before any verification (a right password would otherwise answer
+      // differently), like a wrong password and counted against both names; a username suspended from
+      // this source is dropped as the AOR itself would be.
+      if (this.guard.checkNumber(username, source.address, nowMs) === 'pair_locked') {
+        this.refuseSuspended(msg, source, socketIndex, tx);
+        return false;
+      }
+      counters.authFailures++;
+      this.refuseDigest(msg, source, socketIndex, tx, number, username, 'auth_failed',
+        `403 Forbidden: digest user ${username} does not own AOR ${number}`, true, nowMs);
+      return false;
+    }
+    // RFC 7616 §3.4.6 / RFC 2617 §3.2.2.5: the response covers `uri`, which must be this request's
+    // Request-URI, or an answer captured for one request would serve for another.
+    if (!uriIsRequestUri(msg, creds)) {
+      counters.authFailures++;
+      this.refuseDigest(msg, source, socketIndex, tx, number, username, 'auth_failed',
+        `403 Forbidden: digest uri ${creds.uri()} is not the Request-URI ${msg.requestUri.raw()}`, true, nowMs);
+      return false;
+    }
+    const account = this.accounts.get(username);
     // Unknown numbers go through the same work with a derived HA1 and fail like a wrong password.
-    const real = credsAccount === undefined ? null : algorithm === DigestAlgorithm.MD5 ? credsAccount.ha1.md5 : credsAccount.ha1.sha256;
+    const real = account === undefined ? null : algorithm === DigestAlgorithm.MD5 ? account.ha1.md5 : account.ha1.sha256;
     const ha1 = real ?? this.nonces.fakeHa1(username, this.config.sip.realm, algorithm === DigestAlgorithm.MD5 ? 'MD5' : 'SHA-256');
     const good = verifyDigest(creds, 'REGISTER', ha1) && real !== null;
     if (!good) {
       counters.authFailures++;
-      const lockedNow = this.guard.authFailed(username, source.address, msg.userAgent() ?? '', nowMs);
-      this.reply(msg, source, socketIndex, tx, 403, 'Forbidden', null, null);
-      this.recordEvent('auth_failed', number, source.address, source.port, msg,
-        `403 Forbidden: digest response for user ${username} did not match (${credsAccount === undefined ? 'no such account' : 'wrong password'})` +
-        (lockedNow ? '; suspended (SS_ENDPOINT_REGISTER_RETRY)' : ''), nowMs);
-      counters.registersRejected++;
+      const why = `403 Forbidden: digest response for user ${username} did not match (${account === undefined ? 'no such account' : 'wrong password'})`;
+      this.refuseDigest(msg, source, socketIndex, tx, number, username, 'auth_failed', refusal === null ? why : `${refusal}; ${why.slice(15)}`, true, nowMs);
+      return false;
+    }
+    if (refusal !== null) {
+      this.refuseDigest(msg, source, socketIndex, tx, number, username, 'rejected', refusal, refusalCounts, nowMs);
       return false;
     }
     // Only a correct response counts its nc, so forged requests cannot fill the table.
     const nc = this.nonceCounts.accept(nonce, this.nonces.issuedAtMs, creds.nc);
     if (nc !== 'ok') { this.challenge(msg, source, socketIndex, tx, nc === 'evicted', nowMs); return false; }
-    if (username !== number) {
-      this.reject(msg, source, socketIndex, tx, 403, 'Forbidden', number,
-        `403 Forbidden: authenticated as ${username}, which does not own AOR ${number}`);
-      return false;
-    }
     this.guard.authSucceeded(number, source.address);
     return true;
+  }
+
+  /**
+   * A digest answer refused: 403, the answer of a wrong password whatever the reason, counted (when
+   * `counts`) against the AOR user and the digest username if it is another, so lockouts hold on both.
+   */
+  private refuseDigest(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, number: string, username: string,
+    type: EventType, detail: string, counts: boolean, nowMs: number): void {
+    let locked = false;
+    if (counts) {
+      const userAgent = msg.userAgent() ?? '';
+      locked = this.guard.authFailed(number, source.address, userAgent, nowMs);
+      if (username !== number && this.guard.authFailed(username, source.address, userAgent, nowMs)) locked = true;
+    }
+    this.reply(msg, source, socketIndex, tx, 403, 'Forbidden', null, null);
+    counters.registersRejected++;
+    this.recordEvent(type, number, source.address, source.port, msg, locked ? `${detail}; suspended (see locked_out)` : detail, nowMs);
   }
 
   /** The bindings decision over what the store holds now, then the writes. */
@@ -660,7 +734,7 @@ export class Registrar {
   private challenge(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, stale: boolean, nowMs: number): void {
     const slot = this.transport.acquire();
     if (slot === null) { this.abandon(tx); return; }
-    const nonce = this.nonces.issue(nowMs);
+    const nonce = this.nonces.issue(nowMs, source.address);
     const realm = this.config.sip.realm;
     const w = this.writer.begin(slot.buf, msg, 401, 'Unauthorized', source);
     for (const algorithm of this.offered) {
@@ -817,6 +891,35 @@ export class Registrar {
       if (this.log.isLevelEnabled('debug')) this.log.debug({ err: String(err) }, 'event write failed');
     });
   }
+}
+
+const URI_START = DigestParam.Uri * 3;
+const A_UPPER = 0x41, Z_UPPER = 0x5a;
+
+/**
+ * Whether the digest `uri` is the Request-URI as the phone sent it: byte for byte, ASCII letters in any
+ * case (a scheme and host are case-insensitive; phones copy the Request-URI, RFC 3261 §22.4). A quoted
+ * value with backslash escapes (never seen from a phone) is compared as text.
+ */
+function uriIsRequestUri(msg: SipMessage, creds: DigestParams): boolean {
+  const t = creds.table;
+  const us = t[URI_START]!;
+  const ue = t[URI_START + 1]!;
+  if (us < 0) return false;
+  const rs = msg.requestUri.start;
+  const re = msg.requestUri.end;
+  const a = creds.buf;
+  const b = msg.buf;
+  if (t[URI_START + 2] === 1 && hasByte(a, us, ue, BACKSLASH)) return creds.uri() === msg.requestUri.raw();
+  if (ue - us !== re - rs) return false;
+  for (let i = 0; i < ue - us; i++) {
+    let x = a[us + i]!;
+    let y = b[rs + i]!;
+    if (x >= A_UPPER && x <= Z_UPPER) x |= 0x20;
+    if (y >= A_UPPER && y <= Z_UPPER) y |= 0x20;
+    if (x !== y) return false;
+  }
+  return true;
 }
 
 function hostIn(uri: SipMessage['requestUri'], domains: readonly string[]): boolean {

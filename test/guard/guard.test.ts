@@ -1,12 +1,13 @@
 import t, { type Test } from 'tap';
-import { createGuard, sweepLockouts, FAILURE_WINDOW_MS } from '../../src/registrar/guard.js';
+import { createGuard, lockoutKeyGuessed, sweepLockouts, FAILURE_WINDOW_MS } from '../../src/registrar/guard.js';
 import { activeLockouts, queryEvents, unlock, lockoutKeyNumber, type Store } from '../../src/store/index.js';
 import { makeConfig, makeContext, openStore, tmpDataDir } from './fixtures/context.js';
 import type { Params } from '../../src/config/types.js';
+import { registrarLimits } from '../../src/registrar/limits.js';
 
 const BASE: Partial<Params> = {
   registerRetryCount: 3, registerSuspendS: 60, registerRatePerSourcePerS: 0, registerRateGlobalPerS: 0,
-  scannerNumbersMax: 0,
+  scannerNumbersMax: 0, numberFailuresMax: 0,
 };
 
 function setup(t: Test, params: Partial<Params> = {}, acl: { allow?: string[]; deny?: string[] } = {}) {
@@ -209,4 +210,66 @@ t.test('a suspension holds from the failure that triggers it, before its write c
   await committed(store);
   t.equal(guard.checkNumber('1001', '127.0.0.2', 1_002), 'pair_locked', 'and from the store once committed');
   t.equal(activeLockouts(store, 1_002).length, 2);
+});
+
+t.test('an IPv6 /64 is one source: one bucket, one pair count, one lockout', async (t) => {
+  const { guard, store } = setup(t, { registerRatePerSourcePerS: 1, registerBurstPerSource: 3 });
+  const inPrefix = ['2001:db8:1:2::a', '2001:db8:1:2:ffff::b', '2001:0db8:0001:0002::c'];
+  t.same(inPrefix.map((a) => guard.checkSource(a, 0)), ['ok', 'ok', 'ok'], 'three addresses of one /64 share a burst of 3');
+  t.equal(guard.checkSource('2001:db8:1:2::d', 0), 'rate_limited', 'a fourth address in it meets the empty bucket');
+  t.equal(guard.checkSource('2001:db8:1:3::a', 0), 'ok', 'the next /64 has its own');
+  t.equal(guard.checkSource('127.0.0.2', 0), 'ok');
+  for (const a of inPrefix) guard.authFailed('1001', a, 'ua', 1_000);
+  await committed(store);
+  t.equal(guard.checkNumber('1001', '2001:db8:1:2::99', 1_001), 'pair_locked', 'three failures from three addresses of the /64 suspend it');
+  t.equal(guard.checkNumber('1001', '2001:db8:1:3::1', 1_001), 'ok', 'not the next /64');
+  t.match(activeLockouts(store, 1_001), [{ key: 'pair:1001@2001:db8:1:2::/64', address: '2001:db8:1:2::/64' }]);
+  // An operator's hold of one IPv6 address (the console holds where a binding came from) is honoured.
+  await store.lockouts.put('addr:2001:db8:1:5::7', {
+    key: 'addr:2001:db8:1:5::7', kind: 'address', address: '2001:db8:1:5::7', number: '', untilMs: 50_000, createdAtMs: 0, failures: 0, reason: 'held',
+  });
+  t.equal(guard.checkSource('2001:db8:1:5::7', 2_000), 'address_locked');
+  t.equal(guard.checkSource('2001:db8:1:5::8', 2_000), 'ok', 'its neighbours are not held');
+});
+
+t.test('a number failing from many sources is suspended for new ones; the count decays', async (t) => {
+  const { guard, store } = setup(t, { numberFailuresMax: 5, registerSuspendS: 60 });
+  let now = 1_000_000;
+  const results: boolean[] = [];
+  for (let i = 1; i <= 5; i++) results.push(guard.authFailed('1001', `127.0.3.${i}`, 'ua', now));
+  t.same(results, [false, false, false, false, true], 'the 5th failure, from the 5th address, suspends');
+  await committed(store);
+  t.equal(guard.checkNumber('1001', '127.0.3.99', now + 1), 'number_suspended', 'from any source (the registrar exempts where it is registered)');
+  t.equal(guard.checkNumber('1002', '127.0.3.99', now + 1), 'ok');
+  t.match(activeLockouts(store, now), [{ key: lockoutKeyGuessed('1001'), kind: 'number', number: '1001', address: '', failures: 5 }]);
+  t.match(queryEvents(store, { type: 'locked_out' }), [{ number: '1001', detail: /SS_REGISTER_NUMBER_FAILURES/ }]);
+  t.equal(guard.authFailed('1001', '127.0.3.6', 'ua', now + 1), false, 'more failures while suspended renew nothing');
+  t.equal(guard.checkNumber('1001', '127.0.3.99', now + 60_000), 'ok', 'lapsed after SUSPEND');
+  t.equal(guard.authFailed('1001', '127.0.3.7', 'ua', now + 60_000), true, 'guessing still going on: the next failure suspends again');
+  await committed(store);
+  now += 60_000;
+  // Decay: 5 an hour. After 36 minutes quiet 3 are gone, so 3 more failures are needed.
+  now += 36 * 60_000;
+  t.equal(guard.authFailed('1001', '127.0.3.8', 'ua', now), false);
+  t.equal(guard.authFailed('1001', '127.0.3.9', 'ua', now), false);
+  t.equal(guard.authFailed('1001', '127.0.3.10', 'ua', now), true, 'after the decay, three failures suspend again');
+  await unlock(store, '1001');
+  t.equal(guard.checkNumber('1001', '127.0.3.99', now), 'ok', 'sipreg unlock NUMBER lifts it');
+  t.equal(guard.tableSizes().failingNumbers, 1);
+  // 0 = off
+  const { guard: off } = setup(t, { numberFailuresMax: 0 });
+  let locked = 0;
+  for (let i = 0; i < 100; i++) if (off.authFailed('1001', `127.0.4.${i}`, 'ua', i)) locked++;
+  t.equal(locked, 0);
+});
+
+t.test('locked_out events and their log lines are capped per second; the suspensions are not', async (t) => {
+  const { guard, store } = setup(t, { registerRetryCount: 1 });
+  for (let i = 0; i < 100; i++) guard.authFailed(`1${String(i).padStart(3, '0')}`, '127.0.5.1', 'ua', 7_000);
+  await committed(store);
+  t.equal(activeLockouts(store, 7_000).length, 100, 'all 100 suspensions written');
+  t.equal(queryEvents(store, { type: 'locked_out' }).length, registrarLimits.lockoutEventsPerSecondMax, 'the history holds the cap');
+  guard.authFailed('2000', '127.0.5.1', 'ua', 8_000);
+  await committed(store);
+  t.equal(queryEvents(store, { type: 'locked_out' }).length, registrarLimits.lockoutEventsPerSecondMax + 1, 'the next second writes again');
 });

@@ -2,7 +2,7 @@
 // kick-and-hold, and responses routed to expect()ed branches for the parts that send requests.
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { bindingsOf } from '../../src/store/index.js';
+import { bindingsOf, queryEvents } from '../../src/store/index.js';
 import { NonceIssuer, loadNonceSecret } from '../../src/registrar/nonce.js';
 import type { Guard } from '../../src/registrar/guard-types.js';
 import { SipClient, answerChallenge } from './sipclient.js';
@@ -44,7 +44,7 @@ t.test('an expired nonce gets 401 stale=true; a forged one a plain 401', async (
   const c = await SipClient.open(h.port);
   t.teardown(async () => { c.close(); await h.close(); });
   const issuer = new NonceIssuer(loadNonceSecret(h.store));
-  const old = issuer.issue(Date.now() - 400_000); // older than SS_AUTH_NONCE_LIFETIME 300 s
+  const old = issuer.issue(Date.now() - 400_000, '127.0.0.1'); // older than SS_AUTH_NONCE_LIFETIME 300 s (and of another start)
   const fakeChallenge = { ...(await c.register({ user: '1001' })) };
   const header = fakeChallenge.all('www-authenticate')[0]!.replace(/nonce="[^"]+"/, `nonce="${old}"`);
   fakeChallenge.headers = new Map([['www-authenticate', [header]]]);
@@ -59,14 +59,18 @@ t.test('an expired nonce gets 401 stale=true; a forged one a plain 401', async (
   t.notMatch(forged.header('www-authenticate'), /stale/);
 });
 
-t.test('kick-and-hold: a held number gets 403 and a rejected event', async (t) => {
-  const held: Guard = { ...permissiveGuard, checkNumber: (n) => (n === '1003' ? 'number_held' : 'ok') };
+t.test('kick-and-hold: a held number is challenged, then 403 and a rejected event', async (t) => {
+  const held: Guard = { ...permissiveGuard, checkNumber: (n) => (n === '1001' || n === '1003' ? 'number_held' : 'ok') };
   const h = await startHarness(body, held);
   const c = await SipClient.open(h.port);
   t.teardown(async () => { c.close(); await h.close(); });
-  const r = await c.register({ user: '1003' });
-  t.equal(r.status, 403);
-  t.equal(bindingsOf(h.store, '1003').length, 0);
+  const ip = await c.register({ user: '1003' });
+  t.equal(ip.status, 401, 'an ip-mode number held: challenged like any other');
+  const { first, final } = await c.registerWithAuth({ user: '1001', password: 'secret' });
+  t.same([first.status, final.status], [401, 403], 'the right password of a held number: 401, then 403');
+  t.equal(bindingsOf(h.store, '1001').length + bindingsOf(h.store, '1003').length, 0);
+  await h.store.events.committed;
+  t.match(queryEvents(h.store, { number: '1001', type: 'rejected' }).at(-1)?.detail, /held by an operator/);
 });
 
 t.test('responses reach the handler expect()ed for their branch; others are dropped', async (t) => {

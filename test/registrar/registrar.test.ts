@@ -35,7 +35,7 @@ t.teardown(async () => { c.close(); await h.close(); });
 t.test('digest: 401 with qop=auth, then 200 with the contact, its expires and Date', async (t) => {
   const { first, final } = await c.registerWithAuth({ user: '1001', password: 'secret', expires: 600 });
   t.equal(first.status, 401);
-  t.match(first.header('www-authenticate'), /^Digest realm="sipreg", nonce="[A-Za-z0-9_-]{24}", algorithm=MD5, qop="auth"$/);
+  t.match(first.header('www-authenticate'), /^Digest realm="sipreg", nonce="[A-Za-z0-9_-]{30}", algorithm=MD5, qop="auth"$/);
   t.equal(final.status, 200, final.text);
   t.match(final.header('contact'), new RegExp(`^<sip:1001@127\\.0\\.0\\.1:${c.port}>;expires=600$`));
   t.match(final.header('date'), /^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$/);
@@ -84,24 +84,27 @@ t.test('unknown numbers and wrong passwords get the same answers', async (t) => 
   t.equal(bindingsOf(h.store, '9999').length, 0);
 });
 
-t.test('a user must own the To AOR', async (t) => {
+t.test('a user must own the To AOR: refused before verifying, like a wrong password', async (t) => {
   const first = await c.register({ user: '1002', toUser: '1001' });
   const authorization = answerChallenge(first, '1002', 'other', 'sip:127.0.0.1');
   const r = await c.register({ user: '1002', toUser: '1001', authorization });
   t.equal(r.status, 403);
+  t.equal((await c.register({ user: '1002', toUser: '1001', authorization })).status, 403, 'its nonce-count was not spent: 403 again, not 401');
   await h.store.events.committed; // rejections are answered at once; their history row follows
-  t.match(queryEvents(h.store, { number: '1001', type: 'rejected' }).at(-1)?.detail, /authenticated as 1002, which does not own AOR 1001/);
+  t.match(queryEvents(h.store, { number: '1001', type: 'auth_failed' }).at(-1)?.detail, /digest user 1002 does not own AOR 1001/);
 });
 
 t.test('auth_mode ip, ip_port and allow', async (t) => {
   const ip = await c.register({ user: '2001', expires: 120 });
   t.equal(ip.status, 200, 'ip: no challenge from an allowed source');
-  const ipPort = await c.register({ user: '2002' });
-  t.equal(ipPort.status, 403, 'ip_port: the port must match too');
+  const ipPort = await c.registerWithAuth({ user: '2002', password: 'any' });
+  t.same([ipPort.first.status, ipPort.final.status], [401, 403], 'ip_port: the port must match too; refused after a challenge, like any number');
   await h.store.events.committed;
-  t.match(queryEvents(h.store, { number: '2002', type: 'rejected' })[0]?.detail, /not in allow \(auth_mode ip_port\)/);
-  const allow = await c.register({ user: '3001' });
-  t.equal(allow.status, 403, 'password mode with allow: a source outside is refused before any challenge');
+  t.match(queryEvents(h.store, { number: '2002', type: 'auth_failed' })[0]?.detail, /not in allow \(auth_mode ip_port\)/);
+  const allow = await c.registerWithAuth({ user: '3001', password: 'secret' });
+  t.same([allow.first.status, allow.final.status], [401, 403], 'password mode with allow: a source outside is challenged, then refused with the right password too');
+  await h.store.events.committed;
+  t.match(queryEvents(h.store, { number: '3001', type: 'rejected' })[0]?.detail, /not in allow \(auth_mode password\)/);
 });
 
 t.test('423, 420, wildcard, CSeq order, query', async (t) => {
