@@ -1,6 +1,7 @@
 # sipreg — build, run, test, bench, image. Targets as in CONTRACT.md; README names each one.
 SHELL := /bin/bash
 CONFIG ?= etc/sipreg.yaml
+DATA ?= var
 ARCH ?= $(shell node -p process.arch)
 
 .PHONY: all build run install test test-system bench image image-test deps test-deps typecheck clean
@@ -21,14 +22,14 @@ build: deps
 	node dist/sipreg.cjs help --bash-completion >dist/sipreg.bash-completion
 
 run: build
-	mkdir -p var
+	mkdir -p $(DATA)
 	@printf '%s\n' '' \
-	  'sipreg runs below (Ctrl-C stops it): config $(CONFIG), store ./var. In another terminal, try:' \
-	  '  dist/sipreg list -c $(CONFIG) --data-dir var       # registrations (also: stats, events, trunks)' \
-	  '  dist/sipreg console -c $(CONFIG) --data-dir var    # the operator console' \
+	  'sipreg runs below (Ctrl-C stops it): config $(CONFIG), store $(DATA). In another terminal, try:' \
+	  '  dist/sipreg list -c $(CONFIG) --data-dir $(DATA)       # registrations (also: stats, events, trunks)' \
+	  '  dist/sipreg console -c $(CONFIG) --data-dir $(DATA)    # the operator console' \
 	  '  sipsak -U -s sip:1001@127.0.0.1 -u 1001 -a change-me -x 600   # register phone 1001 (apt install sipsak)' \
 	  ''
-	dist/sipreg run -c $(CONFIG) --data-dir var
+	dist/sipreg run -c $(CONFIG) --data-dir $(DATA)
 
 # On a plain Debian host: `sudo make install` (PREFIX=/usr/local for another prefix; DESTDIR=DIR stages into
 # DIR). An existing /etc/sipreg/sipreg.yaml is kept; the example then lands beside it as sipreg.yaml.example.

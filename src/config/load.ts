@@ -140,9 +140,14 @@ class Loader {
    *  usually the parser's recovery, not the installer's intent), and secrets redacted. */
   finish(): ConfigProblem[] {
     const secrets = this.collectSecrets();
-    const kept = this.problems.filter((p) => p.code === 'ERR_CONFIG_SYNTAX' || (!this.syntaxLines.has(p.line) && !this.tabbedKeys.has(p.key)));
+    const kept = this.problems.filter((p) => p.code === 'ERR_CONFIG_SYNTAX' || (!this.syntaxLines.has(p.line) && !this.hidByTab(p.key)));
     const out = kept.map((p) => ({ ...p, message: redact(p.message, secrets) }));
     return out.sort((a, b) => a.line - b.line || a.col - b.col);
+  }
+
+  private hidByTab(key: string): boolean {
+    for (const k of this.tabbedKeys) if (k.endsWith('.') ? key.startsWith(k) : key === k) return true;
+    return false;
   }
 
   // ---- the file ----
@@ -159,7 +164,10 @@ class Loader {
       // A tab-indented line is not part of the tree: name its own key, not the value above it.
       if (error.code === 'TAB_AS_INDENT') {
         context.path = this.tabbedKeyPath(error.pos[0]) ?? context.path;
-        this.tabbedKeys.add(context.path); // "password is missing" for a tab-indented password only confuses
+        // The tabbed line is read as missing: "needs a password" for a tab-indented password (or, in a list
+        // item, for a tab-indented auth_mode) would only confuse. Those complaints wait for the next check.
+        const item = /^(.*\[\d+\])\.[^.]+$/.exec(context.path)?.[1];
+        this.tabbedKeys.add(item === undefined ? context.path : `${item}.`);
       }
       let offset = error.pos[0];
       let message = error.message.split('\n')[0] ?? error.message;
