@@ -87,18 +87,18 @@ function createExclusive(file: string, text: string): boolean {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', 0o664);
   try {
-    writeSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
-  try {
+    try {
+      writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
     linkSync(tmp, file);
     return true;
   } catch (err) {
     if (code(err) === 'EEXIST') return false;
     throw err;
   } finally {
-    unlinkSync(tmp);
+    try { unlinkSync(tmp); } catch { /* already gone with data_dir */ }
   }
 }
 
@@ -113,7 +113,7 @@ function busy(dataDir: string, h: Holder): DataDirError {
 export function acquireDataDir(dataDir: string): DataDirLease {
   const file = join(dataDir, PID_FILE);
   const self = startTicks(process.pid);
-  if (self === null) throw new Error(`cannot read /proc/${process.pid}/stat: sipreg needs /proc to lock data_dir ${dataDir}`);
+  if (self === null) throw new DataDirError(`cannot read /proc/${process.pid}/stat: sipreg needs /proc to lock data_dir ${dataDir}`);
   const mine = `${process.pid} ${self}\n`;
   const take = (): void => {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -163,8 +163,8 @@ export function acquireDataDir(dataDir: string): DataDirLease {
         // Removed by hand: write it again (if another service took data_dir meanwhile, the next check sees it).
         if (seen === null && createExclusive(file, mine)) return null;
         seen ??= readHolder(file);
-      } catch (err) {
-        return `cannot read ${file} (${code(err)})`;
+      } catch {
+        return null; // cannot read or rewrite it now (a full disk): the store is still ours; try again next time
       }
       if (seen === null || seen.text === mine) return null;
       if (seen.holder !== null && alive(seen.holder)) return `data_dir is now held by sipreg pid ${seen.holder.pid}`;
