@@ -1,9 +1,10 @@
 # sipreg — build, run, test, bench, image. Targets as in CONTRACT.md; README names each one.
 SHELL := /bin/bash
 CONFIG ?= etc/sipreg.yaml
+DATA ?= var
 ARCH ?= $(shell node -p process.arch)
 
-.PHONY: all build run test test-system bench image image-test deps test-deps typecheck clean
+.PHONY: all build run install test test-system bench image image-test deps test-deps typecheck clean
 
 all: build
 
@@ -14,12 +15,62 @@ node_modules/.package-lock.json: package-lock.json
 
 deps: node_modules/.package-lock.json
 
+# The binary, then its man page and bash completion, generated from the command table (src/cli/help.ts).
 build: deps
 	node image/build-binary.mjs --arch $(ARCH)
+	node dist/sipreg.cjs help --man >dist/sipreg.1
+	node dist/sipreg.cjs help --bash-completion >dist/sipreg.bash-completion
 
 run: build
-	mkdir -p var
-	dist/sipreg run -c $(CONFIG) --data-dir var
+	mkdir -p $(DATA)
+	@printf '%s\n' '' \
+	  'sipreg runs below (Ctrl-C stops it): config $(CONFIG), store $(DATA). In another terminal, try:' \
+	  '  dist/sipreg list -c $(CONFIG) --data-dir $(DATA)       # registrations (also: stats, events, trunks)' \
+	  '  dist/sipreg console -c $(CONFIG) --data-dir $(DATA)    # the operator console' \
+	  '  sipsak -U -s sip:1001@127.0.0.1 -u 1001 -a change-me -x 600   # register phone 1001 (apt install sipsak)' \
+	  ''
+	dist/sipreg run -c $(CONFIG) --data-dir $(DATA)
+
+# On a plain Debian host: `sudo make install` (PREFIX=/usr/local for another prefix; DESTDIR=DIR stages into
+# DIR). An existing /etc/sipreg/sipreg.yaml is kept; the example then lands beside it as sipreg.yaml.example.
+# The user comes from systemd-sysusers and the config directory's mode from systemd-tmpfiles, both run on
+# DESTDIR (NOSETUP=1 skips them, for packagers). The unit, sysusers and tmpfiles files go where systemd
+# looks for them, whatever PREFIX is.
+PREFIX ?= /usr
+DESTDIR ?=
+UNITDIR := /usr/lib/systemd/system
+SYSUSERSDIR := /usr/lib/sysusers.d
+TMPFILESDIR := /usr/lib/tmpfiles.d
+install: build
+	install -D -m 0755 dist/sipreg $(DESTDIR)$(PREFIX)/bin/sipreg
+	install -D -m 0644 dist/sipreg.1 $(DESTDIR)$(PREFIX)/share/man/man1/sipreg.1
+	install -D -m 0644 dist/sipreg.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/sipreg
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/sipreg/README.md
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/bin/sipreg|$(PREFIX)/bin/sipreg|g' -e 's|/usr/share/doc/sipreg|$(PREFIX)/share/doc/sipreg|g' \
+	  systemd/sipreg.service >$(DESTDIR)$(UNITDIR)/sipreg.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sipreg.service
+	install -D -m 0644 packaging/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/sipreg.conf
+	install -D -m 0644 packaging/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/sipreg.conf
+	install -d -m 0750 $(DESTDIR)/etc/sipreg
+	@if [ -e $(DESTDIR)/etc/sipreg/sipreg.yaml ]; then \
+	  install -m 0640 etc/sipreg.yaml $(DESTDIR)/etc/sipreg/sipreg.yaml.example; \
+	  echo "kept $(DESTDIR)/etc/sipreg/sipreg.yaml; the new example is sipreg.yaml.example beside it"; \
+	else \
+	  echo "install -m 0640 etc/sipreg.yaml $(DESTDIR)/etc/sipreg/sipreg.yaml"; \
+	  install -m 0640 etc/sipreg.yaml $(DESTDIR)/etc/sipreg/sipreg.yaml; \
+	fi
+	@if [ "$(NOSETUP)" != 1 ]; then \
+	  set -e; root='$(if $(DESTDIR),$(abspath $(DESTDIR)),/)'; \
+	  echo "systemd-sysusers --root=$$root sipreg.conf; systemd-tmpfiles --create --root=$$root sipreg.conf"; \
+	  systemd-sysusers --root="$$root" sipreg.conf; \
+	  systemd-tmpfiles --create --root="$$root" sipreg.conf; \
+	  if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+	@printf '%s\n' 'installed. Next:' \
+	  '  edit /etc/sipreg/sipreg.yaml, then: sipreg check' \
+	  '  systemctl enable --now sipreg; journalctl -u sipreg -f' \
+	  '  usermod -aG sipreg NAME   # lets NAME run sipreg list, console, ... (log in again)'
 
 # The apt tools the tests drive as real peers; installed only when missing.
 TEST_TOOLS := sipp:sip-tester kamailio:kamailio sipsak:sipsak baresip:baresip tmux:tmux tshark:tshark

@@ -194,6 +194,9 @@ echo /usr/libexec/sipreg/admin-shell >>"$ROOT/etc/shells"
 
 # the program and its config (the factory default; the live copy is on /var, see tmpfiles.d/sipreg.conf)
 install -m 0755 "$BINARY" "$ROOT/usr/bin/sipreg"
+# its man page and bash completion, generated from the command table by `make build`
+install -D -m 0644 "$REPO/dist/sipreg.1" "$ROOT/usr/share/man/man1/sipreg.1"
+install -D -m 0644 "$REPO/dist/sipreg.bash-completion" "$ROOT/usr/share/bash-completion/completions/sipreg"
 install -d -m 2770 -g 990 "$ROOT/usr/share/sipreg/etc"
 if [[ -f $CONFIG_SRC ]]; then
   sed -E 's|^data_dir:.*$|data_dir: /var/lib/sipreg|' "$CONFIG_SRC" >"$ROOT/usr/share/sipreg/etc/sipreg.yaml"

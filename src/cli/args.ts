@@ -70,6 +70,6 @@ export function optInt(args: ParsedArgs, name: string, min: number, max: number)
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`option '--${name}' must be a whole number. Received '${v}'`);
   const n = Number(v);
-  if (n < min || n > max) throw new UsageError(`option '--${name}' must be >= ${min} && <= ${max}. Received ${v}`);
+  if (n < min || n > max) throw new UsageError(`option '--${name}' must be ${min}..${max}. Received ${v}`);
   return n;
 }

@@ -1,10 +1,20 @@
 import type { Writable } from 'node:stream';
 import type { OptionSpec, ParsedArgs } from './args.js';
 
+/** Where the config is looked for when neither -c nor $SIPREG_CONFIG names one: the working directory's
+ *  `sipreg.yaml`, then the installed one. */
+export const CONFIG_NAME = 'sipreg.yaml';
+export const INSTALLED_CONFIG = '/etc/sipreg/sipreg.yaml';
+
 /** What every command gets: its parsed arguments and where to write. No globals, so tests can run it. */
 export interface CommandContext {
+  readonly command: string;
   readonly args: ParsedArgs;
   readonly configFile: string;
+  /** How configFile was found: `-c`, `$SIPREG_CONFIG`, or the places searched in order (for "no config at"). */
+  readonly configFrom: '-c' | '$SIPREG_CONFIG' | readonly string[];
+  /** A reading command (list, show, ...): works while the config has problems, it needs only data_dir. */
+  readonly readsOnly: boolean;
   readonly stdout: Writable;
   readonly stderr: Writable;
 }
@@ -19,7 +29,7 @@ export interface Command {
 
 /** Options every command takes (CONTRACT.md). */
 export const COMMON_OPTIONS: readonly OptionSpec[] = [
-  { name: 'config', short: 'c', value: 'FILE', help: 'config file (default: $SIPREG_CONFIG, else /etc/sipreg/sipreg.yaml)' },
+  { name: 'config', short: 'c', value: 'FILE', help: `config file (default: $SIPREG_CONFIG, else ./${CONFIG_NAME}, else ${INSTALLED_CONFIG})` },
   { name: 'help', short: 'h', help: 'show this command\'s help' },
 ];
 

@@ -1,7 +1,9 @@
-import { resolve } from 'node:path';
-import { loadConfig, formatProblem } from '../config/index.js';
+import { statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadConfig, parseConfigText, formatProblem } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import { openStore, StoreError, type Store } from '../store/index.js';
+import { STORE_FILE } from '../service/lock.js';
 import { optString } from './args.js';
 import type { CommandContext } from './command.js';
 
@@ -13,14 +15,44 @@ export class CommandError extends Error {
   }
 }
 
-/** Loads the config named by -c; on problems prints each as FILE:LINE:COL: KEY: message and fails. */
-export function requireConfig(ctx: CommandContext): Config {
-  const { config, problems } = loadConfig(ctx.configFile);
-  if (config === null) {
-    for (const p of problems) ctx.stderr.write(`${formatProblem(p)}\n`);
-    throw new CommandError(`${ctx.configFile}: invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'})`);
+/** `no config at PATH (looked in: ...)` when the config file does not exist, else null. */
+export function missingConfig(ctx: CommandContext): string | null {
+  try {
+    statSync(ctx.configFile);
+    return null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return null; // unreadable: loadConfig says why
   }
-  return config;
+  const from = typeof ctx.configFrom === 'string'
+    ? `(from ${ctx.configFrom})`
+    : `(looked in: ${ctx.configFrom.join(', ')}; name one with -c FILE or $SIPREG_CONFIG)`;
+  return `no config at ${ctx.configFile} ${from}`;
+}
+
+/** Loads the config found for this command; on problems prints each as FILE:LINE:COL: KEY: message and
+ *  fails. A reading command (ctx.readsOnly) goes on with what it needs, data_dir, after one warning. */
+export function requireConfig(ctx: CommandContext): Config {
+  const override = optString(ctx.args, 'data-dir');
+  const missing = missingConfig(ctx);
+  if (missing !== null) {
+    if (!ctx.readsOnly || override === undefined) throw new CommandError(missing);
+    ctx.stderr.write(`sipreg ${ctx.command}: warning: ${missing}; reading the store in ${resolve(override)} with default settings\n`);
+    return parseConfigText('', ctx.configFile).draft!;
+  }
+  const { config, problems, draft } = loadConfig(ctx.configFile);
+  if (config !== null) return config;
+  const summary = `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
+  if (!ctx.readsOnly || draft === null) {
+    for (const p of problems) ctx.stderr.write(`${formatProblem(p)}\n`);
+    throw new CommandError(`${ctx.configFile}: invalid configuration (${summary})`);
+  }
+  if (override === undefined && problems.some((p) => p.key === 'data_dir')) {
+    throw new CommandError(`${ctx.configFile}: data_dir has a problem (see sipreg check -c ${ctx.configFile}); name the store with --data-dir DIR`);
+  }
+  const dataDir = override === undefined ? draft.dataDir : resolve(override);
+  ctx.stderr.write(`sipreg ${ctx.command}: warning: ${ctx.configFile} has ${summary} (see sipreg check -c ${ctx.configFile}); ` +
+    `reading the store in ${dataDir} anyway\n`);
+  return draft;
 }
 
 /** The data directory: --data-dir when given (relative to the working directory), else the config's. */
@@ -29,7 +61,15 @@ export function dataDirOf(ctx: CommandContext, config: Config): string {
   return override === undefined ? config.dataDir : resolve(override);
 }
 
+/** Opens an existing store. Never creates one: an admin command pointed at the wrong directory, or run
+ *  after data_dir was deleted, must say so rather than show an empty store as if it were the service's. */
 export function openStoreOrFail(dataDir: string): Store {
+  try {
+    statSync(join(dataDir, STORE_FILE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CommandError(`no store at ${dataDir}: the service has never run there`);
+    // Anything else (a directory we may not enter): openStore below names the problem.
+  }
   try {
     return openStore(dataDir);
   } catch (err) {

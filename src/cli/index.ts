@@ -1,5 +1,7 @@
 import { parseArgs, UsageError, optString, optFlag } from './args.js';
-import { COMMON_OPTIONS, type Command, type CommandContext } from './command.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { COMMON_OPTIONS, CONFIG_NAME, INSTALLED_CONFIG, type Command, type CommandContext } from './command.js';
 import { CommandError } from './context.js';
 import { runCommand } from './commands/run.js';
 import { checkCommandSpec } from './commands/check.js';
@@ -13,6 +15,8 @@ import { eventsCommand } from './commands/events.js';
 import { lockoutsCommand } from './commands/lockouts.js';
 import { unlockCommand } from './commands/unlock.js';
 import { statsCommand } from './commands/stats.js';
+import { helpCommand } from './commands/help.js';
+import { commandHelp, usageText } from './help.js';
 import { versionLine } from '../version.js';
 import { displayText } from '../ops/sanitize.js';
 import type { Writable } from 'node:stream';
@@ -31,64 +35,38 @@ export const commands: readonly Command[] = [
   unlockCommand,
   statsCommand,
   paramsCommand,
+  helpCommand(() => commands),
 ];
 
-const DEFAULT_CONFIG = '/etc/sipreg/sipreg.yaml';
+/** Commands that only read the store: they work while the config on disk has problems. */
+const READING_COMMANDS: ReadonlySet<string> = new Set(['list', 'show', 'events', 'stats', 'lockouts', 'trunks']);
 
-export function usageText(): string {
-  const lines = [
-    'usage: sipreg <command> [options]',
-    '',
-    'commands:',
-    ...commands.flatMap((c) => [...wrap(`${c.name}${c.usage === '' ? '' : ' ' + c.usage}`, 2, 6), `      ${c.summary}`]),
-    '',
-    'options of every command:',
-    '  -c, --config FILE  default: $SIPREG_CONFIG, else /etc/sipreg/sipreg.yaml',
-    '  -h, --help         help of one command',
-    '',
-    'sipreg --help | --version',
-  ];
-  return lines.join('\n') + '\n';
-}
-
-/** Words of `text` in lines of at most 80 columns (a serial terminal), the first indented by `first`,
- *  the rest by `rest`. A word longer than a line stands alone. */
-function wrap(text: string, first: number, rest: number): string[] {
-  const lines: string[] = [];
-  let line = ' '.repeat(first);
-  let empty = true;
-  for (const word of text.split(' ')) {
-    if (!empty && line.length + 1 + word.length > 80) {
-      lines.push(line);
-      line = ' '.repeat(rest);
-      empty = true;
-    }
-    line += (empty ? '' : ' ') + word;
-    empty = false;
-  }
-  lines.push(line);
-  return lines;
-}
-
-function commandHelp(c: Command): string {
-  const opts = [...c.options, ...COMMON_OPTIONS].flatMap((o) => {
-    const flag = `${o.short === undefined ? '    ' : `-${o.short}, `}--${o.name}${o.value === undefined ? '' : ' ' + o.value}`;
-    return [`  ${flag}`, ...wrap(o.help, 6, 6)];
-  });
-  return [...wrap(`usage: sipreg ${c.name}${c.usage === '' ? '' : ' ' + c.usage} [options]`, 0, 4), '', c.summary, '', 'options:', ...opts].join('\n') + '\n';
+/**
+ * The config file, found the way the service is usually started: `-c FILE`, else `$SIPREG_CONFIG`, else
+ * `sipreg.yaml` in the working directory, else /etc/sipreg/sipreg.yaml. With neither present the
+ * installed path is named, and the places searched are kept for the "no config at" line.
+ */
+export function findConfig(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): Pick<CommandContext, 'configFile' | 'configFrom'> {
+  if (explicit !== undefined) return { configFile: explicit, configFrom: '-c' };
+  const fromEnv = env['SIPREG_CONFIG'];
+  if (fromEnv !== undefined && fromEnv !== '') return { configFile: fromEnv, configFrom: '$SIPREG_CONFIG' };
+  const searched = [join(cwd, CONFIG_NAME), INSTALLED_CONFIG];
+  return { configFile: searched.find((f) => existsSync(f)) ?? INSTALLED_CONFIG, configFrom: searched };
 }
 
 export interface Io {
   readonly stdout: Writable;
   readonly stderr: Writable;
   readonly env: NodeJS.ProcessEnv;
+  /** Where `sipreg.yaml` is looked for first; default process.cwd(). */
+  readonly cwd?: string;
 }
 
 /** The whole CLI: returns the exit code (0 ok, 1 operating error, 2 usage error). */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const first = argv[0];
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    (first === undefined ? io.stderr : io.stdout).write(usageText());
+  if (first === undefined || first === '--help' || first === '-h') {
+    (first === undefined ? io.stderr : io.stdout).write(usageText(commands));
     return first === undefined ? 2 : 0;
   }
   if (first === '--version' || first === '-V') {
@@ -97,7 +75,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
   const command = commands.find((c) => c.name === first);
   if (command === undefined) {
-    io.stderr.write(`sipreg: unknown command '${displayText(first)}'\n${usageText()}`);
+    io.stderr.write(`sipreg: unknown command '${displayText(first)}'\n${usageText(commands)}`);
     return 2;
   }
   let ctx: CommandContext;
@@ -107,8 +85,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       io.stdout.write(commandHelp(command));
       return 0;
     }
-    const configFile = optString(args, 'config') ?? io.env['SIPREG_CONFIG'] ?? DEFAULT_CONFIG;
-    ctx = { args, configFile, stdout: io.stdout, stderr: io.stderr };
+    ctx = {
+      command: command.name, args, ...findConfig(optString(args, 'config'), io.env, io.cwd ?? process.cwd()),
+      readsOnly: READING_COMMANDS.has(command.name), stdout: io.stdout, stderr: io.stderr,
+    };
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`sipreg ${command.name}: ${displayText(err.message)}\n${commandHelp(command)}`);

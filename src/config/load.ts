@@ -23,6 +23,9 @@ import type { Account, AllowEntry, Area, AuthMode, Cidr, Config, ListenAddress, 
 export interface LoadResult {
   readonly config: Config | null;          // null when there is any problem
   readonly problems: readonly ConfigProblem[]; // sorted by position; empty when valid
+  /** What could be read with the problems set aside (defaults in their place); null when unreadable.
+   *  For reading admin commands, which need only data_dir while an operator is mid-edit. */
+  readonly draft: Config | null;
 }
 
 /** Keys of each level, in the order of the example file. Anything else is an unknown key. */
@@ -69,7 +72,7 @@ export function loadConfig(file: string): LoadResult {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    return { config: null, problems: [{ file, line: 0, col: 0, key: '', code: 'ERR_CONFIG_READ', message: `cannot read: ${readFailureReason(error)}` }] };
+    return { config: null, problems: [{ file, line: 0, col: 0, key: '', code: 'ERR_CONFIG_READ', message: `cannot read: ${readFailureReason(error)}` }], draft: null };
   }
   return parseConfigText(text, file);
 }
@@ -92,7 +95,7 @@ export function parseConfigText(text: string, file: string): LoadResult {
   const loader = new Loader(text, file);
   const config = loader.run();
   const problems = loader.finish();
-  return { config: problems.length === 0 ? config : null, problems };
+  return { config: problems.length === 0 ? config : null, problems, draft: config };
 }
 
 class Loader {
@@ -100,6 +103,7 @@ class Loader {
   private readonly doc: Document.Parsed;
   private readonly problems: ConfigProblem[] = [];
   private readonly syntaxLines = new Set<number>();
+  private readonly tabbedKeys = new Set<string>();
   private readonly absoluteFile: string;
 
   constructor(private readonly source: string, private readonly file: string) {
@@ -136,9 +140,14 @@ class Loader {
    *  usually the parser's recovery, not the installer's intent), and secrets redacted. */
   finish(): ConfigProblem[] {
     const secrets = this.collectSecrets();
-    const kept = this.problems.filter((p) => p.code === 'ERR_CONFIG_SYNTAX' || !this.syntaxLines.has(p.line));
+    const kept = this.problems.filter((p) => p.code === 'ERR_CONFIG_SYNTAX' || (!this.syntaxLines.has(p.line) && !this.hidByTab(p.key)));
     const out = kept.map((p) => ({ ...p, message: redact(p.message, secrets) }));
     return out.sort((a, b) => a.line - b.line || a.col - b.col);
+  }
+
+  private hidByTab(key: string): boolean {
+    for (const k of this.tabbedKeys) if (k.endsWith('.') ? key.startsWith(k) : key === k) return true;
+    return false;
   }
 
   // ---- the file ----
@@ -152,6 +161,14 @@ class Loader {
       // at the value above it; the line to fix is the over-indented one, where the key's range ends.
       if (error.code === 'BLOCK_AS_IMPLICIT_KEY' && multiline.includes(error.pos[0])) continue;
       const context = this.pathAt(error.pos[0]);
+      // A tab-indented line is not part of the tree: name its own key, not the value above it.
+      if (error.code === 'TAB_AS_INDENT') {
+        context.path = this.tabbedKeyPath(error.pos[0]) ?? context.path;
+        // The tabbed line is read as missing: "needs a password" for a tab-indented password (or, in a list
+        // item, for a tab-indented auth_mode) would only confuse. Those complaints wait for the next check.
+        const item = /^(.*\[\d+\])\.[^.]+$/.exec(context.path)?.[1];
+        this.tabbedKeys.add(item === undefined ? context.path : `${item}.`);
+      }
       let offset = error.pos[0];
       let message = error.message.split('\n')[0] ?? error.message;
       const first = this.lineCounter.linePos(error.pos[0]).line;
@@ -339,7 +356,7 @@ class Loader {
       return undefined;
     }
     if (parsed < min || parsed > max) {
-      this.report(entry.node, entry.path, 'ERR_CONFIG_RANGE', `must be >= ${min} && <= ${max}${rangeNote}. Received ${parsed}`);
+      this.report(entry.node, entry.path, 'ERR_CONFIG_RANGE', `must be ${min}..${max}${rangeNote}. Received ${parsed}`);
       return undefined;
     }
     return parsed;
@@ -801,6 +818,26 @@ class Loader {
   }
 
   // ---- syntax error context and secrets ----
+
+  /** The key path a tab-indented line was meant to have: its key, as a sibling of the key on the line
+   *  above, or as its child when that line opens a section (`sip:`). Null when the line has no key. */
+  private tabbedKeyPath(offset: number): string | null {
+    const lines = this.source.split('\n');
+    const keyOf = (text: string): RegExpExecArray | null => /^[ \t]*(-[ \t]+)?["']?([A-Za-z0-9_.-]+)["']?[ \t]*:(.*)$/.exec(text);
+    const at = this.lineCounter.linePos(offset).line;
+    const own = keyOf(lines[at - 1] ?? '');
+    if (own === null) return null;
+    let above = at - 1;
+    while (above >= 1 && /^\s*(#.*)?$/.test(lines[above - 1]!)) above--;
+    const prev = above >= 1 ? keyOf(lines[above - 1]!) : null;
+    if (prev === null) return own[2]!;
+    const prevStart = this.lineCounter.lineStarts[above - 1]! + lines[above - 1]!.indexOf(prev[2]!);
+    const prevPath = this.pathAt(prevStart).path;
+    if (prevPath === 'yaml') return own[2]!;
+    const opensSection = /^\s*(#.*)?\r?$/.test(prev[3]!);
+    const parent = opensSection ? prevPath : prevPath.replace(/(\.[^.[\]]+|\[\d+\])$/, '');
+    return parent === prevPath && !opensSection ? own[2]! : `${parent === '' ? '' : `${parent}.`}${own[2]!}`;
+  }
 
   /** The offset of the first non-blank character of a 1-based line. */
   private lineContentStart(line: number): number {

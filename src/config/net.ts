@@ -70,7 +70,7 @@ export function parseCidr(text: string): Parsed<Cidr> {
   let prefixLength = bits;
   if (lengthText !== null) {
     if (!/^(0|[1-9][0-9]{0,2})$/.test(lengthText) || Number(lengthText) > bits) {
-      return fail(`prefix length must be >= 0 && <= ${bits}. Received ${quote(text)}`);
+      return fail(`prefix length must be 0..${bits}. Received ${quote(text)}`);
     }
     prefixLength = Number(lengthText);
   }
@@ -113,7 +113,7 @@ function splitHostPort(text: string): { host: string; port: number | null | unde
 export function parseAllowEntry(text: string): Parsed<AllowEntry> {
   const parts = splitHostPort(text);
   if (parts === null) return fail(`${CIDR_EXPECTED}, optionally with :port (IPv6 as [2001:db8::7]:5062). Received ${quote(text)}`);
-  if (parts.port === null) return fail(`port must be >= 1 && <= 65535. Received ${quote(text)}`);
+  if (parts.port === null) return fail(`port must be 1..65535. Received ${quote(text)}`);
   const cidr = parseCidr(parts.host);
   if (cidr.value === null) return fail(cidr.error.replace(quote(parts.host), quote(text)));
   if (parts.bracketed && cidr.value.family !== 6) return fail(`brackets are for IPv6 only. Received ${quote(text)}`);
@@ -127,7 +127,7 @@ const LISTEN_EXPECTED = 'must be an IP address and UDP port like 0.0.0.0:5060 or
 export function parseListen(text: string): Parsed<ListenAddress> {
   const parts = splitHostPort(text);
   if (parts === null || parts.port === undefined) return fail(`${LISTEN_EXPECTED}. Received ${quote(text)}`);
-  if (parts.port === null) return fail(`port must be >= 1 && <= 65535. Received ${quote(text)}`);
+  if (parts.port === null) return fail(`port must be 1..65535. Received ${quote(text)}`);
   if (isIPv4(parts.host) && !parts.bracketed) return ok({ text, host: parts.host, port: parts.port, family: 4 });
   if (parts.bracketed && ipv6Bytes(parts.host) !== null) return ok({ text, host: parts.host, port: parts.port, family: 6 });
   return fail(`${LISTEN_EXPECTED}. Received ${quote(text)}`);
@@ -159,7 +159,7 @@ export function parseHostPort(text: string): Parsed<{ host: string; port: number
   const expected = 'must be host[:port] like proxy.carrier.example:5060 or [2001:db8::7]:5060';
   const parts = splitHostPort(text);
   if (parts === null) return fail(`${expected}. Received ${quote(text)}`);
-  if (parts.port === null) return fail(`port must be >= 1 && <= 65535. Received ${quote(text)}`);
+  if (parts.port === null) return fail(`port must be 1..65535. Received ${quote(text)}`);
   // `2001:db8::1:5060` is both a valid address and an address with a port: brackets decide.
   if (!parts.bracketed && parts.host.includes(':')) return fail(`${expected} (an IPv6 address always in brackets). Received ${quote(text)}`);
   if (parts.bracketed ? ipv6Bytes(parts.host) === null : !(isIPv4(parts.host) || ipv6Bytes(parts.host) !== null || isHostName(parts.host))) {

@@ -192,9 +192,10 @@ export function parseInteger(input: unknown): number | null {
   return null;
 }
 
-/** `>= 30 && <= 600` (with `0 (off) or` in front when 0 means off), for `must be ...` messages. */
+/** `30..600` (with `0 (off) or` in front when 0 means off), as etc/sipreg.yaml's comments write it, for
+ *  `must be ...` messages. */
 export function rangeText(min: number, max: number, zeroOff = false): string {
-  return `${zeroOff ? '0 (off) or ' : ''}>= ${min} && <= ${max}`;
+  return `${zeroOff ? '0 (off) or ' : ''}${min}..${max}`;
 }
 
 /** A value as a message shows it: strings quoted, the rest as YAML would print them. */
@@ -243,7 +244,7 @@ export function parseParamValue(spec: ParamSpec, input: unknown): ParamParse {
     case 'expiry': {
       if (typeof input === 'string' && input.trim().toLowerCase() === 'auto') return { value: 'auto', code: null, message: null };
       const n = parseInteger(input);
-      if (n === null) return failure('ERR_CONFIG_OPTION', `must be Auto or an integer (s) >= ${spec.min} && <= ${spec.max}. Received ${showValue(input)}`);
+      if (n === null) return failure('ERR_CONFIG_OPTION', `must be Auto or an integer (s) ${rangeText(spec.min, spec.max)}. Received ${showValue(input)}`);
       if (n < spec.min || n > spec.max) return failure('ERR_CONFIG_RANGE', `must be Auto or ${rangeText(spec.min, spec.max)}. Received ${n}`);
       return { value: n, code: null, message: null };
     }

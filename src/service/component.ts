@@ -21,5 +21,7 @@ export interface Component {
   reload(next: Config, previous: Config): void | Promise<void>;
   /** Operator command from the store; return true when handled. */
   command?(cmd: CommandRecord): boolean | Promise<boolean>;
+  /** The service can no longer keep what it answers (its data_dir is gone): refuse new work from now on. */
+  suspend?(): void;
   stop(): Promise<void>;
 }

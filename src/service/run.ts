@@ -3,10 +3,11 @@ import { loadConfig, formatProblem } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import { openStore, StoreError, appendEvent, isStoreCommitFailure, takeCommands, type CommandRecord, type Store } from '../store/index.js';
 import { counters } from '../stats/counters.js';
-import { createLogger, flushLog, type Logger } from '../log.js';
+import { createLogger, flushLog, type LogFormat, type Logger } from '../log.js';
 import type { Component, ServiceContext } from './component.js';
 import { housekeeping } from './housekeeping.js';
 import { VERSION, COMMIT } from '../version.js';
+import { acquireDataDir, DataDirError, LEASE_CHECK_INTERVAL_MS, type DataDirLease } from './lock.js';
 
 /** How often the service looks for operator commands (reload, trunk re-register) in the store. */
 const COMMAND_POLL_INTERVAL_MS = 1_000;
@@ -14,11 +15,14 @@ const COMMAND_POLL_INTERVAL_MS = 1_000;
 const COMMANDS_PER_POLL_MAX = 16;
 /** A stop that takes longer than this (stuck unregister, stuck commit) is cut short. */
 const STOP_TIMEOUT_MS = 35_000;
+/** After losing data_dir: how long REGISTERs already on their way get a 503 (not silence) before the stop. */
+const LOST_DRAIN_MS = 1_000;
 
 export interface RunOptions {
   readonly configFile: string;
   readonly dataDirOverride: string | null;
   readonly stderr: NodeJS.WritableStream;
+  readonly logFormat: LogFormat;
   /** Builds the parts of the service; the registrar and trunks add theirs here. */
   readonly components: ((ctx: ServiceContext) => Component)[];
 }
@@ -40,12 +44,17 @@ export async function runService(opts: RunOptions): Promise<number> {
     return 1;
   }
   let config = withOverride(loaded.config, opts.dataDirOverride);
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, opts.logFormat);
+  let lease: DataDirLease;
   let store: Store;
   try {
+    lease = acquireDataDir(config.dataDir);
+    // However the process ends from here (return, process.exit), the pid file goes; after a kill it is stale.
+    process.once('exit', () => lease.release());
     store = openStore(config.dataDir);
+    lease.pinStore();
   } catch (err) {
-    if (err instanceof StoreError) {
+    if (err instanceof StoreError || err instanceof DataDirError) {
       opts.stderr.write(`sipreg: ${err.message}\n`);
       return 1;
     }
@@ -136,8 +145,20 @@ export async function runService(opts: RunOptions): Promise<number> {
 
   return await new Promise<number>((resolveExit) => {
     let stopping = false;
+    let exitCode = 0;
     const onHup = (): void => { void reload('SIGHUP'); };
-    const onStop = (signal: NodeJS.Signals): void => {
+    // data_dir deleted, replaced or taken by another service: refuse REGISTERs at once (503), then stop
+    // with exit 1 so systemd (Restart=on-failure) starts a service on a data_dir it really holds.
+    const watch = boundedInterval(() => {
+      const lost = stopping ? null : lease.check();
+      if (lost === null) return;
+      clearInterval(watch);
+      for (const c of started) c.suspend?.();
+      log.error({ dataDir: config.dataDir, reason: lost }, 'data_dir lost: answering 503 and exiting for a restart');
+      exitCode = 1;
+      boundedTimeout(() => { if (!stopping) onStop('data_dir lost'); }, LOST_DRAIN_MS);
+    }, LEASE_CHECK_INTERVAL_MS);
+    const onStop = (signal: NodeJS.Signals | 'data_dir lost'): void => {
       if (stopping) {
         log.warn({ signal }, 'second stop signal: exiting now');
         flushLog(log);
@@ -146,6 +167,7 @@ export async function runService(opts: RunOptions): Promise<number> {
       stopping = true;
       log.info({ signal }, 'stopping');
       clearInterval(poll);
+      clearInterval(watch);
       const deadline = boundedTimeout(() => {
         log.error('stop took too long: exiting');
         flushLog(log);
@@ -163,7 +185,7 @@ export async function runService(opts: RunOptions): Promise<number> {
         process.off('SIGINT', onStop);
         process.off('unhandledRejection', onUnhandled);
         clearTimeout(deadline);
-        resolveExit(0);
+        resolveExit(exitCode);
       })();
     };
     process.on('SIGHUP', onHup);

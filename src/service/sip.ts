@@ -229,6 +229,8 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
       encodeLines();
       registrar?.reload(next);
     },
+    // A stopped registrar answers every REGISTER 503 with Retry-After.
+    suspend() { registrar?.stop(); },
     async stop() {
       if (txSweep !== null) clearInterval(txSweep);
       if (sweep !== null) await sweep.stop();

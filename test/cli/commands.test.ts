@@ -91,7 +91,7 @@ t.test('list as text: a table within 80 columns', async (t) => {
 t.test('bad options exit 2 with one line and usage', async (t) => {
   for (const argv of [
     ['list', '--status', 'gone'], ['list', '--ip', '10.0.0.0/33'], ['list', '--json', '--csv'], ['list', '--bogus'],
-    ['list', 'extra'], ['show'], ['unregister'], ['unregister', '1001', '--hold', 'x'], ['events', '--since', 'yesterday'],
+    ['list', 'extra'], ['show'], ['unregister'], ['unregister', '1001', '--hold', 'x'], ['events', '--since', 'fortnight'],
     ['events', '--type', 'nope'], ['events', '--limit', '0'], ['unlock'], ['stats', '--csv'], ['lockouts', 'x'],
   ]) {
     const r = await run([...argv, ...c]);
@@ -124,6 +124,8 @@ t.test('events: oldest first, filters, JSON fields', async (t) => {
   t.same(f.map((e) => e.type), ['rejected', 'locked_out']);
   const since = new Date(nowMs - 120_000).toISOString();
   t.same((JSON.parse((await run(['events', '--json', '--since', since, ...c])).out) as { type: string }[]).map((e) => e.type), ['rejected', 'locked_out', 'refreshed']);
+  t.same((JSON.parse((await run(['events', '--json', '--since', '2m', ...c])).out) as { type: string }[]).map((e) => e.type), ['rejected', 'locked_out', 'refreshed'], 'an age');
+  t.same((JSON.parse((await run(['events', '--json', '--since', '1h', ...c])).out) as { type: string }[]).length, 5);
   t.same((JSON.parse((await run(['events', '--json', '--limit', '2', ...c])).out) as { type: string }[]).map((e) => e.type), ['locked_out', 'refreshed']);
   const text = await run(['events', '--number', '1009', ...c]);
   t.match(text.out, /auth_failed +1009 +198\.51\.100\.99:5060\n +401 wrong password/);

@@ -18,7 +18,7 @@ t.test('check', async (t) => {
     ['etc/sipreg.yaml', 0, []],
     ['test/fixtures/config/valid-minimal.yaml', 0, []],
     ['test/fixtures/config/range.yaml', 1, [
-      'test/fixtures/config/range.yaml:2:34: params.SS_SIP_USER_AGENT_RETRY_DELAY: must be >= 30 && <= 600. Received 5',
+      'test/fixtures/config/range.yaml:2:34: params.SS_SIP_USER_AGENT_RETRY_DELAY: must be 30..600. Received 5',
       /^test\/fixtures\/config\/range\.yaml:3:30: params\.SS_ENDPOINT_NAT_KEEPALIVE: /,
       /^test\/fixtures\/config\/range\.yaml:4:34: params\.SERVER_REGISTRAR_MAX_BINDINGS: /,
       /^test\/fixtures\/config\/range\.yaml:5:29: params\.SS_SIP_USER_AGENT_EXPIRE: /,

@@ -166,9 +166,9 @@ t.test('messages say what was expected and what was received', async (t) => {
   const message = (name: string, key: string): string =>
     loadConfig(fixture(name)).problems.find((p) => p.key === key)?.message ?? '(none)';
   const table: readonly (readonly [string, string, string | RegExp])[] = [
-    ['range.yaml', 'params.SS_SIP_USER_AGENT_RETRY_DELAY', 'must be >= 30 && <= 600. Received 5'],
-    ['range.yaml', 'params.SS_ENDPOINT_NAT_KEEPALIVE', 'must be 0 (off) or >= 5 && <= 600. Received 2'],
-    ['range.yaml', 'params.SS_SIP_USER_AGENT_EXPIRE', 'must be Auto or >= 20 && <= 7200. Received 10'],
+    ['range.yaml', 'params.SS_SIP_USER_AGENT_RETRY_DELAY', 'must be 30..600. Received 5'],
+    ['range.yaml', 'params.SS_ENDPOINT_NAT_KEEPALIVE', 'must be 0 (off) or 5..600. Received 2'],
+    ['range.yaml', 'params.SS_SIP_USER_AGENT_EXPIRE', 'must be Auto or 20..7200. Received 10'],
     ['unknown-keys.yaml', 'acount', 'unknown key; did you mean accounts?'],
     ['unknown-keys.yaml', 'params.SS_ENDPOINT_EXPIRES', 'unknown key; did you mean SS_ENDPOINT_EXPIRE?'],
     ['unknown-keys.yaml', 'accounts[0].pasword', 'unknown key; did you mean password?'],
@@ -197,7 +197,7 @@ t.test('messages say what was expected and what was received', async (t) => {
 
 t.test('formatProblem prints FILE:LINE:COL: KEY: message', async (t) => {
   const { problems } = parseConfigText('params:\n  SS_SIP_USER_AGENT_RETRY_DELAY: 5\n', 'etc/x.yaml');
-  t.same(problems.map(formatProblem), ['etc/x.yaml:2:34: params.SS_SIP_USER_AGENT_RETRY_DELAY: must be >= 30 && <= 600. Received 5']);
+  t.same(problems.map(formatProblem), ['etc/x.yaml:2:34: params.SS_SIP_USER_AGENT_RETRY_DELAY: must be 30..600. Received 5']);
   t.equal(formatProblem({ file: 'a.yaml', line: 0, col: 0, key: '', code: 'ERR_CONFIG_READ', message: 'cannot read: ENOENT' }), 'a.yaml: cannot read: ENOENT');
 });
 

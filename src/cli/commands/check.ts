@@ -1,12 +1,15 @@
 import type { Command } from '../command.js';
+import { CommandError, missingConfig } from '../context.js';
 import { checkCommand } from '../../config/index.js';
 
 export const checkCommandSpec: Command = {
   name: 'check',
   usage: '',
-  summary: 'validate the config: FILE:LINE:COL: KEY: message per problem',
+  summary: 'validate the config: FILE:LINE:COL: KEY: message per problem, or OK: N accounts, M trunks',
   options: [],
   async run(ctx) {
-    return checkCommand(ctx.configFile, ctx.stderr);
+    const missing = missingConfig(ctx);
+    if (missing !== null) throw new CommandError(missing);
+    return checkCommand(ctx.configFile, ctx.stderr, ctx.stdout);
   },
 };

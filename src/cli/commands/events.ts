@@ -9,13 +9,13 @@ import { jsonText } from '../../ops/sanitize.js';
 
 export const eventsCommand: Command = {
   name: 'events',
-  usage: '[--json] [--type TYPE] [--number N] [--since ISO8601] [--limit N]',
+  usage: '[--json] [--type TYPE] [--number N] [--since TIME] [--limit N]',
   summary: 'registration history, oldest first',
   options: [
     { name: 'json', help: 'a JSON array, oldest first' },
     { name: 'type', value: 'TYPE', help: 'only this type (or several, comma-separated)' },
     { name: 'number', value: 'N', help: 'only events of this number' },
-    { name: 'since', value: 'ISO8601', help: 'only events at or after this time (2026-05-01T12:00:00Z)' },
+    { name: 'since', value: 'TIME', help: 'only events at or after TIME: 15m, 2h, 1d ago; today, yesterday (from midnight); or ISO 8601 (2026-05-01T12:00:00Z)' },
     { name: 'limit', value: 'N', help: 'the newest N of the matching events' },
     DATA_DIR_OPTION,
   ],
@@ -33,8 +33,8 @@ export const eventsCommand: Command = {
     if (number !== undefined) q.number = number;
     const since = optString(ctx.args, 'since');
     if (since !== undefined) {
-      const ms = /^\d{4}-\d{2}-\d{2}/.test(since) ? Date.parse(since) : NaN;
-      if (Number.isNaN(ms)) throw new UsageError(`option '--since' must be an ISO 8601 time like 2026-05-01T12:00:00Z. Received '${since}'`);
+      const ms = parseSince(since, Date.now());
+      if (ms === null) throw new UsageError(`option '--since' must be like 15m, 2h, 1d, today, yesterday or 2026-05-01T12:00:00Z. Received '${since}'`);
       q.sinceMs = ms;
     }
     const limit = optInt(ctx.args, 'limit', 1, 100_000_000);
@@ -48,3 +48,20 @@ export const eventsCommand: Command = {
     });
   },
 };
+
+const UNIT_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `--since`: an age (`90s`, `15m`, `2h`, `1d`, `1w`), `today` or `yesterday` (local midnight), or an
+ *  ISO 8601 time; null when it is none of them. */
+export function parseSince(text: string, nowMs: number): number | null {
+  const age = /^(\d{1,9})([smhdw])$/.exec(text);
+  if (age !== null) return nowMs - Number(age[1]) * UNIT_MS[age[2]!]!;
+  if (text === 'today' || text === 'yesterday') {
+    const midnight = new Date(nowMs);
+    midnight.setHours(0, 0, 0, 0);
+    if (text === 'yesterday') midnight.setDate(midnight.getDate() - 1);
+    return midnight.getTime();
+  }
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;
+  return Number.isNaN(ms) ? null : ms;
+}
