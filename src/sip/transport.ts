@@ -217,7 +217,12 @@ export class SipTransport {
     if (!(length > 0 && length <= s.buf.length)) throw new Error(`invariant: response length ${length} outside the slot`);
     if (!(socketIndex >= 0 && socketIndex < this.sockets.length)) throw new Error(`invariant: no socket ${socketIndex}`);
     if (this.closed) { this.release(s, UNSENT); return; }
-    this.sockets[socketIndex]!.send(s.buf, 0, length, port, address, s.onSent);
+    try {
+      this.sockets[socketIndex]!.send(s.buf, 0, length, port, address, s.onSent);
+    } catch {
+      // A destination node refuses outright (bad port or address) costs this answer, never the service.
+      this.release(s, SEND_ERROR);
+    }
   }
 
   private release(slot: SlotState, outcome: number): void {

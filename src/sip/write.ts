@@ -274,7 +274,8 @@ export function responseTarget(msg: SipMessage, source: RemoteAddress, out: Resp
     out.port = source.port;
     return;
   }
-  out.port = msg.via.port >= 0 ? msg.via.port : 5060;
+  // Port 0 is no destination (a send to it throws): answer where the request came from instead.
+  out.port = msg.via.port > 0 ? msg.via.port : msg.via.port === 0 ? source.port : 5060;
 }
 
 // --- outbound requests ----------------------------------------------------------------------------------

@@ -154,3 +154,16 @@ t.test('receive buffer: the size asked, capped at net.core.rmem_max', async (t) 
   for (const i of [0, 1]) t.equal(standard.receiveBufferSize(i), Math.min(limits.socketReceiveBufferSize, rmemMax), `socket ${i}`);
   await standard.close();
 });
+
+t.test('a destination node:dgram refuses (port 0) costs the answer, not the process, and frees the slot', async (t) => {
+  const tr = new SipTransport(['127.0.0.1:0'], 2);
+  tr.onDatagram(() => {});
+  await tr.start();
+  t.teardown(() => tr.close());
+  const free = tr.freeSlotCount;
+  const slot = tr.acquire()!;
+  slot.buf.write('SIP/2.0 200 OK\r\n\r\n');
+  t.doesNotThrow(() => tr.send(slot, 19, 0, '127.0.0.1', 0));
+  t.equal(tr.freeSlotCount, free, 'the slot is back');
+  t.equal(tr.counters.sendErrors, 1, 'counted as a send error');
+});
