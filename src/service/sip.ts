@@ -37,8 +37,6 @@ import { expirySweep } from '../registrar/sweep.js';
 
 /** Methods we answer (RFC 3261 §20.5); ACK and CANCEL are handled by the transaction rules, not listed. */
 export const ALLOW = 'REGISTER, OPTIONS';
-/** How often completed transactions past Timer J are dropped from the cache. */
-const TRANSACTION_SWEEP_INTERVAL_MS = 5_000;
 
 export interface SipService {
   readonly endpoint: SipEndpoint;
@@ -213,7 +211,7 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
       service.registrar = registrar;
       sweep = expirySweep(ctx, locks);
       await sweep.start();
-      txSweep = setInterval(() => { transactions.sweep(Date.now()); }, TRANSACTION_SWEEP_INTERVAL_MS);
+      txSweep = setInterval(() => { transactions.sweep(Date.now(), limits.transactionSweepSliceMax); }, limits.transactionSweepIntervalMs);
       txSweep.unref();
       const receiveBufferBytes = t.receiveBufferSize(0);
       ctx.log.info({ sockets: sockets.map((s) => `${s.family === 6 ? `[${s.address}]` : s.address}:${s.port}`), receiveBufferBytes }, 'sip listening');
