@@ -48,11 +48,11 @@ export const limits = {
   // ms; Timer J = 64*T1 for unreliable transports (RFC 3261 §17.2.2, Table 4).
   transactionTimerJMs: 32_000,
   // Entries one bucket of the transaction index may chain: what one lookup walks at most. The index has
-  // two buckets per entry and a secret random hash key per start, so with 32,768 entries a chain is
-  // about 1 long on average and one of 17 has a chance near 1e-20 per bucket: the bound costs ordinary
+  // two buckets per entry and a secret random hash key per start, so with 32,768 entries a chain holds
+  // half an entry on average and reaching 17 has odds near 1e-20 per bucket: the bound costs ordinary
   // traffic nothing. It holds whatever the keys (an unkeyed FNV-1a index let crafted Via branches chain
-  // all 32,768 entries into one bucket: ~7x the CPU per datagram, a sweep stalled for a second); a full
-  // bucket gives up its oldest entry.
+  // all 32,768 entries into one bucket: ~7x the service's CPU per datagram, and a sweep of them held the
+  // event loop for hundreds of ms to seconds); a full bucket gives up its oldest entry.
   transactionProbeMax: 16,
   // Cache slots the periodic transaction sweep looks at per pass, and how often it runs: a full round
   // of 32,768 slots every 8 s, well inside Timer J (entries found expired on lookup go anyway). A pass
