@@ -47,6 +47,18 @@ export const limits = {
   transactionKeySizeMax: 256,
   // ms; Timer J = 64*T1 for unreliable transports (RFC 3261 §17.2.2, Table 4).
   transactionTimerJMs: 32_000,
+  // Entries one bucket of the transaction index may chain: what one lookup walks at most. The index has
+  // two buckets per entry and a secret random hash key per start, so with 32,768 entries a chain holds
+  // half an entry on average and reaching 17 has odds near 1e-20 per bucket: the bound costs ordinary
+  // traffic nothing. It holds whatever the keys (an unkeyed FNV-1a index let crafted Via branches chain
+  // all 32,768 entries into one bucket: ~7x the service's CPU per datagram, and a sweep of them held the
+  // event loop for hundreds of ms to seconds); a full bucket gives up its oldest entry.
+  transactionProbeMax: 16,
+  // Cache slots the periodic transaction sweep looks at per pass, and how often it runs: a full round
+  // of 32,768 slots every 8 s, well inside Timer J (entries found expired on lookup go anyway). A pass
+  // removes at most this many entries, each unlinked within one chain of transactionProbeMax.
+  transactionSweepSliceMax: 4096,
+  transactionSweepIntervalMs: 1_000,
   // UDP sockets one transport binds (sip.listen entries).
   listenAddressCountMax: 16,
   // bytes; a digest response value is 32 (MD5) or 64 (SHA-256/SHA-512-256) hex digits.
@@ -70,4 +82,8 @@ assert(limits.transactionCacheMax <= 65_536); // handles pack an index in 16 bit
 assert(limits.transactionResponseSlotSize >= 512 && limits.transactionResponseSlotSize <= limits.responseSizeMax);
 assert(limits.transactionKeySizeMax >= 64);
 assert(limits.transactionTimerJMs === 64 * 500); // 64*T1, T1 = 500 ms
+assert(limits.transactionProbeMax >= 1 && limits.transactionProbeMax <= 255); // counted in a byte
+assert(limits.transactionSweepSliceMax >= 1);
+// The sweep goes round the whole cache within Timer J.
+assert(Math.ceil(limits.transactionCacheMax / limits.transactionSweepSliceMax) * limits.transactionSweepIntervalMs <= limits.transactionTimerJMs);
 assert(limits.listenAddressCountMax >= 1);

@@ -125,11 +125,11 @@ export const paramSpecs: readonly ParamSpec[] = [
   // SS_ENDPOINT_NAT_EXPIRE 300 is 200 x 2 / 300 = 1.3/s, so 20/s is 15x headroom (the manual advises
   // 3-5x). A single brute-force source is still held to 20 guesses/s before the lockout even starts.
   int({ name: 'SS_REGISTER_RATE_PER_IP', field: 'registerRatePerSourcePerS', unit: 'req/s',
-    description: 'REGISTERs per second from one source address (token rate); 0 = off' }, ours, 20, 1, 100000, true),
+    description: 'requests (any method) per second from one source address (token rate); 0 = off' }, ours, 20, 1, 100000, true),
   int({ name: 'SS_REGISTER_BURST_PER_IP', field: 'registerBurstPerSource', unit: 'req',
-    description: 'REGISTERs one source address may send at once before the rate applies' }, ours, 60, 1, 1000000),
+    description: 'requests one source address may send at once before the rate applies' }, ours, 60, 1, 1000000),
   int({ name: 'SS_REGISTER_RATE_GLOBAL', field: 'registerRateGlobalPerS', unit: 'req/s',
-    description: 'REGISTERs per second from all sources together; above it, 503 Retry-After; 0 = off' }, ours, 0, 1, 1000000, true),
+    description: 'requests per second from all sources together; above it a REGISTER gets 503 Retry-After, others are dropped; 0 = off' }, ours, 0, 1, 1000000, true),
   int({ name: 'SS_REGISTER_SCANNER_NUMBERS', field: 'scannerNumbersMax', unit: 'numbers',
     description: 'distinct numbers failing from one address before the whole address is suspended; 0 = off' }, ours, 5, 2, 1000, true),
   // Guessing spread over many sources, each below SS_ENDPOINT_REGISTER_RETRY (issue 13 item 9). 30 an

@@ -26,7 +26,7 @@ import {
 import * as codec from '../store/binding-codec.js';
 import { counters } from '../stats/counters.js';
 import { limits } from '../limits.js';
-import type { Guard } from './guard-types.js';
+import type { Guard, SourceVerdict } from './guard-types.js';
 import { allowMatches, looksNatted } from './addr.js';
 import { registrarLimits } from './limits.js';
 import { NumberLocks } from './locks.js';
@@ -49,6 +49,9 @@ export const Responses = {
   storeFailed: [500, 'Server Internal Error - Store Write Failed'],
   overloaded: [503, 'Service Unavailable'],
 } as const;
+
+/** The guard's verdicts on a source that still reach the registrar (the others are dropped before). */
+export type RegisterVerdict = Extract<SourceVerdict, 'ok' | 'overloaded' | 'address_locked'>;
 
 /** Half of a response slot: the 200 is written into the lower half, the 500 fallback into the upper. */
 const SLOT_HALF = 2048;
@@ -197,10 +200,20 @@ export class Registrar {
   /**
    * A parsed REGISTER from `source` on socket `socketIndex`; `tx` is its server transaction handle
    * (ServerTransactions.receive said 'new'), or -1 when uncacheable. The transaction is completed or
-   * abandoned here, on every path.
+   * abandoned here, on every path. `verdict`: what the guard's checkSource said of the source (the
+   * dispatcher asks once per datagram, for every method, and drops what it refuses).
    */
-  handle(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number): void {
+  handle(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, verdict: RegisterVerdict = 'ok'): void {
     counters.registersReceived++;
+    switch (verdict) {
+      case 'ok': break;
+      case 'overloaded':
+        this.overloaded(msg, source, socketIndex, tx);
+        return;
+      case 'address_locked': // SS_REGISTER_LOCKOUT_DROP Off (with On the dispatcher drops it)
+        this.refuseSuspended(msg, source, socketIndex, tx);
+        return;
+    }
     this.handleRegister(msg, source.address, source.port, socketIndex, tx, false);
   }
 
@@ -210,24 +223,6 @@ export class Registrar {
     const p = this.params;
     const source: RemoteAddress = this.sourceView(address, port);
 
-    if (!rerun) {
-      switch (this.guard.checkSource(address, nowMs)) {
-        case 'ok': break;
-        case 'acl_denied':
-        case 'rate_limited':
-          counters.registersDropped++;
-          this.abandon(tx);
-          return;
-        case 'overloaded':
-          this.overloaded(msg, source, socketIndex, tx);
-          return;
-        case 'address_locked':
-          if (p.lockoutSilentDrop) { counters.registersDropped++; this.abandon(tx); return; }
-          this.reply(msg, source, socketIndex, tx, 403, 'Forbidden', null, null);
-          counters.registersRejected++;
-          return;
-      }
-    }
     if (this.pendingCount >= registrarLimits.pendingCommitsMax || this.stopped) {
       this.overloaded(msg, source, socketIndex, tx);
       return;

@@ -13,9 +13,14 @@
 // endpoint from their start().
 //
 // Dispatch of one datagram (module-level function per service, no closure per message):
-//   parse → malformed: 400 naming the problem when a Via is usable, else drop and count
+//   parse → empty (CRLF keepalive), unanswerable garbage: drop and count
 //         → response: to the handler expect()ed for its top Via branch, else counted and dropped
-//         → ACK: absorbed · retransmission: the cached final response again (Timer J)
+//         → ACK: absorbed
+//         → every other request, well-formed or not: the guard's checkSource, once (static ACL, the
+//           source's token bucket, a suspended address, the global cap) BEFORE it costs anything or is
+//           answered, so no method can be reflected at a spoofed victim beyond that victim's budget and
+//           denied sources never reach the transaction cache. Refused: dropped and counted.
+//         → malformed: 400 naming the problem · retransmission: the cached final response (Timer J)
 //         → REGISTER: registrar · OPTIONS: 200 with Allow/Accept/Supported
 //         → CANCEL: 481 (no INVITE transactions here, RFC 3261 §9.2) · anything else: 405 with Allow.
 import { boundedInterval } from '../timers.js';
@@ -29,8 +34,8 @@ import {
 import { limits } from '../limits.js';
 import { counters } from '../stats/counters.js';
 import { createGuard } from '../registrar/guard.js';
-import type { Guard } from '../registrar/guard-types.js';
-import { Registrar } from '../registrar/registrar.js';
+import type { Guard, SourceVerdict } from '../registrar/guard-types.js';
+import { Registrar, type RegisterVerdict } from '../registrar/registrar.js';
 import { registrarLimits } from '../registrar/limits.js';
 import { loadNonceSecret } from '../registrar/nonce.js';
 import { NumberLocks } from '../registrar/locks.js';
@@ -38,8 +43,22 @@ import { expirySweep } from '../registrar/sweep.js';
 
 /** Methods we answer (RFC 3261 §20.5); ACK and CANCEL are handled by the transaction rules, not listed. */
 export const ALLOW = 'REGISTER, OPTIONS';
-/** How often completed transactions past Timer J are dropped from the cache. */
-const TRANSACTION_SWEEP_INTERVAL_MS = 5_000;
+
+/**
+ * What becomes of a well-formed request whose source the guard gave `verdict`: null when it is dropped,
+ * else how the registrar answers a REGISTER. The global cap's 503 belongs to REGISTER (it is a
+ * registration rate): other methods over it are dropped. A suspended address is dropped, or with
+ * SS_REGISTER_LOCKOUT_DROP Off answered 403 whatever the method.
+ */
+function admission(verdict: SourceVerdict, register: boolean, lockoutSilentDrop: boolean): RegisterVerdict | null {
+  switch (verdict) {
+    case 'ok': return 'ok';
+    case 'acl_denied':
+    case 'rate_limited': return null;
+    case 'overloaded': return register ? 'overloaded' : null;
+    case 'address_locked': return lockoutSilentDrop ? null : 'address_locked';
+  }
+}
 
 export interface SipService {
   readonly endpoint: SipEndpoint;
@@ -79,6 +98,7 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
   const locks = new NumberLocks();
   let transport: SipTransport | null = null;
   let registrar: Registrar | null = null;
+  let guard: Guard | null = null;
   let serverLine = Buffer.alloc(0);
   let optionsLines = Buffer.alloc(0);
   let allowLine = Buffer.alloc(0);
@@ -94,8 +114,9 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
     serverLine = Buffer.from(`Server: ${ua}\r\n`, 'utf8');
     allowLine = Buffer.from(`Allow: ${ALLOW}\r\nServer: ${ua}\r\n`, 'utf8');
     // RFC 3261 §11.2: an OPTIONS answer lists Allow, Accept and Supported. We take no bodies and support
-    // no extension that a client could Require, so Supported is empty (its grammar allows that).
-    optionsLines = Buffer.from(`Allow: ${ALLOW}\r\nAccept: application/sdp\r\nSupported: \r\nServer: ${ua}\r\n`, 'utf8');
+    // no extension that a client could Require, so Supported is empty (its grammar allows that). Nothing
+    // more: anyone can ask, so the answer stays lean (no Server line to fingerprint, less to reflect).
+    optionsLines = Buffer.from(`Allow: ${ALLOW}\r\nAccept: application/sdp\r\nSupported: \r\n`, 'utf8');
   };
 
   /** Writes a simple final answer with pre-encoded lines and sends it to the response target. */
@@ -111,6 +132,12 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
     counters.responsesSent++;
   };
 
+  /** A request refused by the guard: counted (a REGISTER also as received and dropped, as always). */
+  const dropped = (register: boolean): void => {
+    counters.requestsDropped++;
+    if (register) { counters.registersReceived++; counters.registersDropped++; }
+  };
+
   const onDatagram = (buf: Buffer, rinfo: RemoteInfo, socketIndex: number): void => {
     counters.datagramsReceived++;
     const failure = parse(msg, buf);
@@ -118,19 +145,28 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
       if (failure === 'ERR_SIP_EMPTY') return; // CRLF keepalives (RFC 5626 §4.4.1)
       counters.parseFailures++;
       if (!msg.canRespond()) return;
+    } else if (!msg.isRequest) {
+      const handler = msg.via.hasBranch ? expects.get(msg.via.branch()) : undefined;
+      if (handler !== undefined) handler(msg, rinfo, socketIndex);
+      return;
+    } else if (msg.method === Method.ACK) {
+      return; // only our own non-2xx to an INVITE would need one: none exist
+    }
+    // A request we would answer: the ACL and its source's budget first, for every method.
+    const nowMs = Date.now();
+    const verdict = guard!.checkSource(rinfo.address, nowMs);
+    if (failure !== null) {
+      if (verdict !== 'ok') { dropped(false); return; }
       const f = failureResponse(failure);
       counters.badRequestsAnswered++;
       answer(rinfo, socketIndex, -1, f.status, f.reason, serverLine);
       return;
     }
-    if (!msg.isRequest) {
-      const handler = msg.via.hasBranch ? expects.get(msg.via.branch()) : undefined;
-      if (handler !== undefined) handler(msg, rinfo, socketIndex);
-      return;
-    }
-    if (msg.method === Method.ACK) return; // only our own non-2xx to an INVITE would need one: none exist
+    const register = msg.method === Method.REGISTER;
+    const admitted = verdict === 'ok' ? 'ok' : admission(verdict, register, ctx.config().params.lockoutSilentDrop);
+    if (admitted === null) { dropped(register); return; }
     let tx = -1;
-    switch (transactions.receive(msg, rinfo, Date.now())) {
+    switch (transactions.receive(msg, rinfo, nowMs)) {
       case 'in-progress':
         counters.retransmissionsAbsorbed++;
         return;
@@ -151,11 +187,13 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
       case 'uncacheable':
         break;
     }
+    if (register) {
+      if (registrar === null) { answer(rinfo, socketIndex, tx, 503, 'Service Unavailable', serverLine); return; }
+      registrar.handle(msg, rinfo, socketIndex, tx, admitted);
+      return;
+    }
+    if (admitted === 'address_locked') { answer(rinfo, socketIndex, tx, 403, 'Forbidden', serverLine); return; }
     switch (msg.method) {
-      case Method.REGISTER:
-        if (registrar === null) { answer(rinfo, socketIndex, tx, 503, 'Service Unavailable', serverLine); return; }
-        registrar.handle(msg, rinfo, socketIndex, tx);
-        return;
       case Method.OPTIONS:
         answer(rinfo, socketIndex, tx, 200, 'OK', optionsLines);
         return;
@@ -191,6 +229,8 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
     async start() {
       const config = ctx.config();
       encodeLines();
+      const g = options.guard ?? createGuard(ctx);
+      guard = g;
       // Slots: the usual in-flight sends plus one held per REGISTER waiting for its commit.
       const t = new SipTransport(config.sip.listen.map((l) => l.text), limits.responseSlotCount + registrarLimits.pendingCommitsMax);
       t.onDatagram(onDatagram);
@@ -206,15 +246,14 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
         const a = t.localAddress(i);
         sockets.push({ index: i, address: a.address, port: a.port, family: a.family === 'IPv6' ? 6 : 4 });
       }
-      const guard = options.guard ?? createGuard(ctx);
       registrar = new Registrar({
-        store: ctx.store, log: ctx.log, config: ctx.config, guard, transport: t, transactions, locks,
+        store: ctx.store, log: ctx.log, config: ctx.config, guard: g, transport: t, transactions, locks,
         nonceSecret: loadNonceSecret(ctx.store),
       });
       service.registrar = registrar;
       sweep = expirySweep(ctx, locks);
       await sweep.start();
-      txSweep = boundedInterval(() => { transactions.sweep(Date.now()); }, TRANSACTION_SWEEP_INTERVAL_MS);
+      txSweep = boundedInterval(() => { transactions.sweep(Date.now(), limits.transactionSweepSliceMax); }, limits.transactionSweepIntervalMs);
       txSweep.unref();
       const receiveBufferBytes = t.receiveBufferSize(0);
       ctx.log.info({ sockets: sockets.map((s) => `${s.family === 6 ? `[${s.address}]` : s.address}:${s.port}`), receiveBufferBytes }, 'sip listening');

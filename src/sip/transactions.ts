@@ -3,9 +3,15 @@
 // in-progress mark that absorbs a retransmission arriving while the first copy is still being processed
 // (the registrar waits for an LMDB commit before answering). No timer per transaction: entries expire
 // lazily on lookup and by `sweep`, and the oldest is evicted when the cache is full.
+//
+// Strangers choose the keys (Via branches), and receive() runs for every request: the index is hashed
+// with a secret random key per process (keyed-hash.ts), so nobody can aim keys at one bucket, and each
+// bucket's chain is bounded (limits.transactionProbeMax; a full bucket gives up its oldest entry), so
+// no datagram costs more than a few short walks whatever it carries. `sweep` works in bounded slices.
 import assert from 'node:assert';
 import { limits } from '../limits.js';
-import { FNV_OFFSET, copyBytes, fnv1a } from './scan.js';
+import { copyBytes } from './scan.js';
+import { HashKey, keyedHash } from './keyed-hash.js';
 import {
   V_BRANCH_S, V_BRANCH_E, V_HOST_S, V_HOST_E, V_PORT, V_START, V_END, N_TAG_S, N_TAG_E, U_START, U_END,
 } from './message.js';
@@ -54,17 +60,24 @@ export class ServerTransactions {
   private largeFreeCount: number;
   private readonly entryLarge: Int32Array;
   private readonly bucketHead: Int32Array;
+  /** Entries chained in each bucket, never above probeMax. */
+  private readonly bucketLength: Uint8Array;
   private readonly chainNext: Int32Array;
   private readonly bucketMask: number;
+  private readonly probeMax: number;
+  private readonly hashKey = new HashKey();
   private readonly scratch: Buffer;
   private next = 0; // ring position of the next insertion; the oldest entry sits here when full
+  private sweepNext = 0; // where the next sweep slice starts
   private foundIndex = -1;
   private liveCount = 0;
 
   constructor(capacity: number = limits.transactionCacheMax, timerJMs: number = limits.transactionTimerJMs,
     responseSizeMax: number = limits.responseSizeMax, keySizeMax: number = limits.transactionKeySizeMax,
-    slotSize: number = Math.min(limits.transactionResponseSlotSize, responseSizeMax), largeCount: number = limits.transactionLargeResponseCount) {
+    slotSize: number = Math.min(limits.transactionResponseSlotSize, responseSizeMax), largeCount: number = limits.transactionLargeResponseCount,
+    probeMax: number = limits.transactionProbeMax) {
     assert(slotSize >= 1 && slotSize <= responseSizeMax);
+    assert(probeMax >= 1 && probeMax <= 255); // bucketLength is a Uint8Array
     assert(largeCount >= 0);
     assert(capacity >= 1 && capacity <= 65_536);
     assert(timerJMs > 0);
@@ -89,7 +102,9 @@ export class ServerTransactions {
     let buckets = 1;
     while (buckets < capacity * 2) buckets *= 2;
     this.bucketHead = new Int32Array(buckets).fill(-1);
+    this.bucketLength = new Uint8Array(buckets);
     this.bucketMask = buckets - 1;
+    this.probeMax = probeMax;
     this.chainNext = new Int32Array(capacity).fill(-1);
     this.scratch = Buffer.alloc(keySizeMax);
   }
@@ -108,8 +123,9 @@ export class ServerTransactions {
     assert(msg.viaOk);
     const keyLength = this.buildKey(msg, source);
     if (keyLength < 0) { this.counters.uncacheable++; return 'uncacheable'; }
-    const hash = fnv1a(this.scratch, 0, keyLength, FNV_OFFSET) | 0;
+    const hash = keyedHash(this.hashKey, this.scratch, 0, keyLength) | 0;
     const bucket = hash & this.bucketMask;
+    // At most probeMax entries (bucketLength), so a lookup is bounded whatever the keys.
     for (let i = this.bucketHead[bucket]!; i >= 0; i = this.chainNext[i]!) {
       if (this.hashes[i] !== hash || this.keyLength[i] !== keyLength) continue;
       if (this.keys.compare(this.scratch, 0, keyLength, i * this.keySizeMax, i * this.keySizeMax + keyLength) !== 0) continue;
@@ -123,6 +139,8 @@ export class ServerTransactions {
     const i = this.next;
     this.next = (this.next + 1) % this.capacity;
     if (this.state[i] !== FREE) { this.counters.evicted++; this.remove(i); }
+    // A full bucket (only likely if the hash key were known) gives up its oldest entry: its tail.
+    if (this.bucketLength[bucket]! >= this.probeMax) { this.counters.evicted++; this.remove(this.oldestIn(bucket)); }
     copyBytes(this.scratch, 0, keyLength, this.keys, i * this.keySizeMax);
     this.keyLength[i] = keyLength;
     this.hashes[i] = hash;
@@ -131,6 +149,7 @@ export class ServerTransactions {
     this.generation[i] = (this.generation[i]! + 1) & 0x7fff;
     this.chainNext[i] = this.bucketHead[bucket]!;
     this.bucketHead[bucket] = i;
+    this.bucketLength[bucket]!++;
     this.liveCount++;
     this.counters.created++;
     this.handle = this.generation[i]! * 65_536 + i;
@@ -181,14 +200,30 @@ export class ServerTransactions {
     if (this.owns(handle)) this.remove(handle % 65_536);
   }
 
-  /** Removes expired entries; call from one periodic timer (e.g. every few seconds). Returns the count. */
-  sweep(nowMs: number): number {
+  /**
+   * Removes expired entries among the next `slotCountMax` slots (all of them by default), continuing
+   * where the previous call stopped; call from one periodic timer with limits.transactionSweepSliceMax
+   * so that no pass holds the event loop for long. Returns the count removed.
+   */
+  sweep(nowMs: number, slotCountMax: number = this.capacity): number {
+    assert(slotCountMax >= 1);
+    const count = Math.min(slotCountMax, this.capacity);
     let n = 0;
-    for (let i = 0; i < this.capacity; i++) {
+    let i = this.sweepNext;
+    for (let k = 0; k < count; k++) {
       if (this.state[i] !== FREE && this.expiresAtMs[i]! <= nowMs) { this.remove(i); n++; }
+      if (++i === this.capacity) i = 0;
     }
+    this.sweepNext = i;
     this.counters.expired += n;
     return n;
+  }
+
+  /** The longest chain in the index (tests; never above probeMax). */
+  longestChain(): number {
+    let m = 0;
+    for (let b = 0; b <= this.bucketMask; b++) if (this.bucketLength[b]! > m) m = this.bucketLength[b]!;
+    return m;
   }
 
   private owns(handle: number): boolean {
@@ -202,19 +237,29 @@ export class ServerTransactions {
     assert(this.state[i] !== FREE);
     const bucket = this.hashes[i]! & this.bucketMask;
     let prev = -1;
-    for (let j = this.bucketHead[bucket]!; j >= 0; j = this.chainNext[j]!) {
-      if (j === i) {
-        if (prev < 0) this.bucketHead[bucket] = this.chainNext[j]!;
-        else this.chainNext[prev] = this.chainNext[j]!;
-        break;
-      }
+    let j = this.bucketHead[bucket]!;
+    while (j !== i) {
+      assert(j >= 0); // every live entry is chained in its bucket
       prev = j;
+      j = this.chainNext[j]!;
     }
+    if (prev < 0) this.bucketHead[bucket] = this.chainNext[i]!;
+    else this.chainNext[prev] = this.chainNext[i]!;
+    assert(this.bucketLength[bucket]! > 0);
+    this.bucketLength[bucket]!--;
     this.chainNext[i] = -1;
     const k = this.entryLarge[i]!;
     if (k >= 0) { this.largeFree[this.largeFreeCount++] = k; this.entryLarge[i] = -1; }
     this.state[i] = FREE;
     this.liveCount--;
+  }
+
+  /** The entry chained last in `bucket`, i.e. the oldest there (entries are chained at the head). */
+  private oldestIn(bucket: number): number {
+    let j = this.bucketHead[bucket]!;
+    assert(j >= 0);
+    while (this.chainNext[j]! >= 0) j = this.chainNext[j]!;
+    return j;
   }
 
   /** Writes the key into scratch; returns its length or -1 when it does not fit. */

@@ -8,6 +8,7 @@ export const counters = {
   datagramsOversize: 0,
   parseFailures: 0,
   badRequestsAnswered: 0,      // 400 sent for malformed input with a usable Via
+  requestsDropped: 0,          // any method refused by the ACL, its source's budget, a suspended address or the global cap
   retransmissionsAbsorbed: 0,
   responsesSent: 0,
   sendDropsNoSlot: 0,

@@ -140,3 +140,43 @@ t.test('large answers: kept in a large slot, byte for byte; none free means not 
   t.equal(tx.receive(load(register({ branch: 'z9hG4bK-big3' })), src, 4), 'completed');
   t.ok(resend.subarray(0, tx.copyResponse(resend)).equals(again));
 });
+
+t.test('bounded chains: no bucket holds more than probeMax entries, a full one gives up its oldest', async (t) => {
+  // 1024 entries over 2048 buckets with chains of at most 1 or 2: whatever the random hash key, many keys
+  // meet in a bucket (about 256 pairs and 40 triples are expected; none at all has odds below e^-40).
+  const count = 1024;
+  for (const probeMax of [1, 2]) {
+    const tx = new ServerTransactions(count, limits.transactionTimerJMs, limits.responseSizeMax, limits.transactionKeySizeMax,
+      limits.transactionResponseSlotSize, 4, probeMax);
+    let wrong = 0;
+    let longest = 0;
+    for (let i = 0; i < count; i++) {
+      if (tx.receive(load(register({ branch: `z9hG4bK-chain-${i}` })), src, 0) !== 'new') wrong++;
+      // The newest entry is always kept: a retransmission of it is absorbed.
+      if (tx.receive(load(register({ branch: `z9hG4bK-chain-${i}` })), src, 0) !== 'in-progress') wrong++;
+      if (i % 64 === 63) longest = Math.max(longest, tx.longestChain());
+    }
+    t.equal(wrong, 0, `probeMax ${probeMax}: every request new, its retransmission absorbed`);
+    t.equal(longest, probeMax, `probeMax ${probeMax}: chains grew to the bound, never beyond`);
+    t.ok(tx.counters.evicted > 0, `probeMax ${probeMax}: full buckets gave up entries before the cache was full (${tx.counters.evicted})`);
+    t.equal(tx.size, count - tx.counters.evicted, 'what was given up is gone, the rest is there');
+    // What is left is consistent: a full sweep at Timer J finds and unlinks every entry.
+    t.equal(tx.sweep(limits.transactionTimerJMs), count - tx.counters.evicted, 'the sweep removes each survivor');
+    t.equal(tx.size, 0);
+    t.equal(tx.longestChain(), 0, 'and leaves every chain empty');
+  }
+});
+
+t.test('the sweep works in slices, continuing where the last one stopped', async (t) => {
+  const tx = new ServerTransactions(64);
+  for (let i = 0; i < 64; i++) t.equal(tx.receive(load(register({ branch: `z9hG4bK-s-${i}` })), src, i), 'new');
+  const jMs = limits.transactionTimerJMs;
+  // Entries 0..63 expire at jMs + i. At jMs + 40, 0..40 have expired: slices of 16 slots each find theirs.
+  t.strictSame([tx.sweep(jMs + 40, 16), tx.sweep(jMs + 40, 16), tx.sweep(jMs + 40, 16), tx.sweep(jMs + 40, 16)], [16, 16, 9, 0],
+    'each slice removes what has expired among its 16 slots');
+  t.equal(tx.size, 23);
+  t.equal(tx.sweep(jMs + 100, 48), 7, 'the next slice starts again at slot 0: 41..47 in its 48 slots');
+  t.equal(tx.sweep(jMs + 100, 1000), 16, 'a slice larger than the cache looks at each slot once, from 48 round to 47');
+  t.equal(tx.size, 0);
+  t.equal(tx.counters.expired, 64);
+});
