@@ -5,6 +5,7 @@ import { counters } from '../stats/counters.js';
 import { createLogger, flushLog, type Logger } from '../log.js';
 import type { Component, ServiceContext } from './component.js';
 import { housekeeping } from './housekeeping.js';
+import { configExposure } from './config-mode.js';
 import { VERSION, COMMIT } from '../version.js';
 
 /** How often the service looks for operator commands (reload, trunk re-register) in the store. */
@@ -38,6 +39,7 @@ export async function runService(opts: RunOptions): Promise<number> {
   }
   let config = withOverride(loaded.config, opts.dataDirOverride);
   const log = createLogger(config.logLevel);
+  warnIfExposed(config, log);
   let store: Store;
   try {
     store = openStore(config.dataDir);
@@ -103,6 +105,7 @@ export async function runService(opts: RunOptions): Promise<number> {
         return;
       }
       const nextConfig = withOverride(next.config, opts.dataDirOverride);
+      warnIfExposed(nextConfig, log);
       const previous = config;
       if (nextConfig.dataDir !== previous.dataDir) log.warn({ dataDir: nextConfig.dataDir }, 'data_dir changed: takes effect at the next restart');
       if (nextConfig.sip.listen.map((l) => l.text).join() !== previous.sip.listen.map((l) => l.text).join()) {
@@ -170,6 +173,14 @@ export async function runService(opts: RunOptions): Promise<number> {
     if (stop !== undefined) onStop(stop);
     else if (early.length > 0) onHup();
   });
+}
+
+function warnIfExposed(config: Config, log: Logger): void {
+  const exposed = configExposure(config);
+  if (exposed !== null) {
+    log.warn({ config: config.file, mode: exposed.mode },
+      `the config holds passwords or HA1s and is open to ${exposed.openTo}: chmod o-rwx (and g-rwx unless its group is the service's)`);
+  }
 }
 
 async function stopAll(started: Component[], log: Logger): Promise<void> {
