@@ -53,7 +53,9 @@ ROOT_MIB=256
 DATA_MIB=64          # grown to the end of the disk at first boot by systemd-repart (image/rootfs/repart.d)
 
 BINARY="${SIPREG_IMAGE_BINARY:-$REPO/dist/sipreg-linux-$ARCH}"
-CONFIG_SRC="${SIPREG_IMAGE_CONFIG:-$REPO/etc/sipreg.yaml}"
+# The factory config: the example without its (published) accounts and trunks, on every interface
+# (image/factory-config.mjs); SIPREG_IMAGE_CONFIG=FILE ships FILE instead, as it is (data_dir aside).
+CONFIG_SRC="${SIPREG_IMAGE_CONFIG:-}"
 
 log() { printf '[build-image %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { printf 'build-image: %s\n' "$*" >&2; exit 1; }
@@ -195,11 +197,13 @@ echo /usr/libexec/sipreg/admin-shell >>"$ROOT/etc/shells"
 # the program and its config (the factory default; the live copy is on /var, see tmpfiles.d/sipreg.conf)
 install -m 0755 "$BINARY" "$ROOT/usr/bin/sipreg"
 install -d -m 2770 -g 990 "$ROOT/usr/share/sipreg/etc"
-if [[ -f $CONFIG_SRC ]]; then
+if [[ -z $CONFIG_SRC ]]; then
+  node "$REPO/image/factory-config.mjs" "$REPO/etc/sipreg.yaml" "$ROOT/usr/share/sipreg/etc/sipreg.yaml"
+elif [[ -f $CONFIG_SRC ]]; then
   sed -E 's|^data_dir:.*$|data_dir: /var/lib/sipreg|' "$CONFIG_SRC" >"$ROOT/usr/share/sipreg/etc/sipreg.yaml"
   grep -q '^data_dir:' "$ROOT/usr/share/sipreg/etc/sipreg.yaml" || echo 'data_dir: /var/lib/sipreg' >>"$ROOT/usr/share/sipreg/etc/sipreg.yaml"
 else
-  die "no config at $CONFIG_SRC (set SIPREG_IMAGE_CONFIG=FILE)"
+  die "no config at $CONFIG_SRC (SIPREG_IMAGE_CONFIG)"
 fi
 chown 0:990 "$ROOT/usr/share/sipreg/etc/sipreg.yaml"; chmod 0660 "$ROOT/usr/share/sipreg/etc/sipreg.yaml"
 if [[ $ARCH == "$(node -p process.arch 2>/dev/null)" ]]; then
