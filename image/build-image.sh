@@ -233,7 +233,7 @@ ln -sf /usr/share/zoneinfo/Etc/UTC "$ROOT/etc/localtime"
 cat >"$ROOT/etc/fstab" <<EOF
 # <device>                              <dir> <type>   <options>                                         <dump> <pass>
 PARTUUID=$ROOT_UUID  /     squashfs ro                                                 0 0
-PARTLABEL=data                          /var  ext4     rw,noatime,x-systemd.makefs,x-systemd.growfs      0 2
+PARTLABEL=data                          /var  ext4     rw,noatime,nosuid,nodev,x-systemd.makefs,x-systemd.growfs 0 2
 EOF
 rm -f "$ROOT"/etc/ssh/ssh_host_*     # each box makes its own on first boot (/var/lib/ssh)
 
