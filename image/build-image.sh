@@ -170,7 +170,8 @@ fi
 [[ $BASE_ONLY == 0 ]] || exit 0
 
 # ---- 2. the appliance root ----------------------------------------------------------------------------
-WORK="$CACHE/work-$ARCH"
+# In this checkout's out/, not the cache: the cache may be shared by several checkouts building at once.
+WORK="$OUT/work-$ARCH"
 ROOT="$WORK/root"
 rm -rf "$WORK"; mkdir -p "$ROOT"
 zstd -q -dc "$BASE_TAR" | tar --numeric-owner --xattrs -C "$ROOT" -xpf -
