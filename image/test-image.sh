@@ -59,6 +59,7 @@ QEMU_PID=""
 cleanup() {
   local rc=$?
   mkdir -p "$REPO/image/out" && cp "$SERIAL" "$REPO/image/out/test-image-serial.log" 2>/dev/null || true
+  [[ -n ${SSH_OPTS+set} ]] && ssh "${SSH_OPTS[@]}" -p "$SSH_PORT" -O exit admin@127.0.0.1 2>/dev/null || true
   [[ -n $QEMU_PID ]] && kill "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null || true
   if [[ $rc -ne 0 ]]; then
     log "FAILED (exit $rc); serial log tail ($SERIAL):"
@@ -92,8 +93,10 @@ done
 
 # ---- boot -----------------------------------------------------------------------------------------------
 ssh-keygen -q -t ed25519 -N '' -C sipreg-image-test -f "$WORK/admin_key"
+# One SSH connection for all of admin's commands (a handshake costs seconds under TCG), which also outlives
+# a broken sshd: before the fix the attack below made the host key 0660, and sshd refuses such a key.
 SSH_OPTS=(-i "$WORK/admin_key" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile="$WORK/known_hosts"
-  -o ConnectTimeout=30 -o LogLevel=ERROR)
+  -o ConnectTimeout=30 -o LogLevel=ERROR -o ControlMaster=auto -o ControlPath="$WORK/ssh-%C" -o ControlPersist=900)
 as_admin() { ssh "${SSH_OPTS[@]}" -p "$SSH_PORT" admin@127.0.0.1 "$*"; }    # admin's shell runs `sipreg ...` only
 admin_sftp() { sftp "${SSH_OPTS[@]}" -P "$SSH_PORT" -q -b - admin@127.0.0.1; } # commands on stdin
 
@@ -122,10 +125,10 @@ wait_for_sip "first boot to SIP answer" "$T0"
 # Every account of the example with a password or an HA1: published, so refused by the image.
 while read -r number secret; do
   [[ -n $number ]] || continue
-  if status="$(sip refused "127.0.0.1:$PORT" "$number" "$secret" "sip:$number@127.0.0.1:5999")"; then
+  if status="$(sip refused "127.0.0.1:$PORT" "$number" "$secret" "sip:$number@127.0.0.1:5999" 2>&1)"; then
     log "example account $number refused: $status"
   else
-    failed "the example account $number registers on the image ($status)"
+    failed "the example account $number is not refused by the image ($status)"
   fi
 done < <(cd "$REPO" && node -e '
   const yaml = require("yaml");
@@ -202,14 +205,15 @@ EOF
 # The service is asked to reload and cannot use the target: its refusal is the sign the unit ran.
 wait_events config_refused "$refused_before" "sipreg.yaml -> $TARGET" || failed "no reload after sipreg.yaml -> $TARGET"
 sleep 2
-AFTER_MODES="$(modes)"
-[[ $AFTER_MODES == "$BEFORE_MODES" ]] || failed "a symlink made by admin changed root files: $(tr '\n' ';' <<<"$AFTER_MODES")"
+AFTER_MODES="$(modes || true)"
+if [[ $AFTER_MODES == "$BEFORE_MODES" ]]; then log "sipreg.yaml -> $TARGET: owners and modes unchanged"
+else failed "a symlink made by admin changed root files: $(tr '\n' ';' <<<"$AFTER_MODES")"
+fi
 if admin_sftp <<<"ln $TARGET /var/etc/sipreg/.hardlink" >/dev/null 2>&1; then
   failed "admin could hard-link $TARGET into /var/etc/sipreg"
   admin_sftp <<<"rm /var/etc/sipreg/.hardlink" >/dev/null 2>&1 || true
 fi
-log "sipreg.yaml -> $TARGET: owner and mode unchanged ($(tr '\n' ';' <<<"$AFTER_MODES"))"
-admin_sftp <<EOF >/dev/null
+admin_sftp <<EOF >/dev/null || failed "could not restore the pushed config"
 put $WORK/pushed.yaml /var/etc/sipreg/.push.yaml
 rename /var/etc/sipreg/.push.yaml /var/etc/sipreg/sipreg.yaml
 EOF
@@ -241,7 +245,8 @@ AFTER="$(sip query "127.0.0.1:$PORT" "$SIP_USER" "$SIP_PASSWORD")" || { log "que
 log "bindings of $SIP_USER after reboot: $AFTER"
 contacts() { grep -o '<[^>]*>' | sort; }   # the URIs, without the expires that counts down
 [[ "$(contacts <<<"$AFTER")" == "$(contacts <<<"$BEFORE")" ]] || failed "the binding did not survive the reboot"
-[[ "$(modes)" == "$BEFORE_MODES" ]] || failed "root files changed owner or mode across the reboot: $(modes | tr '\n' ';')"
+AFTER_REBOOT="$(modes || true)"
+[[ $AFTER_REBOOT == "$BEFORE_MODES" ]] || failed "after the reboot admin sees: '$(tr '\n' ';' <<<"$AFTER_REBOOT")'"
 
 if grep -a -n 'FAILED' "$SERIAL" | sed 's/\x1b\[[0-9;]*[a-zA-Z]//g' | grep -F '[FAILED]' >&2; then
   failed "failed units in the serial log"
