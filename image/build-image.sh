@@ -53,7 +53,9 @@ ROOT_MIB=256
 DATA_MIB=64          # grown to the end of the disk at first boot by systemd-repart (image/rootfs/repart.d)
 
 BINARY="${SIPREG_IMAGE_BINARY:-$REPO/dist/sipreg-linux-$ARCH}"
-CONFIG_SRC="${SIPREG_IMAGE_CONFIG:-$REPO/etc/sipreg.yaml}"
+# The factory config: the example without its (published) accounts and trunks, on every interface
+# (image/factory-config.mjs); SIPREG_IMAGE_CONFIG=FILE ships FILE instead, as it is (data_dir aside).
+CONFIG_SRC="${SIPREG_IMAGE_CONFIG:-}"
 
 log() { printf '[build-image %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { printf 'build-image: %s\n' "$*" >&2; exit 1; }
@@ -168,7 +170,8 @@ fi
 [[ $BASE_ONLY == 0 ]] || exit 0
 
 # ---- 2. the appliance root ----------------------------------------------------------------------------
-WORK="$CACHE/work-$ARCH"
+# In this checkout's out/, not the cache: the cache may be shared by several checkouts building at once.
+WORK="$OUT/work-$ARCH"
 ROOT="$WORK/root"
 rm -rf "$WORK"; mkdir -p "$ROOT"
 zstd -q -dc "$BASE_TAR" | tar --numeric-owner --xattrs -C "$ROOT" -xpf -
@@ -198,11 +201,13 @@ install -m 0755 "$BINARY" "$ROOT/usr/bin/sipreg"
 install -D -m 0644 "$REPO/dist/sipreg.1" "$ROOT/usr/share/man/man1/sipreg.1"
 install -D -m 0644 "$REPO/dist/sipreg.bash-completion" "$ROOT/usr/share/bash-completion/completions/sipreg"
 install -d -m 2770 -g 990 "$ROOT/usr/share/sipreg/etc"
-if [[ -f $CONFIG_SRC ]]; then
+if [[ -z $CONFIG_SRC ]]; then
+  node "$REPO/image/factory-config.mjs" "$REPO/etc/sipreg.yaml" "$ROOT/usr/share/sipreg/etc/sipreg.yaml"
+elif [[ -f $CONFIG_SRC ]]; then
   sed -E 's|^data_dir:.*$|data_dir: /var/lib/sipreg|' "$CONFIG_SRC" >"$ROOT/usr/share/sipreg/etc/sipreg.yaml"
   grep -q '^data_dir:' "$ROOT/usr/share/sipreg/etc/sipreg.yaml" || echo 'data_dir: /var/lib/sipreg' >>"$ROOT/usr/share/sipreg/etc/sipreg.yaml"
 else
-  die "no config at $CONFIG_SRC (set SIPREG_IMAGE_CONFIG=FILE)"
+  die "no config at $CONFIG_SRC (SIPREG_IMAGE_CONFIG)"
 fi
 chown 0:990 "$ROOT/usr/share/sipreg/etc/sipreg.yaml"; chmod 0660 "$ROOT/usr/share/sipreg/etc/sipreg.yaml"
 if [[ $ARCH == "$(node -p process.arch 2>/dev/null)" ]]; then
@@ -232,7 +237,7 @@ ln -sf /usr/share/zoneinfo/Etc/UTC "$ROOT/etc/localtime"
 cat >"$ROOT/etc/fstab" <<EOF
 # <device>                              <dir> <type>   <options>                                         <dump> <pass>
 PARTUUID=$ROOT_UUID  /     squashfs ro                                                 0 0
-PARTLABEL=data                          /var  ext4     rw,noatime,x-systemd.makefs,x-systemd.growfs      0 2
+PARTLABEL=data                          /var  ext4     rw,noatime,nosuid,nodev,x-systemd.makefs,x-systemd.growfs 0 2
 EOF
 rm -f "$ROOT"/etc/ssh/ssh_host_*     # each box makes its own on first boot (/var/lib/ssh)
 

@@ -5,6 +5,10 @@
 //   node image/test-sip.mjs query HOST:PORT USER PASSWORD    REGISTER without Contact (RFC 3261 §10.2.3),
 //                                                            digest auth; prints the bindings of the 200 OK
 //   node image/test-sip.mjs register HOST:PORT USER PASSWORD CONTACT   REGISTER with digest (RFC 2617 MD5)
+//   node image/test-sip.mjs refused HOST:PORT USER PASSWORD CONTACT    the same, succeeds only if a 4xx
+//                                                            answers it (credentials that do not work); a 5xx
+//                                                            proves nothing: retried for up to 60 s
+// PASSWORD "ha1:<32 hex>" answers with that HA1 (a published HA1 is as good as the password).
 //   node image/test-sip.mjs monitor SOCKET COMMAND            one HMP command to QEMU's monitor socket
 // Exit 0 on success, 1 on a wrong answer or a timeout.
 import dgram from 'node:dgram';
@@ -78,7 +82,7 @@ function digest(challenge, method, uri, user, password) {
   const nonce = param('nonce');
   const opaque = param('opaque');
   const qops = (param('qop') ?? '').split(/\s*,\s*/).filter(Boolean);
-  const ha1 = md5(`${user}:${realm}:${password}`);
+  const ha1 = password.startsWith('ha1:') ? password.slice(4) : md5(`${user}:${realm}:${password}`);
   const ha2 = md5(`${method}:${uri}`);
   let value = `Digest username="${user}", realm="${realm}", nonce="${nonce}", uri="${uri}", algorithm=MD5`;
   if (qops.includes('auth')) {
@@ -107,9 +111,13 @@ async function register(to, user, password, contact) {
   }
   x.close();
   if (!resp) fail('no answer to REGISTER');
-  const status = resp.split('\r\n')[0];
+  return { status: resp.split('\r\n')[0], contacts: header(resp, 'Contact', 'm') };
+}
+
+async function registered(to, user, password, contact) {
+  const { status, contacts } = await register(to, user, password, contact);
   if (!/^SIP\/2\.0 200/.test(status)) fail(`REGISTER answered '${status}'`);
-  return header(resp, 'Contact', 'm');
+  return contacts;
 }
 
 switch (cmd) {
@@ -132,12 +140,24 @@ switch (cmd) {
     break;
   }
   case 'register': {
-    const contacts = await register(target(rest[0]), rest[1], rest[2], rest[3]);
+    const contacts = await registered(target(rest[0]), rest[1], rest[2], rest[3]);
     process.stdout.write(`${contacts.join('\n')}\n`);
     break;
   }
+  case 'refused': {
+    const deadline = Date.now() + 60_000;
+    let status = '';
+    for (;;) {
+      ({ status } = await register(target(rest[0]), rest[1], rest[2], rest[3]));
+      if (!/^SIP\/2\.0 5/.test(status) || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+    }
+    process.stdout.write(`${status}\n`);
+    if (!/^SIP\/2\.0 4/.test(status)) fail(`${rest[1]}: REGISTER answered '${status}', not refused`);
+    break;
+  }
   case 'query': {
-    const contacts = await register(target(rest[0]), rest[1], rest[2], undefined);
+    const contacts = await registered(target(rest[0]), rest[1], rest[2], undefined);
     if (contacts.length === 0) fail('the 200 OK lists no bindings');
     process.stdout.write(`${contacts.join('\n')}\n`);
     break;
@@ -153,5 +173,5 @@ switch (cmd) {
     break;
   }
   default:
-    fail('usage: test-sip.mjs probe|query|register|monitor ...');
+    fail('usage: test-sip.mjs probe|query|register|refused|monitor ...');
 }

@@ -129,7 +129,7 @@ export function acquireDataDir(dataDir: string): DataDirLease {
     throw new Error('it keeps changing');
   };
   try {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // as openStore makes it: private unless set up shared
   } catch (err) {
     throw new DataDirError(`data_dir ${dataDir}: cannot create or write (${code(err)})`);
   }

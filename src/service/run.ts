@@ -6,6 +6,7 @@ import { counters } from '../stats/counters.js';
 import { createLogger, flushLog, type LogFormat, type Logger } from '../log.js';
 import type { Component, ServiceContext } from './component.js';
 import { housekeeping } from './housekeeping.js';
+import { configExposure } from './config-mode.js';
 import { VERSION, COMMIT } from '../version.js';
 import { acquireDataDir, DataDirError, LEASE_CHECK_INTERVAL_MS, type DataDirLease } from './lock.js';
 
@@ -45,6 +46,7 @@ export async function runService(opts: RunOptions): Promise<number> {
   }
   let config = withOverride(loaded.config, opts.dataDirOverride);
   const log = createLogger(config.logLevel, opts.logFormat);
+  warnIfExposed(config, log);
   let lease: DataDirLease;
   let store: Store;
   try {
@@ -115,6 +117,7 @@ export async function runService(opts: RunOptions): Promise<number> {
         return;
       }
       const nextConfig = withOverride(next.config, opts.dataDirOverride);
+      warnIfExposed(nextConfig, log);
       const previous = config;
       if (nextConfig.dataDir !== previous.dataDir) log.warn({ dataDir: nextConfig.dataDir }, 'data_dir changed: takes effect at the next restart');
       if (nextConfig.sip.listen.map((l) => l.text).join() !== previous.sip.listen.map((l) => l.text).join()) {
@@ -199,6 +202,14 @@ export async function runService(opts: RunOptions): Promise<number> {
     if (stop !== undefined) onStop(stop);
     else if (early.length > 0) onHup();
   });
+}
+
+function warnIfExposed(config: Config, log: Logger): void {
+  const exposed = configExposure(config);
+  if (exposed !== null) {
+    log.warn({ config: config.file, mode: exposed.mode },
+      `the config holds passwords or HA1s and is open to ${exposed.openTo}: chmod o-rwx (and g-rwx unless its group is the service's)`);
+  }
 }
 
 async function stopAll(started: Component[], log: Logger): Promise<void> {

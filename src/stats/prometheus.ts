@@ -3,7 +3,9 @@
  * exposition text format, written to a temporary file in the same directory and renamed over the
  * target so the collector never reads half a file.
  */
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import type { Counters } from './counters.js';
 
 export interface Gauges {
@@ -51,14 +53,20 @@ export function renderTextfile(c: Counters, g: Gauges): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Writes atomically: temp file beside the target, then rename (atomic within one file system). */
+/**
+ * Writes atomically: temp file beside the target, then rename (atomic within one file system). The
+ * textfile directory is often shared (node_exporter's, writable by several services), so the temp name
+ * is unguessable and created with O_EXCL: a file or symlink planted there is never written through.
+ * It does not end in `.prom`, so the collector skips it; rename replaces a symlink at `path` itself.
+ */
 export function writeTextfile(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(9).toString('base64url')}.tmp`);
+  const fd = openSync(tmp, 'wx', 0o644);
   try {
-    writeFileSync(tmp, text, { mode: 0o644 });
+    try { writeSync(fd, text); } finally { closeSync(fd); }
     renameSync(tmp, path);
   } catch (err) {
-    try { unlinkSync(tmp); } catch { /* never created */ }
+    try { unlinkSync(tmp); } catch { /* gone */ }
     throw err;
   }
 }

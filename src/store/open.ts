@@ -1,4 +1,4 @@
-import { mkdirSync, accessSync, constants } from 'node:fs';
+import { mkdirSync, accessSync, constants, statSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type {
   LockoutRecord, TrunkStateRecord, SampleRecord, CommandRecord,
@@ -54,18 +54,29 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * Modes whoever opens the store first, under whatever umask: a data_dir made here is 0700 and the files
+ * LMDB makes in it 0600, unless the directory is group-shared (setgid, as the appliance's /var/lib/sipreg,
+ * 2770 group sipreg from systemd): there they are 0660, so admin commands and the console can write the
+ * lock file. An existing directory or file keeps its mode.
+ */
 export function openStore(dataDir: string): Store {
+  let shared: boolean;
   try {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     accessSync(dataDir, constants.W_OK | constants.R_OK);
+    shared = (statSync(dataDir).mode & 0o2000) !== 0;
   } catch (err) {
     throw new StoreError('ERR_STORE_DIR', `data_dir ${dataDir}: cannot create or write (${describe(err)})`);
   }
   let root: RootDatabase;
+  const umask = process.umask(shared ? 0o007 : 0o077);
   try {
     root = open({ path: dataDir, maxDbs: 16, compression: false });
   } catch (err) {
     throw new StoreError('ERR_STORE_OPEN', `data_dir ${dataDir}: cannot open the store (${describe(err)})`);
+  } finally {
+    process.umask(umask);
   }
   const meta = root.openDB<unknown, string>({ name: 'meta' });
   const version = meta.get('schema_version');
