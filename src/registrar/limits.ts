@@ -23,9 +23,14 @@ export const registrarLimits = {
   // Numbers whose `rejected`/`auth_failed` events are written per second at most; beyond it they are
   // counted only, so a scanner cannot flood the history (the retention bound also holds).
   rejectEventsPerSecondMax: 200,
+  // Numbers whose refreshes wait in memory for the next flush (write-back.ts), a few hundred bytes of
+  // heap each. 100,000 covers every phone of the largest site sipreg is sized for refreshing within two
+  // flush intervals; past it a refresh is committed like a change (as before write-back), never lost.
+  writeBackNumbersMax: 100_000,
 } as const;
 
 assert(registrarLimits.pendingCommitsMax >= limits.responseSlotCount);
 assert(registrarLimits.deferredMax >= 1);
 assert(registrarLimits.sweepBatchMax >= 1);
 assert(registrarLimits.nonceCountTableMax >= 1024);
+assert(registrarLimits.writeBackNumbersMax >= 1);

@@ -207,7 +207,7 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
       }
       const guard = options.guard ?? createGuard(ctx);
       registrar = new Registrar({
-        store: ctx.store, log: ctx.log, config: ctx.config, guard, transport: t, transactions, locks,
+        store: ctx.store, writes: ctx.writes, log: ctx.log, config: ctx.config, guard, transport: t, transactions, locks,
         nonceSecret: loadNonceSecret(ctx.store),
       });
       service.registrar = registrar;
