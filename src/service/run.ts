@@ -66,9 +66,9 @@ export async function runService(opts: RunOptions): Promise<number> {
     if (recovery.unclean) {
       log.warn({ extended: recovery.extended, lastFlush: new Date(recovery.mark!.flushedAtMs).toISOString() },
         'the last stop was not clean: every binding live at the last flush is kept as long as its last 200 may have promised');
-      writes.eventOf(Date.now(), 'alert', '', '', '',
-        `unclean stop before this start (last flush ${new Date(recovery.mark!.flushedAtMs).toISOString()}): ` +
-        `${recovery.extended} binding(s) kept until their last 200 could have promised (SS_STORE_FLUSH_INTERVAL recovery rule)`);
+      await appendEvent(store, { atMs: Date.now(), type: 'alert', number: '', source: '', userAgent: '',
+        detail: `unclean stop before this start (last flush ${new Date(recovery.mark!.flushedAtMs).toISOString()}): ` +
+          `${recovery.extended} binding(s) kept until their last 200 could have promised (SS_STORE_FLUSH_INTERVAL recovery rule)` });
     }
   } catch (err) {
     opts.stderr.write(`sipreg: data_dir ${config.dataDir}: cannot write the store (${errorText(err)})\n`);
