@@ -387,9 +387,7 @@ export class Registrar {
       return;
     }
     if (decision.kind === 'apply' && decision.quiet) {
-      // A refresh: answered now, its new times written with the next flush.
-      this.writeBack.record(number, decision, nowMs);
-      this.answerNow(msg, source, socketIndex, tx, number, decision, nowMs, startedAtMs);
+      this.answerRefresh(msg, source, socketIndex, tx, number, decision, nowMs, startedAtMs);
       this.recycle(reply);
       return;
     }
@@ -525,7 +523,7 @@ export class Registrar {
     this.freeReplies.push(reply);
   }
 
-  /** A decision with nothing to commit now: a refusal, a query, a removal of nothing, or a quiet refresh. Answered at once. */
+  /** A decision with nothing to commit: a refusal, a query, or a removal of nothing. Answered at once. */
   private answerNow(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, number: string, decision: Decision,
     nowMs: number, startedAtMs: number): void {
     if (decision.kind === 'reject') {
@@ -537,6 +535,27 @@ export class Registrar {
     const slot = this.transport.acquire();
     if (slot === null) { this.abandon(tx); return; }
     const n = this.writeOk(slot.buf, SLOT_HALF * 2, msg, source, decision, nowMs);
+    this.send(slot, n, msg, source, socketIndex, tx);
+    counters.registersAccepted++;
+    counters.processed++;
+    counters.processingUsTotal += Math.round((performance.now() - startedAtMs) * 1000);
+  }
+
+  /**
+   * A quiet refresh: answered now, its new times held for the next flush. Held only once its 200 is
+   * written: a refresh the phone is not told of changes nothing (its retransmission is decided afresh).
+   */
+  private answerRefresh(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, number: string, decision: Apply,
+    nowMs: number, startedAtMs: number): void {
+    const slot = this.transport.acquire();
+    if (slot === null) { this.abandon(tx); return; }
+    const n = this.writeOk(slot.buf, SLOT_HALF * 2, msg, source, decision, nowMs);
+    if (typeof n !== 'number') {
+      this.transport.releaseUnsent(slot);
+      this.reject(msg, source, socketIndex, tx, 500, 'Server Internal Error - Response Too Large', number, '500: the 200 OK would not fit a datagram');
+      return;
+    }
+    this.writeBack.record(number, decision, nowMs);
     this.send(slot, n, msg, source, socketIndex, tx);
     counters.registersAccepted++;
     counters.processed++;
