@@ -261,7 +261,7 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
       continue;
     }
     // A refresh may be answered from memory only with an expiry in the window write-back.ts can stand for.
-    const fits = previousLive && now <= ask.horizonMs && fitRefresh(expiry, now, eb, prev, ask.horizonMs, params);
+    const fits = previousLive && now <= ask.horizonMs && fitRefresh(expiry, now, existing.storedExpiresAtMs(pi), eb, prev, ask.horizonMs, params);
     const at = out.used;
     const w = writer.begin(out.room(askBytes + c.length[0]! + c.length[1]! + c.length[2]!), at);
     const sameSource = previousLive && codec.strEquals(eb, prev, Str.source, ab, ask.start[Str.source]!, ask.length[Str.source]!);
@@ -338,12 +338,14 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
 
 /**
  * Whether a refresh's expiry can be answered from memory (write-back.ts): no earlier than the binding's
- * expiry now, and no later than the horizon plus its durable expiresS, the bound the recovery rule keeps
- * after a crash. With SS_ENDPOINT_EXPIRE_JITTER on, the jitter's cut (any of 0..N %) is moved into that
- * window when the random one falls outside it, so refreshes stay quiet; `r` then holds the cut taken.
+ * stored expiry (the flush only moves an expiry later), and no later than the horizon plus its durable
+ * expiresS, the bound the recovery rule keeps after a crash. (Earlier than a refresh since the last
+ * flush gave is fine: the phone's last 200 is what counts.) With SS_ENDPOINT_EXPIRE_JITTER on, the
+ * jitter's cut (any of 0..N %) is moved into that window when the random one falls outside it, so
+ * refreshes stay quiet; `r` then holds the cut taken.
  */
-function fitRefresh(r: ExpiryResult, nowMs: number, eb: Buffer, prev: number, horizonMs: number, params: Params): boolean {
-  const lowS = Math.ceil((codec.expiresAtMs(eb, prev) - nowMs) / 1000);
+function fitRefresh(r: ExpiryResult, nowMs: number, storedExpiresAtMs: number, eb: Buffer, prev: number, horizonMs: number, params: Params): boolean {
+  const lowS = Math.ceil((storedExpiresAtMs - nowMs) / 1000);
   const highS = Math.floor((horizonMs + codec.expiresS(eb, prev) * 1000 - nowMs) / 1000);
   if (r.grantedS >= lowS && r.grantedS <= highS) return true;
   if (params.expiresJitterPercent === 0) return false;

@@ -183,6 +183,7 @@ export class RefreshWriteBack implements FlushPart, ExpiryOverlay {
   overlay(number: string, into: StoredBindings): void {
     const st = this.byNumber.get(number);
     if (st === undefined || st.slotCount === 0) return;
+    into.keepStoredExpiries();
     const buf = into.buf;
     for (let i = 0; i < into.count; i++) {
       const rec = into.recs[i]!;

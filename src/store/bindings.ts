@@ -46,10 +46,14 @@ export class StoredBindings {
   recs = new Int32Array(AOR_RECORDS_MAX);
   count = 0;
   length = 0;
+  /** Set by an ExpiryOverlay that changed expiries: the stored ones, by record index. */
+  overlaid = false;
+  private stored = new Float64Array(AOR_RECORDS_MAX);
   get buf(): Buffer { return this.scratch.buf; }
 
   /** Reads `number` (inside a write transaction: its state, else the read snapshot). */
   load(store: Store, number: string): this {
+    this.overlaid = false;
     const v = store.bindings.getBinaryFast(number) as Buffer | undefined;
     if (v === undefined) { this.count = 0; this.length = 0; return this; }
     return this.set(v, (store.bindings as unknown as { lastSize: number }).lastSize);
@@ -67,6 +71,19 @@ export class StoredBindings {
     }
     this.count = n;
     return this;
+  }
+
+  /** Keeps every record's expiry as stored, before an overlay changes them (storedExpiresAtMs). */
+  keepStoredExpiries(): void {
+    if (this.overlaid) return;
+    if (this.stored.length < this.count) this.stored = new Float64Array(this.recs.length);
+    for (let i = 0; i < this.count; i++) this.stored[i] = expiresAtMs(this.buf, this.recs[i]!);
+    this.overlaid = true;
+  }
+
+  /** Record i's expiry as the store has it (an overlay may have moved the one in buf later). */
+  storedExpiresAtMs(i: number): number {
+    return this.overlaid ? this.stored[i]! : expiresAtMs(this.buf, this.recs[i]!);
   }
 
   /** The index of the record whose contact key reads as `key` (keys from decodeBinding), or -1. */
