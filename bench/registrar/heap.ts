@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseConfigText } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
 import { createLogger } from '../../src/log.js';
-import { openStore } from '../../src/store/index.js';
+import { StoreFlush, openStore } from '../../src/store/index.js';
 import {
   DigestParams, ServerTransactions, SipMessage, buildAuthorization, challengeFrom, parse, parseDigest,
   type ResponseSlot, type SipTransport,
@@ -72,8 +72,11 @@ async function main(): Promise<Run> {
   const store = openStore(config.dataDir);
   const transport = new FakeTransport(20_000);
   const transactions = new ServerTransactions();
+  // The service's flush, started as the service starts it: refreshes are answered from memory.
+  const writes = new StoreFlush(store, config.params.storeFlushIntervalS);
+  await writes.start();
   const registrar = new Registrar({
-    store, log: createLogger('silent'), config: () => config, guard, transport: transport as unknown as SipTransport, transactions,
+    store, writes, log: createLogger('silent'), config: () => config, guard, transport: transport as unknown as SipTransport, transactions,
     nonceSecret: loadNonceSecret(store),
   });
   const msg = new SipMessage();

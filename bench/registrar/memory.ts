@@ -66,7 +66,8 @@ async function inproc(configFile: string): Promise<void> {
   const { sipService } = await import('../../src/service/sip.js');
   const config = loadConfigOrThrow(configFile);
   const store = openStore(config.dataDir);
-  const ctx = { store, log: createLogger('silent'), config: () => config };
+  const { StoreFlush } = await import('../../src/store/index.js');
+  const ctx = { store, writes: new StoreFlush(store, config.params.storeFlushIntervalS), log: createLogger('silent'), config: () => config };
   const sip = sipService(ctx);
   await sip.component.start();
   await new Promise((r) => setTimeout(r, 1500)); // a sweep pass and a few timers

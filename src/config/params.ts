@@ -152,6 +152,18 @@ export const paramSpecs: readonly ParamSpec[] = [
     description: 'registration history older than this is deleted' }, ours, 30, 1, 3650),
   int({ name: 'SS_EVENT_MAX', field: 'eventCountMax', unit: 'rows',
     description: 'registration history rows kept at most; the oldest go first' }, ours, 1000000, 1000, 100000000),
+  // Flash wear (issue 14): refreshes are answered from memory and their later expiries written together
+  // this often, with the periodic writes (heartbeat, counters, samples, keepalive marks). A power cut
+  // costs no binding a phone was told about (README "Durability"); a longer interval writes less.
+  int({ name: 'SS_STORE_FLUSH_INTERVAL', field: 'storeFlushIntervalS', unit: 's',
+    description: 'refreshed expiries and periodic records are written to the store together this often' }, ours, 30, 1, 300),
+  // A storm of changes (every phone re-registering after a power failure) shares commits: the next one
+  // starts at least this long after the previous one started. Alone, a change commits at once. 50 ms:
+  // at most 20 commits a second; each commit costs ~50 KB of flash whatever it holds (LMDB pages of
+  // the bindings, index, history and meta trees), so at 100 new bindings/s five share one (~13 KB each,
+  // measured) instead of ~53 KB each; a phone waits at most 50 ms more for its 200.
+  int({ name: 'SS_STORE_COMMIT_WINDOW_MS', field: 'storeCommitWindowMs', unit: 'ms',
+    description: 'least time between the starts of two commits of changes, so a storm shares them; 0 = off' }, ours, 50, 1, 1000, true),
 ];
 
 /** By YAML name. */

@@ -92,6 +92,8 @@ export interface Params {
   readonly uaKeepaliveIntervalS: number;        // SS_SIP_USER_AGENT_KEEPALIVE: trunk pinhole keepalive, 0 = off
   readonly eventRetentionDays: number;          // SS_EVENT_RETENTION_DAYS
   readonly eventCountMax: number;               // SS_EVENT_MAX: history rows kept at most
+  readonly storeFlushIntervalS: number;         // SS_STORE_FLUSH_INTERVAL: write-back of refreshes and periodic writes
+  readonly storeCommitWindowMs: number;         // SS_STORE_COMMIT_WINDOW_MS: least spacing of change commits, 0 = off
 }
 
 export interface Config {

@@ -4,7 +4,7 @@
  * commit, so when it returns the change is visible to every process.
  */
 import {
-  appendEvent, bindingsOf, lockoutKeyAddress, lockoutKeyNumber, postCommand, removeBinding, unlock,
+  appendEvent, bindingsOf, durable, lockoutKeyAddress, lockoutKeyNumber, postCommand, removeBinding, unlock,
   type BindingRecord, type LockoutRecord, type Store,
 } from '../store/index.js';
 
@@ -52,6 +52,7 @@ export async function forceUnregister(store: Store, number: string, opts: { cont
     for (const l of hold) writes.push(store.lockouts.put(l.key, l));
   }
   await Promise.all(writes);
+  await durable(store); // a change: on disk (fdatasync) before the operator is told it is done
   return { removed: gone, hold };
 }
 

@@ -16,10 +16,13 @@
  * A REGISTER refresh (refreshedAtMs moved) proves the phone reaches us: its misses start again.
  *
  * Store writes: the binding's `keepalive` field is written only when it changes meaningfully (missed
- * count or unreachable flips, or the stored last answer is older than KEEPALIVE_RECORD_REFRESH_MS), all
- * writes of a tick in one transaction that re-reads the current record and replaces only its
- * `keepalive` field (a concurrent REGISTER refresh is never clobbered; a refresh that lands after us
- * wins, which is right).
+ * count or unreachable flips, or the stored last answer is older than KEEPALIVE_RECORD_REFRESH_MS), with
+ * the service's periodic flush (store/flush.ts, every SS_STORE_FLUSH_INTERVAL), as is the `unreachable`
+ * event: the write re-reads the current record and replaces only its `keepalive` field (a concurrent
+ * REGISTER refresh is never clobbered; a refresh that lands after us wins, which is right). Removing an
+ * unreachable binding is a change: its own transaction, with its event, before it counts as done.
+ * The bindings are read with the refreshes not yet flushed laid over them (a refresh answered from
+ * memory moves refreshedAtMs at once, as the keepalive needs).
  *
  * In the heap: one small state object per NATed binding being pinged (dropped two rounds after its
  * binding stops being visited) and one closure per ping in flight.
@@ -125,9 +128,9 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
     inFlight--;
   };
 
+  /** A history row with the next flush. */
   const event = (type: EventRecord['type'], b: BindingRecord, detail: string): void => {
-    appendEvent(store, { atMs: Date.now(), type, number: b.number, source: b.source, userAgent: b.userAgent, detail })
-      .catch(onWriteFailed);
+    ctx.writes.eventOf(Date.now(), type, b.number, b.source, b.userAgent, detail);
   };
 
   const markDirtyIfChanged = (st: PeerState, nowMs: number): void => {
@@ -189,10 +192,16 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
     }
     peers.delete(st.key);
     dirty.delete(st);
-    store.root.transaction(() => removeBindingIn(store, b.number, b.contactKey, b.refreshedAtMs)).then((removed) => {
-      if (removed !== true) return;
-      counters.bindingsRemoved++;
-      event('unregistered', b, `removed: unreachable behind NAT after ${st.missed} unanswered keepalives (SS_ENDPOINT_NAT_KEEPALIVE_REMOVE)`);
+    const missed = st.missed;
+    store.root.transaction(() => {
+      const removed = removeBindingIn(store, b.number, b.contactKey, b.refreshedAtMs, ctx.writes.overlay);
+      if (removed) {
+        void appendEvent(store, { atMs: Date.now(), type: 'unregistered', number: b.number, source: b.source, userAgent: b.userAgent,
+          detail: `removed: unreachable behind NAT after ${missed} unanswered keepalives (SS_ENDPOINT_NAT_KEEPALIVE_REMOVE)` });
+      }
+      return removed;
+    }).then((removed) => {
+      if (removed === true) counters.bindingsRemoved++;
     }, onWriteFailed);
   };
 
@@ -237,22 +246,27 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
     markDirtyIfChanged(st, nowMs);
   };
 
-  const flush = (): void => {
-    if (dirty.size === 0) return;
-    const batch = [...dirty];
-    dirty.clear();
-    for (const st of batch) {
-      st.storedAnsweredAtMs = st.lastAnsweredAtMs;
-      st.storedMissed = st.missed;
-      st.storedUnreachable = st.unreachable;
-    }
-    store.root.transaction(() => {
-      for (const st of batch) {
-        setKeepaliveIn(store, st.number, st.contactKey,
+  // The marks changed since the last flush, written with the service's flush (FlushPart). A failed
+  // flush puts them back, to be written with the next.
+  const writing: PeerState[] = [];
+  ctx.writes.join({
+    write(into) {
+      writing.length = 0;
+      for (const st of dirty) {
+        setKeepaliveIn(into, st.number, st.contactKey,
           { lastSentAtMs: st.lastSentAtMs, lastAnsweredAtMs: st.lastAnsweredAtMs, missed: st.missed, unreachable: st.unreachable });
+        st.storedAnsweredAtMs = st.lastAnsweredAtMs;
+        st.storedMissed = st.missed;
+        st.storedUnreachable = st.unreachable;
+        writing.push(st);
       }
-    }).catch(onWriteFailed);
-  };
+      dirty.clear();
+    },
+    settled(ok) {
+      if (!ok) for (const st of writing) if (peers.get(st.key) === st) dirty.add(st);
+      writing.length = 0;
+    },
+  });
 
   const startRound = (nowMs: number): void => {
     round++;
@@ -285,6 +299,7 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
       }
       if (visited >= quota) { reachedEnd = false; break; }
       cursor = number;
+      ctx.writes.overlay?.overlay(number, walked);
       for (const b of walked.decode(number)) {
         visited++;
         visit(b, nowMs);
@@ -305,7 +320,6 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
       const elapsedMs = nowMs - roundStartMs;
       const target = Math.min(roundTotal, Math.floor((roundTotal * (elapsedMs + tickMs)) / intervalMs));
       walk(target - visitedInRound, nowMs);
-      flush();
     } catch (err) {
       ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'keepalive tick failed');
     }
@@ -345,8 +359,7 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
       intervalMs = 0;
       for (const st of peers.values()) release(st);
       assert(inFlight === 0);
-      flush();
-      await store.bindings.committed;
+      // What is marked goes with the final flush (service/run.ts, after every component stopped).
     },
     stats() {
       return { round, peers: peers.size, inFlight };

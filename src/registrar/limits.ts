@@ -27,6 +27,10 @@ export const registrarLimits = {
   // several failed round trips, so more than this in one second is an attack from many sources at
   // once; the suspensions are all written to `lockouts` regardless, and one line counts the rest.
   lockoutEventsPerSecondMax: 20,
+  // Numbers whose refreshes wait in memory for the next flush (write-back.ts), a few hundred bytes of
+  // heap each. 100,000 covers every phone of the largest site sipreg is sized for refreshing within two
+  // flush intervals; past it a refresh is committed like a change (as before write-back), never lost.
+  writeBackNumbersMax: 100_000,
 } as const;
 
 assert(registrarLimits.pendingCommitsMax >= limits.responseSlotCount);
@@ -35,3 +39,4 @@ assert(registrarLimits.sweepBatchMax >= 1);
 assert(registrarLimits.nonceCountTableMax >= 1024);
 assert(registrarLimits.lockoutEventsPerSecondMax >= 1);
 assert(registrarLimits.lockoutEventsPerSecondMax <= registrarLimits.rejectEventsPerSecondMax);
+assert(registrarLimits.writeBackNumbersMax >= 1);

@@ -46,6 +46,8 @@ export class RegisterAsk {
   account!: Account;
   nowMs = 0;
   random = 0;              // [0, 1): jitter draw (one per request: its contacts spread together)
+  /** Until when a refresh may be answered from memory (write-back.ts horizonFor); -Infinity: never. */
+  horizonMs = Number.NEGATIVE_INFINITY;
 
   text(field: number): string { return this.buf.toString('utf8', this.start[field]!, this.start[field]! + this.length[field]!); }
 }
@@ -68,6 +70,8 @@ export class Apply {
   changeCount = 0;
   changeRec = new Int32Array(CHANGES_MAX);
   changePut = new Uint8Array(CHANGES_MAX);
+  /** 1: a refresh that may be answered from memory (write-back.ts): the same binding, only later times. */
+  changeQuiet = new Uint8Array(CHANGES_MAX);
   readonly changeEvent: EventType[] = [];
   detailStart = new Int32Array(CHANGES_MAX);
   detailLength = new Int32Array(CHANGES_MAX);
@@ -94,12 +98,19 @@ export class Apply {
     const grow = <T extends Int32Array | Uint8Array>(a: T, make: (k: number) => T): T => { const b = make(size); b.set(a); return b; };
     this.changeRec = grow(this.changeRec, (k) => new Int32Array(k));
     this.changePut = grow(this.changePut, (k) => new Uint8Array(k));
+    this.changeQuiet = grow(this.changeQuiet, (k) => new Uint8Array(k));
     this.detailStart = grow(this.detailStart, (k) => new Int32Array(k));
     this.detailLength = grow(this.detailLength, (k) => new Int32Array(k));
     this.currentRec = grow(this.currentRec, (k) => new Int32Array(k));
     this.currentOwn = grow(this.currentOwn, (k) => new Uint8Array(k));
   }
   get putCount(): number { let n = 0; for (let i = 0; i < this.changeCount; i++) n += this.changePut[i]!; return n; }
+  /** Every change is a quiet refresh: nothing in it needs a commit before the answer. */
+  get quiet(): boolean {
+    if (this.changeCount === 0) return false;
+    for (let i = 0; i < this.changeCount; i++) if (this.changeQuiet[i] === 0) return false;
+    return true;
+  }
   get removeCount(): number { return this.changeCount - this.putCount; }
   /** How many puts are new registrations (not refreshes). */
   get registeredCount(): number {
@@ -150,6 +161,7 @@ export class Apply {
     const i = this.changeCount++;
     this.changeRec[i] = rec;
     this.changePut[i] = put ? 1 : 0;
+    this.changeQuiet[i] = 0;
     this.changeEvent[i] = event;
     this.detailStart[i] = end;
     this.used = end;
@@ -248,6 +260,8 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
       }
       continue;
     }
+    // A refresh may be answered from memory only with an expiry in the window write-back.ts can stand for.
+    const fits = previousLive && now <= ask.horizonMs && fitRefresh(expiry, now, existing.storedExpiresAtMs(pi), eb, prev, ask.horizonMs, params);
     const at = out.used;
     const w = writer.begin(out.room(askBytes + c.length[0]! + c.length[1]! + c.length[2]!), at);
     const sameSource = previousLive && codec.strEquals(eb, prev, Str.source, ab, ask.start[Str.source]!, ask.length[Str.source]!);
@@ -268,6 +282,9 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
     const uriLength = c.length[Str.contact]!;
     if (previousLive) {
       const d = out.put(at, end, 'refreshed');
+      // Quiet: the same binding in the same state (contact, instance, source, local socket, NAT and
+      // keepalive marks, Call-ID, User-Agent ...), only its times moved. Anything else is a change.
+      if (fits && codec.sameExceptTimes(eb, prev, out.buf, at)) out.changeQuiet[out.changeCount - 1] = 1;
       describeExpiry(d.text('200 OK: refreshed ').bytes(ab, uriStart, uriLength).text(' for '), expiry, params);
       if (!sameCallId(ask, existing, pi)) d.text('; new Call-ID: the device restarted, its own binding replaced');
       if (!sameSource) {
@@ -317,6 +334,30 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
   }
   for (let i = 0; i < out.changeCount; i++) if (out.changePut[i] === 1) out.current(out.changeRec[i]!, true);
   return out;
+}
+
+/**
+ * Whether a refresh's expiry can be answered from memory (write-back.ts): no earlier than the binding's
+ * stored expiry (the flush only moves an expiry later), and no later than the horizon plus its durable
+ * expiresS, the bound the recovery rule keeps after a crash. (Earlier than a refresh since the last
+ * flush gave is fine: the phone's last 200 is what counts.) With SS_ENDPOINT_EXPIRE_JITTER on, the
+ * jitter's cut (any of 0..N %) is moved into that window when the random one falls outside it, so
+ * refreshes stay quiet; `r` then holds the cut taken.
+ */
+function fitRefresh(r: ExpiryResult, nowMs: number, storedExpiresAtMs: number, eb: Buffer, prev: number, horizonMs: number, params: Params): boolean {
+  const lowS = Math.ceil((storedExpiresAtMs - nowMs) / 1000);
+  const highS = Math.floor((horizonMs + codec.expiresS(eb, prev) * 1000 - nowMs) / 1000);
+  if (r.grantedS >= lowS && r.grantedS <= highS) return true;
+  if (params.expiresJitterPercent === 0) return false;
+  const full = r.grantedS + r.jitterS;
+  const minS = params.endpointMinExpiresS;
+  const lo = Math.max(lowS, full - Math.floor((full * params.expiresJitterPercent) / 100), full < minS ? full : minS);
+  const hi = Math.min(highS, full);
+  if (lo > hi) return false;
+  const granted = r.grantedS < lo ? lo : hi;
+  r.jitterS = full - granted;
+  r.grantedS = granted;
+  return true;
 }
 
 function live(existing: StoredBindings, i: number, nowMs: number): boolean {

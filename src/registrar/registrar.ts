@@ -1,16 +1,21 @@
-// The REGISTER path (RFC 3261 §10.3, issues 3, 4 and 13), top to bottom once per request:
-//   guard (ACL, rate, lockouts) → overload → Request-URI/To domain → Require → number lock →
-//   suspensions of the number → per-account policy (allow, auth_mode) → digest, where every refusal
-//   that does not depend on the credentials waits until after it (issue 13: one behaviour for every
-//   number) → bindings policy (policy.ts) over the store →
-//   writes (one LMDB commit per event-loop turn, shared by every REGISTER of that turn) → 200 OK only
-//   once that commit has resolved.
+// The REGISTER path (RFC 3261 §10.3, issues 3, 4, 13 and 14), top to bottom once per request:
+//   guard (ACL, rate, lockouts: the dispatcher's, once per datagram) → overload → Request-URI/To domain →
+//   Require → number lock → suspensions of the number → per-account policy (allow, auth_mode) → digest,
+//   where every refusal that does not depend on the credentials waits until after it (one behaviour for
+//   every number) → bindings policy (policy.ts) over the store, with the refreshes not yet flushed laid
+//   over it (write-back.ts) → then one of two:
+//   - a quiet refresh (the same binding, only a later expiry): answered now; its times wait in the
+//     write-back set for the next flush (store/flush.ts, every SS_STORE_FLUSH_INTERVAL);
+//   - a change: group commit (every change decided while the previous commit is in flight, and within
+//     SS_STORE_COMMIT_WINDOW_MS of its start, shares the next one) → 200 OK only once that commit is on
+//     disk (committed, then lmdb-js's `flushed`: the fdatasync).
 // The 200 OK (and a 500 in case the commit fails) is written into a response slot when the request is
 // decided, while the parsed message is at hand; the slot is held until the commit settles, then sent.
 // So nothing of the request is kept or re-parsed, and no closure or promise is made per REGISTER: a
 // batch object (pooled, its callbacks bound once) waits on the shared commit promise.
 import assert from 'node:assert';
 import { isUtf8 } from 'node:buffer';
+import { boundedTimeout } from '../timers.js';
 import { performance } from 'node:perf_hooks';
 import type { Account, Config, DigestAlgorithm as ConfigAlgorithm, Params } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -22,6 +27,7 @@ import {
 } from '../sip/index.js';
 import {
   AorMerge, ByteText, EventWriter, RecordList, StoredBindings, appendEvent, formatAddress, type EventRecord, type EventType, type Store,
+  type StoreFlush,
 } from '../store/index.js';
 import * as codec from '../store/binding-codec.js';
 import { counters } from '../stats/counters.js';
@@ -33,6 +39,7 @@ import { NumberLocks } from './locks.js';
 import { ByteChars, sourceOf } from '../net/index.js';
 import { NonceCounts, NonceIssuer } from './nonce.js';
 import { Apply, RegisterAsk, decide, type Decision } from './policy.js';
+import { RefreshWriteBack } from './write-back.js';
 
 const { Str } = codec;
 
@@ -60,6 +67,8 @@ const algorithmIds: Record<ConfigAlgorithm, DigestAlgorithmId> = { 'MD5': Digest
 
 export interface RegistrarDeps {
   readonly store: Store;
+  /** The service's periodic flush: refreshes answered from memory are written with it. */
+  readonly writes: StoreFlush;
   readonly log: Logger;
   readonly config: () => Config;
   readonly guard: Guard;
@@ -94,19 +103,23 @@ class PendingReply {
   failed = false;
 }
 
-/** REGISTERs sharing one LMDB commit. Pooled; onCommitted/onFailed are bound once per batch object. */
+/** REGISTERs sharing one LMDB commit. Pooled; its callbacks are bound once per batch object. */
 class Batch {
   promise: Promise<unknown> | null = null;
   /** replies[0, count): arrays keep their length between batches (length = 0 would free and regrow them). */
   replies: PendingReply[] = [];
   count = 0;
+  /** The commit resolved (visible); its answers now wait for the fdatasync. */
+  committed = false;
   readonly write: () => void;
   readonly onCommitted: () => void;
+  readonly onDurable: () => void;
   readonly onFailed: (err: unknown) => void;
   constructor(registrar: Registrar) {
     this.write = () => registrar.writeBatch(this);
-    this.onCommitted = () => registrar.settle(this, true, null);
-    this.onFailed = (err: unknown) => registrar.settle(this, false, err);
+    this.onCommitted = () => registrar.committed(this);
+    this.onDurable = () => registrar.settle(this, true, null);
+    this.onFailed = (err: unknown) => registrar.failed(this, err);
   }
 }
 
@@ -140,6 +153,10 @@ export class Registrar {
   private queued: PendingReply[] = [];
   private queuedCount = 0;
   private committing = false;
+  /** When the last commit started (performance.now()), for SS_STORE_COMMIT_WINDOW_MS; its timer. */
+  private lastCommitAtMs = Number.NEGATIVE_INFINITY;
+  private commitTimer: NodeJS.Timeout | null = null;
+  private readonly onCommitTimer = (): void => { this.commitTimer = null; this.scheduleCommit(); };
   private deferred: Deferred[] = [];
   private draining = false;
   private readonly deferMsg = new SipMessageClass();
@@ -158,8 +175,12 @@ export class Registrar {
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
 
+  /** Refreshes answered from memory, waiting for the next flush. */
+  readonly writeBack: RefreshWriteBack;
+
   constructor(deps: RegistrarDeps) {
     this.store = deps.store;
+    this.writeBack = new RefreshWriteBack(deps.writes);
     this.log = deps.log;
     this.transport = deps.transport;
     this.transactions = deps.transactions;
@@ -191,7 +212,7 @@ export class Registrar {
 
   /** Resolves when no REGISTER waits for a commit (for stop and tests). */
   idle(): Promise<void> {
-    if (this.pendingCount === 0 && this.deferred.length === 0) return Promise.resolve();
+    if (this.pendingCount === 0 && this.deferred.length === 0 && this.queuedCount === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -427,10 +448,17 @@ export class Registrar {
     if (reply === undefined) throw new Error('invariant: no free pending reply below pendingCommitsMax');
     let decision: Decision;
     try {
-      decision = decide(ask, this.stored.load(this.store, number), this.params, reply.decision);
+      const existing = this.stored.load(this.store, number);
+      this.writeBack.overlay(number, existing);
+      decision = decide(ask, existing, this.params, reply.decision);
     } catch (err) {
       this.recycle(reply);
       this.storeFailure(msg, source, socketIndex, tx, number, err);
+      return;
+    }
+    if (decision.kind === 'apply' && decision.quiet) {
+      this.answerRefresh(msg, source, socketIndex, tx, number, decision, nowMs, startedAtMs);
+      this.recycle(reply);
       return;
     }
     if (decision.kind === 'reject' || decision.changeCount === 0) {
@@ -466,7 +494,7 @@ export class Registrar {
     reply.removed = decision.removeCount;
     this.locks.lock(number);
     this.queued[this.queuedCount++] = reply;
-    if (!this.committing) this.flush();
+    this.scheduleCommit();
   }
 
   /**
@@ -555,6 +583,7 @@ export class Registrar {
     ask.account = account;
     ask.nowMs = nowMs;
     ask.random = this.random();
+    ask.horizonMs = this.writeBack.horizonFor(number);
     return ask;
   }
 
@@ -572,7 +601,7 @@ export class Registrar {
         decision.minExpiresS >= 0 ? decision.minExpiresS : -1);
       return;
     }
-    // A query, or a removal of nothing: the current bindings.
+    // The current bindings.
     const slot = this.transport.acquire();
     if (slot === null) { this.abandon(tx); return; }
     const n = this.writeOk(slot.buf, SLOT_HALF * 2, msg, source, decision, nowMs);
@@ -583,6 +612,43 @@ export class Registrar {
   }
 
   /**
+   * A quiet refresh: answered now, its new times held for the next flush. Held only once its 200 is
+   * written: a refresh the phone is not told of changes nothing (its retransmission is decided afresh).
+   */
+  private answerRefresh(msg: SipMessage, source: RemoteAddress, socketIndex: number, tx: number, number: string, decision: Apply,
+    nowMs: number, startedAtMs: number): void {
+    const slot = this.transport.acquire();
+    if (slot === null) { this.abandon(tx); return; }
+    const n = this.writeOk(slot.buf, SLOT_HALF * 2, msg, source, decision, nowMs);
+    if (typeof n !== 'number') {
+      this.transport.releaseUnsent(slot);
+      this.reject(msg, source, socketIndex, tx, 500, 'Server Internal Error - Response Too Large', number, '500: the 200 OK would not fit a datagram');
+      return;
+    }
+    this.writeBack.record(number, decision, nowMs);
+    this.send(slot, n, msg, source, socketIndex, tx);
+    counters.registersAccepted++;
+    counters.processed++;
+    counters.processingUsTotal += Math.round((performance.now() - startedAtMs) * 1000);
+  }
+
+  /**
+   * Starts the next group commit when none is in flight, and not before SS_STORE_COMMIT_WINDOW_MS after
+   * the last one started: alone, a change commits at once; in a storm (every phone re-registering after
+   * a power failure) the changes of each window share one commit and one fdatasync.
+   */
+  private scheduleCommit(): void {
+    if (this.committing || this.commitTimer !== null || this.queuedCount === 0) return;
+    const windowMs = this.params.storeCommitWindowMs;
+    const waitMs = this.lastCommitAtMs + windowMs - performance.now();
+    if (windowMs > 0 && waitMs >= 1) {
+      this.commitTimer = boundedTimeout(this.onCommitTimer, waitMs);
+      return;
+    }
+    this.flush();
+  }
+
+  /**
    * Group commit: writes every queued decision in one LMDB transaction. While that commit is in flight,
    * new decisions queue (their numbers locked) and go together in the next one, so the batch grows
    * with the load instead of the commit rate capping throughput (lmdb-js would otherwise make one
@@ -590,6 +656,7 @@ export class Registrar {
    */
   private flush(): void {
     if (this.queuedCount === 0) return;
+    this.lastCommitAtMs = performance.now();
     const batch = this.batchPool.pop() ?? new Batch(this);
     const list = this.queued;
     this.queued = batch.replies;
@@ -607,8 +674,27 @@ export class Registrar {
       commit = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     this.committing = true;
+    batch.committed = false;
     batch.promise = commit;
     commit.then(batch.onCommitted, batch.onFailed);
+  }
+
+  /**
+   * A batch's commit resolved: visible to every reader, not yet on disk (lmdb-js overlappingSync syncs
+   * after the commit). Its answers wait for that fdatasync; the next batch may commit meanwhile (its
+   * numbers differ: these stay locked until answered).
+   */
+  committed(batch: Batch): void {
+    batch.committed = true;
+    this.committing = false;
+    this.store.root.flushed.then(batch.onDurable, batch.onFailed);
+    this.scheduleCommit();
+  }
+
+  /** The commit, or its sync, failed: every REGISTER of the batch is answered 500. */
+  failed(batch: Batch, err: unknown): void {
+    if (!batch.committed) this.committing = false;
+    this.settle(batch, false, err);
   }
 
   /** The batch's writes, inside its write transaction (synchronous, as lmdb-js requires). */
@@ -647,9 +733,8 @@ export class Registrar {
     this.mergeDrops.clear();
   }
 
-  /** A batch's commit settled: send each pre-written answer (200, or 500 when the commit failed). */
+  /** A batch's commit is on disk, or failed: send each pre-written answer (200, or 500 when it failed). */
   settle(batch: Batch, ok: boolean, err: unknown): void {
-    this.committing = false;
     const nowMs = this.now();
     if (!ok) {
       // lmdb-js hangs the cause on err.commitError, a promise it rejects too: observe it, or the
@@ -687,9 +772,10 @@ export class Registrar {
     }
     batch.count = 0;
     batch.promise = null;
+    batch.committed = false;
     this.batchPool.push(batch);
-    // What queued during that commit goes now, then deferred requests (their numbers may be free).
-    this.flush();
+    // What queued during that commit goes next, then deferred requests (their numbers may be free).
+    this.scheduleCommit();
     this.drainDeferred();
     if (this.pendingCount === 0 && this.deferred.length === 0 && this.queuedCount === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;

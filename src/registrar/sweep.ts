@@ -4,10 +4,11 @@
 // re-armed at its earliest expiry. Bounded per pass (one commit of at
 // most registrarLimits.sweepBatchMax removals); a full pass is followed at once by another, a partial
 // one waits sweepIntervalMs. Expiry is absolute epoch time, so it continues across restarts: the first
-// pass after a start removes whatever lapsed while the service was down.
+// pass after a start removes whatever lapsed while the service was down. A binding refreshed since the
+// last flush lives to the expiry its 200 gave (the write-back overlay), not the one stored.
 import { boundedTimeout } from '../timers.js';
 import type { Component, ServiceContext } from '../service/component.js';
-import { appendEvent, expireLapsedIn, lapsedEntries, type Store } from '../store/index.js';
+import { appendEvent, expireLapsedIn, lapsedEntries, type ExpiryOverlay, type Store } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { registrarLimits } from './limits.js';
 import type { NumberLocks } from './locks.js';
@@ -17,7 +18,7 @@ import type { NumberLocks } from './locks.js';
  * (then another pass follows at once). Numbers with a write in flight are left for later.
  */
 export async function sweepOnce(store: Store, locks: NumberLocks | null, nowMs: number,
-  batchMax: number = registrarLimits.sweepBatchMax): Promise<{ removed: number; full: boolean }> {
+  batchMax: number = registrarLimits.sweepBatchMax, view: ExpiryOverlay | null = null): Promise<{ removed: number; full: boolean }> {
   const entries = lapsedEntries(store, nowMs, batchMax);
   if (entries.length === 0) return { removed: 0, full: false };
   // The numbers due, each with the index times that named it (a number can have several).
@@ -34,7 +35,7 @@ export async function sweepOnce(store: Store, locks: NumberLocks | null, nowMs: 
   try {
     await store.root.transaction(() => {
       for (const number of numbers) {
-        for (const b of expireLapsedIn(store, number, nowMs, due.get(number)!)) {
+        for (const b of expireLapsedIn(store, number, nowMs, due.get(number)!, view)) {
           void appendEvent(store, {
             atMs: nowMs, type: 'expired', number: b.number, source: b.source, userAgent: b.userAgent,
             detail: `expired: not refreshed within its ${b.expiresS} s (last REGISTER ${new Date(b.refreshedAtMs).toISOString()}, contact ${b.contact})`,
@@ -62,7 +63,7 @@ export function expirySweep(ctx: ServiceContext, locks: NumberLocks | null): Com
   const pass = (): void => {
     timer = null;
     if (stopped) return;
-    running = sweepOnce(ctx.store, locks, Date.now()).then(
+    running = sweepOnce(ctx.store, locks, Date.now(), registrarLimits.sweepBatchMax, ctx.writes.overlay).then(
       (pass) => schedule(pass.full ? 0 : registrarLimits.sweepIntervalMs),
       (err: unknown) => {
         counters.storeWriteFailures++;

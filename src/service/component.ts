@@ -1,10 +1,12 @@
 import type { Config } from '../config/types.js';
-import type { Store, CommandRecord } from '../store/index.js';
+import type { Store, CommandRecord, StoreFlush } from '../store/index.js';
 import type { Logger } from '../log.js';
 
 /** What the service hands every part it runs. */
 export interface ServiceContext {
   readonly store: Store;
+  /** The periodic flush every non-urgent write joins (store/flush.ts): one transaction per interval. */
+  readonly writes: StoreFlush;
   readonly log: Logger;
   /** The config in force; replaced on a successful reload. */
   config(): Config;

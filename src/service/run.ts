@@ -1,7 +1,7 @@
 import { boundedInterval, boundedTimeout } from '../timers.js';
 import { loadConfig, formatProblem } from '../config/index.js';
 import type { Config } from '../config/types.js';
-import { openStore, StoreError, appendEvent, isStoreCommitFailure, takeCommands, type CommandRecord, type Store } from '../store/index.js';
+import { openStore, StoreError, StoreFlush, appendEvent, isStoreCommitFailure, takeCommands, type CommandRecord, type Store } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { createLogger, flushLog, type LogFormat, type Logger } from '../log.js';
 import type { Component, ServiceContext } from './component.js';
@@ -70,6 +70,26 @@ export async function runService(opts: RunOptions): Promise<number> {
     log.error({ err: errorText(reason) }, 'store write failed (disk full?)');
   };
   process.on('unhandledRejection', onUnhandled);
+  const writes = new StoreFlush(store, config.params.storeFlushIntervalS, (what, err) => {
+    counters.storeWriteFailures++;
+    log.error({ err: errorText(err) }, what);
+  });
+  // Before anything answers: the recovery rule if the last stop was not clean, then the running mark.
+  try {
+    const recovery = await writes.start();
+    if (recovery.unclean) {
+      log.warn({ extended: recovery.extended, lastFlush: new Date(recovery.mark!.flushedAtMs).toISOString() },
+        'the last stop was not clean: every binding live at the last flush is kept as long as its last 200 may have promised');
+      await appendEvent(store, { atMs: Date.now(), type: 'alert', number: '', source: '', userAgent: '',
+        detail: `unclean stop before this start (last flush ${new Date(recovery.mark!.flushedAtMs).toISOString()}): ` +
+          `${recovery.extended} binding(s) kept until their last 200 could have promised (SS_STORE_FLUSH_INTERVAL recovery rule)` });
+    }
+  } catch (err) {
+    opts.stderr.write(`sipreg: data_dir ${config.dataDir}: cannot write the store (${errorText(err)})\n`);
+    process.off('unhandledRejection', onUnhandled);
+    await store.close().catch(() => {});
+    return 1;
+  }
   // Signals that come while the parts start (a quick `systemctl reload` or stop) wait for start-up to end,
   // rather than killing the process with their default action.
   const early: NodeJS.Signals[] = [];
@@ -81,7 +101,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     }
   };
   earlySignals(true);
-  const ctx: ServiceContext = { store, log, config: () => config };
+  const ctx: ServiceContext = { store, writes, log, config: () => config };
   const components: Component[] = [housekeeping(ctx), ...opts.components.map((make) => make(ctx))];
   const started: Component[] = [];
   try {
@@ -93,6 +113,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     log.fatal({ err: errorText(err) }, 'start-up failed');
     opts.stderr.write(`sipreg: ${errorText(err)}\n`);
     await stopAll(started, log);
+    await writes.close();
     await store.close();
     flushLog(log);
     earlySignals(false);
@@ -125,6 +146,7 @@ export async function runService(opts: RunOptions): Promise<number> {
       }
       config = { ...nextConfig, dataDir: previous.dataDir, sip: { ...nextConfig.sip, listen: previous.sip.listen } };
       log.level = config.logLevel;
+      writes.setInterval(config.params.storeFlushIntervalS);
       for (const c of started) await c.reload(config, previous);
       log.info({ reason, accounts: config.accounts.length, trunks: config.trunks.length }, 'config reloaded');
       await appendEvent(store, { atMs: Date.now(), type: 'config_reloaded', number: '', source: '', userAgent: '', detail: reason });
@@ -179,7 +201,10 @@ export async function runService(opts: RunOptions): Promise<number> {
       deadline.unref();
       void (async () => {
         await stopAll(started, log);
-        await appendEvent(store, { atMs: Date.now(), type: 'service_stopped', number: '', source: '', userAgent: '', detail: signal }).catch(() => false);
+        // The final flush: everything held in memory (refreshed expiries, counters, marks), then the
+        // clean-stop mark. A stop that cannot write it leaves the store marked as not cleanly stopped.
+        writes.eventOf(Date.now(), 'service_stopped', '', '', '', signal);
+        if (!await writes.close()) log.error('final flush failed: the next start applies the recovery rule');
         await store.close();
         log.info('stopped');
         flushLog(log);

@@ -247,7 +247,7 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
         sockets.push({ index: i, address: a.address, port: a.port, family: a.family === 'IPv6' ? 6 : 4 });
       }
       registrar = new Registrar({
-        store: ctx.store, log: ctx.log, config: ctx.config, guard: g, transport: t, transactions, locks,
+        store: ctx.store, writes: ctx.writes, log: ctx.log, config: ctx.config, guard: g, transport: t, transactions, locks,
         nonceSecret: loadNonceSecret(ctx.store),
       });
       service.registrar = registrar;

@@ -1,12 +1,14 @@
 /**
  * The service's statistics component: every minute a SampleRecord (registration count and the minute's
  * counter deltas) for the Analysis charts, alert detection on it, and every few seconds the counters
- * snapshot for `sipreg stats` plus the Prometheus textfile when `metrics_textfile` is set.
+ * snapshot for `sipreg stats` plus the Prometheus textfile when `metrics_textfile` is set. What goes to
+ * the store (sample, alert, counters snapshot) waits for the service's periodic flush (store/flush.ts):
+ * `sipreg stats` is at most SS_STORE_FLUSH_INTERVAL behind; the textfile is written every few seconds.
  */
 import { boundedInterval, boundedTimeout } from '../timers.js';
 import type { Component, ServiceContext } from '../service/component.js';
 import {
-  activeLockouts, allTrunkStates, appendEvent, bindingCount, countBindings, entryCount, minuteOf, pruneSamples, putSample, samplesSince,
+  activeLockouts, allTrunkStates, bindingCount, countBindings, minuteOf, pruneSamples, samplesSince,
   type SampleRecord, type Store,
 } from '../store/index.js';
 import { counters, type Counters } from './counters.js';
@@ -64,6 +66,23 @@ export function statsSampler(ctx: ServiceContext): Component {
   let sampleTimer: NodeJS.Timeout | null = null;
   let metricsTimer: NodeJS.Timeout | null = null;
   const lastRaised = new Map<AlertKind, number>();
+  // Waiting for the next flush: samples (a few at most), the latest alert, the latest counters snapshot.
+  let samples: SampleRecord[] = [];
+  let alert: AlertRecord | null = null;
+  let snapshot: CountersSnapshot | null = null;
+  let pruneDue = false;
+  ctx.writes.join({
+    write(store: Store, nowMs: number) {
+      for (const s of samples) store.samples.put(minuteOf(s.atMs), s);
+      samples = [];
+      if (alert !== null) store.meta.put(ALERT_META_KEY, alert);
+      alert = null;
+      if (snapshot !== null) store.meta.put(COUNTERS_META_KEY, snapshot);
+      snapshot = null;
+      if (pruneDue) pruneSamples(store, nowMs - SAMPLE_RETENTION_MS, 100);
+      pruneDue = false;
+    },
+  });
 
   const sample = (): void => {
     const nowMs = Date.now();
@@ -75,14 +94,15 @@ export function statsSampler(ctx: ServiceContext): Component {
       // The sample describes the minute that just ended.
       const s = makeSample(nowMs - SAMPLE_INTERVAL_MS / 2, counts, cur, prev);
       prev = cur;
-      const history = samplesSince(ctx.store, s.atMs - BASELINE_MINUTES * 60_000);
-      void putSample(ctx.store, s);
+      // The baseline: the samples stored, and those still waiting for the flush.
+      const history = samplesSince(ctx.store, s.atMs - BASELINE_MINUTES * 60_000).concat(samples);
+      if (samples.length < 16) samples.push(s);
       for (const a of suppressRepeats(detectAlerts(history, s), lastRaised)) {
         ctx.log.warn({ alert: a.kind }, a.detail);
-        void ctx.store.meta.put(ALERT_META_KEY, a);
-        void appendEvent(ctx.store, { atMs: nowMs, type: 'alert', number: '', source: '', userAgent: '', detail: a.detail });
+        alert = a;
+        ctx.writes.eventOf(nowMs, 'alert', '', '', '', a.detail);
       }
-      pruneSamples(ctx.store, nowMs - SAMPLE_RETENTION_MS, 100);
+      pruneDue = true;
     } catch (err) {
       ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'stats sample failed');
     }
@@ -91,7 +111,7 @@ export function statsSampler(ctx: ServiceContext): Component {
   const writeMetrics = (up: boolean): void => {
     const nowMs = Date.now();
     const values: Counters = { ...counters };
-    void ctx.store.meta.put(COUNTERS_META_KEY, { atMs: nowMs, startedAtMs, pid: process.pid, values } satisfies CountersSnapshot);
+    snapshot = { atMs: nowMs, startedAtMs, pid: process.pid, values };
     const path = ctx.config().metricsTextfile;
     if (path === null) return;
     try {

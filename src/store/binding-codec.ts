@@ -51,6 +51,33 @@ export function strEquals(buf: Buffer, rec: number, field: number, other: Buffer
   return true;
 }
 
+/**
+ * Whether two records are the same binding in the same state but for its times: every byte equal
+ * except expiresAtMs, refreshedAtMs, expiresS and cseq (what a refresh moves). Flags (NAT, keepalive
+ * marks), registeredAtMs, the keepalive times, the source port, q and every string must match.
+ */
+export function sameExceptTimes(a: Buffer, recA: number, b: Buffer, recB: number): boolean {
+  const len = recordLength(a, recA);
+  if (recordLength(b, recB) !== len) return false;
+  return rangeEqual(a, recA, b, recB, R_FLAGS, R_EXPIRES_AT) && rangeEqual(a, recA, b, recB, R_REGISTERED_AT, R_REFRESHED_AT) &&
+    rangeEqual(a, recA, b, recB, R_KA_SENT, R_EXPIRES_S) && rangeEqual(a, recA, b, recB, R_SOURCE_PORT, len);
+}
+
+function rangeEqual(a: Buffer, recA: number, b: Buffer, recB: number, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (a[recA + i] !== b[recB + i]) return false;
+  return true;
+}
+
+/** Writes what a refresh moves into the record at `rec` (in place). */
+export function setRefreshTimes(buf: Buffer, rec: number, expiresAt: number, refreshedAt: number, expiresSValue: number, cseqValue: number): void {
+  buf.writeDoubleLE(expiresAt, rec + R_EXPIRES_AT);
+  buf.writeDoubleLE(refreshedAt, rec + R_REFRESHED_AT);
+  buf.writeUInt32LE(expiresSValue, rec + R_EXPIRES_S);
+  buf.writeUInt32LE(cseqValue, rec + R_CSEQ);
+}
+
+export function setExpiresS(buf: Buffer, rec: number, value: number): void { buf.writeUInt32LE(value, rec + R_EXPIRES_S); }
+
 /** Whether string `field` is the same in two records. */
 export function strSame(a: Buffer, recA: number, b: Buffer, recB: number, field: number): boolean {
   return strEquals(a, recA, field, b, strStart(b, recB, field), strLength(b, recB, field));

@@ -6,9 +6,9 @@
 import type { Store } from './open.js';
 import type { BindingRecord } from './records.js';
 import {
-  AOR_FORMAT, FLAG_KEEPALIVE, FLAG_NAT, flags, FLAG_UNREACHABLE, R_FLAGS, R_KA_ANSWERED, R_KA_MISSED, R_KA_SENT, RecordWriter, Str,
-  decodeBinding, encodeBinding, expiresAtMs, str, indexRecords, recordLength, recordSizeMax, refreshedAtMs, strEquals,
-  strSame,
+  AOR_FORMAT, FLAG_KEEPALIVE, FLAG_NAT, flags, FLAG_UNREACHABLE, R_EXPIRES_AT, R_FLAGS, R_KA_ANSWERED, R_KA_MISSED, R_KA_SENT, RecordWriter, Str,
+  decodeBinding, encodeBinding, expiresAtMs, expiresS, str, indexRecords, recordLength, recordSizeMax, refreshedAtMs, setRefreshTimes,
+  strEquals, strSame,
 } from './binding-codec.js';
 import { KEY_MAX } from './keys.js';
 import { Scratch, asValue, copyInto } from './bytes.js';
@@ -46,10 +46,14 @@ export class StoredBindings {
   recs = new Int32Array(AOR_RECORDS_MAX);
   count = 0;
   length = 0;
+  /** Set by an ExpiryOverlay that changed expiries: the stored ones, by record index. */
+  overlaid = false;
+  private stored = new Float64Array(AOR_RECORDS_MAX);
   get buf(): Buffer { return this.scratch.buf; }
 
   /** Reads `number` (inside a write transaction: its state, else the read snapshot). */
   load(store: Store, number: string): this {
+    this.overlaid = false;
     const v = store.bindings.getBinaryFast(number) as Buffer | undefined;
     if (v === undefined) { this.count = 0; this.length = 0; return this; }
     return this.set(v, (store.bindings as unknown as { lastSize: number }).lastSize);
@@ -67,6 +71,19 @@ export class StoredBindings {
     }
     this.count = n;
     return this;
+  }
+
+  /** Keeps every record's expiry as stored, before an overlay changes them (storedExpiresAtMs). */
+  keepStoredExpiries(): void {
+    if (this.overlaid) return;
+    if (this.stored.length < this.count) this.stored = new Float64Array(this.recs.length);
+    for (let i = 0; i < this.count; i++) this.stored[i] = expiresAtMs(this.buf, this.recs[i]!);
+    this.overlaid = true;
+  }
+
+  /** Record i's expiry as the store has it (an overlay may have moved the one in buf later). */
+  storedExpiresAtMs(i: number): number {
+    return this.overlaid ? this.stored[i]! : expiresAtMs(this.buf, this.recs[i]!);
   }
 
   /** The index of the record whose contact key reads as `key` (keys from decodeBinding), or -1. */
@@ -90,6 +107,15 @@ export class StoredBindings {
     for (let i = 0; i < this.count; i++) out.push(decodeBinding(this.buf, this.recs[i]!, number));
     return out;
   }
+}
+
+/**
+ * What the running service knows beyond the store: the later expiries of bindings refreshed since its
+ * last flush (registrar/write-back.ts). `overlay` writes them into bindings just read, so whoever
+ * decides on a number (the sweep, the keepalive) sees the expiry the phone was given.
+ */
+export interface ExpiryOverlay {
+  overlay(number: string, into: StoredBindings): void;
 }
 
 /** Records given by buffer and offset: the puts and drops of one merge. */
@@ -246,8 +272,9 @@ export function putBinding(store: Store, b: BindingRecord): Promise<unknown> {
  * Removes the binding with b's number and contact key, if it is still there (and, with
  * `ifRefreshedAtMs`, not refreshed since). Inside a write transaction; returns whether it removed one.
  */
-export function removeBindingIn(store: Store, number: string, contactKey: string, ifRefreshedAtMs?: number): boolean {
+export function removeBindingIn(store: Store, number: string, contactKey: string, ifRefreshedAtMs?: number, view: ExpiryOverlay | null = null): boolean {
   const stored = reader.load(store, number);
+  view?.overlay(number, stored);
   const i = stored.findText(contactKey);
   if (i < 0) return false;
   const rec = stored.recs[i]!;
@@ -283,10 +310,14 @@ export function setKeepaliveIn(store: Store, number: string, contactKey: string,
 /**
  * The sweep's visit of one number, inside a write transaction: removes every binding lapsed at nowMs
  * (returned), then removes the index entries at or before nowMs that led here and, when bindings
- * remain, re-arms the number at their earliest expiry.
+ * remain, re-arms the number at their earliest expiry (as `view` has it: a refreshed expiry not yet
+ * flushed is later than the stored one, and an index entry only has to be at or before the expiry
+ * that will be stored, by the flush or by the recovery rule after a crash).
  */
-export function expireLapsedIn(store: Store, number: string, nowMs: number, due: readonly number[]): BindingRecord[] {
+export function expireLapsedIn(store: Store, number: string, nowMs: number, due: readonly number[], view: ExpiryOverlay | null = null): BindingRecord[] {
   const stored = reader.load(store, number);
+  // A binding refreshed since the last flush lives to its new expiry (and the number is re-armed there).
+  view?.overlay(number, stored);
   const removed: BindingRecord[] = [];
   drops.clear();
   let next = Infinity;
@@ -313,4 +344,77 @@ export function lapsedEntries(store: Store, nowMs: number, limit: number): [numb
   const out: [number, string][] = [];
   for (const key of store.expiry.getKeys({ end: [nowMs, KEY_MAX], limit })) out.push(key as [number, string]);
   return out;
+}
+
+/**
+ * Moves the times of bindings refreshed in the service's memory into the store (the write-back flush),
+ * inside a write transaction: begin(number), move() per binding, end() writes the number's value once.
+ * A binding moves only if it is still the one refreshed: the same contact key, refreshed earlier than
+ * the write-back's refresh and expiring no later. One removed meanwhile (by `sipreg unregister`, the
+ * console, the sweep) is not brought back; one replaced by a later REGISTER keeps what that wrote.
+ * An expiry only moves later, so the expiry index needs no entry (its entries are at or before).
+ */
+export class ExpiryMove {
+  private readonly stored = new StoredBindings();
+  private number = '';
+  private moved = 0;
+  private store: Store | null = null;
+
+  begin(store: Store, number: string): this {
+    this.store = store;
+    this.number = number;
+    this.moved = 0;
+    this.stored.load(store, number);
+    return this;
+  }
+
+  /** Moves the binding whose key is key[start, start + length); returns its expiresS before, or -1 when it did not move. */
+  move(key: Buffer, start: number, length: number, expiresAt: number, refreshedAt: number, grantedS: number, cseqValue: number): number {
+    const stored = this.stored;
+    const i = stored.find(key, start, length);
+    if (i < 0) return -1;
+    const buf = stored.buf;
+    const rec = stored.recs[i]!;
+    if (refreshedAtMs(buf, rec) >= refreshedAt || expiresAtMs(buf, rec) > expiresAt) return -1;
+    const before = expiresS(buf, rec);
+    setRefreshTimes(buf, rec, expiresAt, refreshedAt, grantedS, cseqValue);
+    this.moved++;
+    return before;
+  }
+
+  end(): void {
+    if (this.moved > 0 && this.store !== null) this.store.bindings.put(this.number, asValue(this.stored.buf, this.stored.length));
+    this.store = null;
+  }
+}
+
+/**
+ * The recovery rule after an unclean stop, inside a write transaction. Refreshes answered from memory
+ * since the last durable flush (at `flushedAtMs`) promised at most `horizonMs` + the binding's stored
+ * expiresS (registrar/write-back.ts holds every such answer to that bound), and only bindings live at
+ * that flush can have been refreshed since. So each of those is kept at least that long; the sweep
+ * then removes what lapses from there. Returns how many bindings were extended.
+ */
+export function extendForRecoveryIn(store: Store, flushedAtMs: number, horizonMs: number): number {
+  let extended = 0;
+  const stored = new StoredBindings();
+  // The numbers first: values are rewritten below, not while a cursor walks them.
+  const numbers = [...store.bindings.getKeys({})] as string[];
+  for (const number of numbers) {
+    stored.load(store, number);
+    let changed = false;
+    const buf = stored.buf;
+    for (let i = 0; i < stored.count; i++) {
+      const rec = stored.recs[i]!;
+      const e = expiresAtMs(buf, rec);
+      if (e <= flushedAtMs) continue;
+      const bound = horizonMs + expiresS(buf, rec) * 1000;
+      if (bound <= e) continue;
+      buf.writeDoubleLE(bound, rec + R_EXPIRES_AT);
+      changed = true;
+      extended++;
+    }
+    if (changed) store.bindings.put(number, asValue(buf, stored.length));
+  }
+  return extended;
 }

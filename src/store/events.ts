@@ -215,22 +215,25 @@ export function queryEvents(store: Store, q: EventQuery): EventRecord[] {
  * (An async transaction: the service never blocks its loop on the write lock.)
  */
 export function pruneEvents(store: Store, nowMs: number, retentionDays: number, countMax: number, batchMax = 10_000): Promise<number> {
+  return store.root.transaction(() => pruneEventsIn(store, nowMs, retentionDays, countMax, batchMax)) as Promise<number>;
+}
+
+/** pruneEvents inside a write transaction (the service's flush). Returns how many rows went. */
+export function pruneEventsIn(store: Store, nowMs: number, retentionDays: number, countMax: number, batchMax = 10_000): number {
   const cutoffMs = nowMs - retentionDays * 86_400_000;
-  return store.root.transaction(() => {
-    let excess = Math.max(0, historyRows(store) - countMax);
-    let removed = 0;
-    let extraRemoved = 0;
-    for (const key of store.events.getKeys({ limit: batchMax })) {
-      const value = store.events.getBinaryFast(key as [number, number, number]) as Buffer | undefined;
-      if (value === undefined) continue;
-      const { rows, lastAtMs } = rowsOf(value, (store.events as unknown as { lastSize: number }).lastSize);
-      if (lastAtMs >= cutoffMs && excess <= 0) break;
-      store.events.remove(key);
-      excess -= rows;
-      removed += rows;
-      if (rows > 1) extraRemoved += rows - 1;
-    }
-    if (extraRemoved > 0) countExtraRows(store, -extraRemoved);
-    return removed;
-  }) as Promise<number>;
+  let excess = Math.max(0, historyRows(store) - countMax);
+  let removed = 0;
+  let extraRemoved = 0;
+  for (const key of store.events.getKeys({ limit: batchMax })) {
+    const value = store.events.getBinaryFast(key as [number, number, number]) as Buffer | undefined;
+    if (value === undefined) continue;
+    const { rows, lastAtMs } = rowsOf(value, (store.events as unknown as { lastSize: number }).lastSize);
+    if (lastAtMs >= cutoffMs && excess <= 0) break;
+    store.events.remove(key);
+    excess -= rows;
+    removed += rows;
+    if (rows > 1) extraRemoved += rows - 1;
+  }
+  if (extraRemoved > 0) countExtraRows(store, -extraRemoved);
+  return removed;
 }

@@ -103,6 +103,8 @@ export interface ServiceRecord {
   heartbeatAtMs: number;
   configFile: string;
   version: string;
+  /** How often the heartbeat is written (the flush interval); absent in records of older versions. */
+  beatIntervalMs?: number;
 }
 
 /** An operator request the service carries out (it polls `commands`). Key: [atMs, pid, seq]. */

@@ -8,7 +8,7 @@ import { renderTextfile, writeTextfile, snakeCase } from '../../src/stats/promet
 import { makeSample, statsSampler, readCountersSnapshot } from '../../src/stats/sampler.js';
 import { counters } from '../../src/stats/counters.js';
 import { loadConfig } from '../../src/config/index.js';
-import { openStore, type SampleRecord } from '../../src/store/index.js';
+import { StoreFlush, openStore, type SampleRecord } from '../../src/store/index.js';
 import { parseRange, inRange, addressBytes, defaultPrefix } from '../../src/stats/address.js';
 import { makeEnv } from './fixtures/seed.js';
 
@@ -97,10 +97,12 @@ t.test('the sampler component writes the counters snapshot and the textfile, and
   const store = openStore(env.dataDir);
   const logs: string[] = [];
   const log = { warn: (_o: unknown, m: string) => logs.push(m), error: (_o: unknown, m: string) => logs.push(m), info() {}, debug() {} };
-  const c = statsSampler({ store, log: log as never, config: () => config });
+  const writes = new StoreFlush(store, 30);
+  const c = statsSampler({ store, writes, log: log as never, config: () => config });
   await c.start();
   t.match(readFileSync(prom, 'utf8'), /\nsipreg_up 1\n/);
-  await store.meta.committed;
+  t.equal(readCountersSnapshot(store), null, 'the snapshot waits for the service\'s flush');
+  await writes.flushNow();
   t.equal(readCountersSnapshot(store)?.pid, process.pid);
   await c.stop();
   t.match(readFileSync(prom, 'utf8'), /\nsipreg_up 0\n/);

@@ -21,7 +21,8 @@ const all = PHONE_HOSTS.flatMap((_, h) => numbersOf(h));
 
 let svc: Service;
 t.before(async () => {
-  svc = await startService('params:\n  SS_ENDPOINT_EXPIRE_JITTER: 0\n' + accountsYaml([...all, '9000']));
+  // The counters snapshot `sipreg stats` reads is written with the service's flush: every 2 s here.
+  svc = await startService('params:\n  SS_ENDPOINT_EXPIRE_JITTER: 0\n  SS_STORE_FLUSH_INTERVAL: 2\n' + accountsYaml([...all, '9000']));
 });
 t.teardown(() => svc.kill('SIGTERM'));
 

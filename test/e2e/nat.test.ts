@@ -10,8 +10,10 @@ import { accountsYaml, startService, type Service } from './service.js';
 const KEEPALIVE_S = 5;
 const MISSED = 2;
 const NAT_EXPIRE_S = 120;
+// Keepalive marks reach the store with the service's flush: every second here, so `sipreg show` sees them.
 const body = (remove: 'On' | 'Off'): string => 'params:\n' +
   '  SS_ENDPOINT_EXPIRE_JITTER: 0\n' +
+  '  SS_STORE_FLUSH_INTERVAL: 1\n' +
   `  SS_ENDPOINT_NAT_EXPIRE: ${NAT_EXPIRE_S}\n` +
   `  SS_ENDPOINT_NAT_KEEPALIVE: ${KEEPALIVE_S}\n` +
   `  SS_ENDPOINT_NAT_KEEPALIVE_MISSED: ${MISSED}\n` +

@@ -46,7 +46,7 @@ async function natBinding(store: Store, local: string, number: string, address: 
 }
 
 t.test('pings every NAT binding at the interval, on its source port, from the listen socket, spread out', async (t) => {
-  const { store, endpoint, local, ka } = await setup(t, { natKeepaliveIntervalS: 1 });
+  const { store, endpoint, local, ka, ctx } = await setup(t, { natKeepaliveIntervalS: 1 });
   const peers = await Promise.all(Array.from({ length: 10 }, (_, i) => peer(`127.0.0.${i + 2}`)));
   t.teardown(() => peers.forEach((p) => p.close()));
   for (let i = 0; i < peers.length; i++) await natBinding(store, local, `10${10 + i}`, `127.0.0.${i + 2}`, peers[i]!.port);
@@ -75,7 +75,7 @@ t.test('pings every NAT binding at the interval, on its source port, from the li
   const sent = counters.keepalivesSent - sent0;
   t.equal(sent, peers.reduce((n, p) => n + p.pings.length, 0), 'keepalivesSent counts them');
   t.ok(counters.keepalivesAnswered - answered0 >= sent - peers.length, 'and keepalivesAnswered the answers');
-  await store.bindings.committed;
+  await ctx.writes.flushNow();
   const kept = stored(store, '1010', 'sip:1010@192.168.1.10:5060');
   t.ok(kept?.keepalive !== null && kept!.keepalive.lastAnsweredAtMs >= startMs, 'the last answer is recorded in the binding');
   t.equal(kept?.keepalive?.missed, 0);
@@ -83,7 +83,7 @@ t.test('pings every NAT binding at the interval, on its source port, from the li
 });
 
 t.test('any response counts as an answer; silence makes a binding unreachable, and an answer brings it back', async (t) => {
-  const { store, local, ka } = await setup(t, { natKeepaliveIntervalS: 0.5, natKeepaliveMissedMax: 2 });
+  const { store, local, ka, ctx } = await setup(t, { natKeepaliveIntervalS: 0.5, natKeepaliveMissedMax: 2 });
   let silent = true;
   const p404 = await peer('127.0.0.50', () => 404);
   const pSilent = await peer('127.0.0.51', () => (silent ? 0 : 200));
@@ -92,8 +92,7 @@ t.test('any response counts as an answer; silence makes a binding unreachable, a
   const b = await natBinding(store, local, '3051', '127.0.0.51', pSilent.port);
   await ka.start();
   await sleep(1_900); // pings at ~0.5, 1.0, 1.5: two missed by the third
-  await store.bindings.committed;
-  await store.events.committed;
+  await ctx.writes.flushNow(); // marks and events go with the service's flush
   const gone = stored(store, b.number, b.contactKey);
   t.equal(gone?.keepalive?.unreachable, true, 'marked unreachable after 2 unanswered pings');
   t.ok((gone?.keepalive?.missed ?? 0) >= 2);
@@ -105,20 +104,19 @@ t.test('any response counts as an answer; silence makes a binding unreachable, a
   t.ok(stored(store, b.number, b.contactKey) !== undefined, 'kept while REMOVE is Off');
   silent = false;
   await sleep(1_100);
-  await store.bindings.committed;
+  await ctx.writes.flushNow();
   t.same(stored(store, b.number, b.contactKey)?.keepalive?.unreachable, false, 'answering again: reachable');
   t.same(stored(store, b.number, b.contactKey)?.keepalive?.missed, 0);
 });
 
 t.test('with REMOVE On an unreachable binding is removed with an event', async (t) => {
-  const { store, local, ka } = await setup(t, { natKeepaliveIntervalS: 0.5, natKeepaliveMissedMax: 1, natKeepaliveRemove: true });
+  const { store, local, ka, ctx } = await setup(t, { natKeepaliveIntervalS: 0.5, natKeepaliveMissedMax: 1, natKeepaliveRemove: true });
   const p = await peer('127.0.0.60', () => 0);
   t.teardown(() => p.close());
   const b = await natBinding(store, local, '4060', '127.0.0.60', p.port);
   await ka.start();
   await sleep(1_300);
-  await store.bindings.committed;
-  await store.events.committed;
+  await ctx.writes.flushNow(); // marks and events go with the service's flush
   t.equal(stored(store, b.number, b.contactKey), undefined, 'removed');
   // Its index entry is a check time (store/bindings.ts): the sweep clears it without an event.
   t.equal((await sweepOnce(store, null, b.expiresAtMs)).removed, 0, 'nothing left for the sweep to expire');
@@ -128,20 +126,20 @@ t.test('with REMOVE On an unreachable binding is removed with an event', async (
 });
 
 t.test('a REGISTER refresh is never clobbered, and resets the misses', async (t) => {
-  const { store, local, ka } = await setup(t, { natKeepaliveIntervalS: 0.5, natKeepaliveMissedMax: 10 });
+  const { store, local, ka, ctx } = await setup(t, { natKeepaliveIntervalS: 0.5, natKeepaliveMissedMax: 10 });
   const p = await peer('127.0.0.70', () => 0);
   t.teardown(() => p.close());
   const b = await natBinding(store, local, '5070', '127.0.0.70', p.port);
   await ka.start();
   await sleep(1_300); // two pings, one missed: a keepalive write
-  await store.bindings.committed;
+  await ctx.writes.flushNow();
   t.ok((stored(store, b.number, b.contactKey)?.keepalive?.missed ?? 0) >= 1, 'a miss was written');
   // The registrar refreshes the binding (new expiry, keepalive state reset).
   const current = stored(store, b.number, b.contactKey)!;
   const refreshed = { ...current, refreshedAtMs: Date.now(), expiresAtMs: Date.now() + 600_000, cseq: 2, keepalive: null };
   await putBinding(store, refreshed);
   await sleep(1_100);
-  await store.bindings.committed;
+  await ctx.writes.flushNow();
   const after = stored(store, b.number, b.contactKey)!;
   t.equal(after.expiresAtMs, refreshed.expiresAtMs, 'the refresh kept its expiry');
   t.equal(after.cseq, 2);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseConfigText } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
 import { createLogger } from '../../src/log.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { StoreFlush, openStore, type Store } from '../../src/store/index.js';
 import type { ServiceContext } from '../../src/service/component.js';
 import { createSipService, type SipService } from '../../src/service/sip.js';
 import type { Guard } from '../../src/registrar/guard-types.js';
@@ -44,13 +44,16 @@ export async function startHarness(body: string, guard: Guard = permissiveGuard,
   };
   let config = parse(body);
   const store = openStore(dataDir);
-  const ctx: ServiceContext = { store, log: createLogger('silent'), config: () => config };
+  // As the service runs it: the flush started (recovery rule, running mark) before the registrar.
+  const writes = new StoreFlush(store, config.params.storeFlushIntervalS);
+  await writes.start();
+  const ctx: ServiceContext = { store, writes, log: createLogger('silent'), config: () => config };
   const sip = createSipService(ctx, { guard });
   await sip.component.start();
   const h: Harness = {
     ctx, sip, store, dataDir, config, port: sip.endpoint.sockets[0]!.port,
     setConfig(yaml, sipExtra = '') { const previous = config; config = parse(yaml, sipExtra); h.config = config; void sip.component.reload(config, previous); },
-    async close() { await sip.component.stop(); await store.close(); },
+    async close() { await sip.component.stop(); await writes.close(); await store.close(); },
   };
   return h;
 }

@@ -10,7 +10,7 @@ import { SipMessage, parse } from '../../src/sip/index.js';
 import type { LocalSocket, SipEndpoint } from '../../src/service/endpoint.js';
 import type { Config, Params, Trunk } from '../../src/config/types.js';
 import { defaultParams } from '../../src/config/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { StoreFlush, openStore, type Store } from '../../src/store/index.js';
 import type { ServiceContext } from '../../src/service/component.js';
 import type { TrunkClock } from '../../src/trunk/index.js';
 
@@ -148,7 +148,7 @@ export function context(initial: Config): TestContext {
   const lines: LogLine[] = [];
   const log = pino({ level: 'debug' }, { write(s: string) { lines.push(JSON.parse(s) as LogLine); } });
   let current = initial;
-  return { store, log, lines, config: () => current, setConfig: (c) => { current = c; } };
+  return { store, writes: new StoreFlush(store, initial.params.storeFlushIntervalS), log, lines, config: () => current, setConfig: (c) => { current = c; } };
 }
 
 export async function closeStores(): Promise<void> {

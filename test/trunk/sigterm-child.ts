@@ -2,7 +2,7 @@
 // the way service/run.ts does (component.stop() before exit). argv[2] is a JSON object:
 // { listen, kamPort, user, sendUnregister, dataDir }. Prints REGISTERED once registered, STOPPED at exit.
 import pino from 'pino';
-import { openStore } from '../../src/store/index.js';
+import { StoreFlush, openStore } from '../../src/store/index.js';
 import { trunks } from '../../src/trunk/index.js';
 import { TransportEndpoint } from './udp-endpoint.js';
 import { config, trunk } from './fakes.js';
@@ -17,7 +17,7 @@ const cfg = config([trunk({ name: 'child', port: args.kamPort, username: args.us
   { uaSendUnregister: args.sendUnregister, uaRetryDelayS: 2 }, args.dataDir);
 const log = pino({ level: 'warn' }, pino.destination(2));
 let said = false;
-const component = trunks({ store, log, config: () => cfg }, endpoint, {
+const component = trunks({ store, writes: new StoreFlush(store, cfg.params.storeFlushIntervalS), log, config: () => cfg }, endpoint, {
   random: () => 0,
   onRecord: (r) => {
     if (r.state === 'registered' && !said) { said = true; process.stdout.write(`REGISTERED ${r.contact}\n`); }
