@@ -164,7 +164,7 @@ async function countersAfter(svc: Service, ms: number): Promise<Counters> {
 }
 
 t.test('the static ACL and address suspensions apply to every method, not only REGISTER', async (t) => {
-  const svc = await startService('acl:\n  deny: ["127.0.0.7/32"]\nparams:\n  SS_REGISTER_SCANNER_NUMBERS: 2\n  SS_ENDPOINT_REGISTER_RETRY: 6\n' +
+  const svc = await startService('acl:\n  deny: ["127.0.0.7/32"]\nparams:\n  SS_STORE_FLUSH_INTERVAL: 2\n  SS_REGISTER_SCANNER_NUMBERS: 2\n  SS_ENDPOINT_REGISTER_RETRY: 6\n' +
     accountsYaml(['1001', '1002']));
   t.teardown(() => svc.kill('SIGTERM'));
   const denied = await SipClient.open(svc.port, '127.0.0.7');
@@ -199,7 +199,7 @@ t.test('the static ACL and address suspensions apply to every method, not only R
 t.test('reflection: OPTIONS and INVITE "from" a spoofed victim are answered at most its budget', async (t) => {
   const RATE = 5;
   const BURST = 10;
-  const svc = await startService(`params:\n  SS_REGISTER_RATE_PER_IP: ${RATE}\n  SS_REGISTER_BURST_PER_IP: ${BURST}\n` + accountsYaml(['1001']));
+  const svc = await startService(`params:\n  SS_STORE_FLUSH_INTERVAL: 2\n  SS_REGISTER_RATE_PER_IP: ${RATE}\n  SS_REGISTER_BURST_PER_IP: ${BURST}\n` + accountsYaml(['1001']));
   t.teardown(() => svc.kill('SIGTERM'));
   // Loopback cannot forge a source, so the flood is sent from the victim's own address: to the service it
   // is the same thing, and the victim's socket counts what it is sent.
