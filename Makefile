@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CONFIG ?= etc/sipreg.yaml
 ARCH ?= $(shell node -p process.arch)
 
-.PHONY: all build run test test-system bench image image-test deps test-deps typecheck clean
+.PHONY: all build run test test-system bench image image-test image-powercut deps test-deps typecheck clean
 
 all: build
 
@@ -46,6 +46,11 @@ image: build
 
 image-test:
 	bash image/test-image.sh
+
+# Power cuts under QEMU (issue 14): SIGKILL at random moments of phone traffic, then every acknowledged change
+# and expiry checked. About 10-20 minutes (six TCG boots).
+image-powercut:
+	bash image/test-powercut.sh
 
 clean:
 	rm -rf dist .tap
