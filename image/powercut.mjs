@@ -13,8 +13,9 @@
 //   clock --target H:P --account N:PW --out FILE
 //       One new binding for the clock account (a change: committed before its 200), with the host's times
 //       around it. With its registered_at from `sipreg list --json`: the guest clock's offset.
-//   offset --clock FILE --list FILE
-//       Prints the offset line {offsetMs, uncertaintyMs} of one probe (for offsets.jsonl).
+//   offset --clock FILE --list FILE --boot K --boot-start-ms T
+//       Prints the offset line {boot, bootStartMs, offsetMs, uncertaintyMs} of one probe (for offsets.jsonl):
+//       the guest reads its clock from the RTC at each boot (whole seconds), so each boot has its own offset.
 //   query --target H:P --accounts N:PW,... --out FILE
 //       REGISTER without Contact per account: the bindings and expires the running service reports now.
 //   check --phase K --journal FILE --state FILE --list FILE --queries FILE --offsets FILE --max-bindings M
@@ -291,7 +292,8 @@ function offset(o) {
   const b = JSON.parse(readFileSync(o.list, 'utf8')).find((x) => x.contact === probe.contact);
   if (!b) fail(`the clock probe ${probe.contact} is not in ${o.list}`);
   const guestMs = Date.parse(b.registered_at);
-  process.stdout.write(`${JSON.stringify({ clock: o.clock, offsetMs: Math.round(guestMs - (probe.sentMs + probe.recvMs) / 2), uncertaintyMs: Math.round((probe.recvMs - probe.sentMs) / 2) })}\n`);
+  process.stdout.write(`${JSON.stringify({ boot: Number(o.boot), bootStartMs: Number(o['boot-start-ms']),
+    offsetMs: Math.round(guestMs - (probe.sentMs + probe.recvMs) / 2), uncertaintyMs: Math.round((probe.recvMs - probe.sentMs) / 2) })}\n`);
 }
 
 async function query(o) {
@@ -320,9 +322,10 @@ async function query(o) {
  * expiry is the later of the two readings (the service may report a recovery margin it keeps in memory).
  * Rules: the set of contacts is the acknowledged one, or the acknowledged one with the pending request
  * applied (a new contact added, replacing the oldest when the number is full; an unregistered one gone);
- * each acknowledged contact expires no earlier than its promise, within `tolMs` (clock offsets).
+ * each acknowledged contact expires no earlier than its promise, within the binding's `tolMs` (the
+ * uncertainty of the guest clock's offset in the boot that wrote it).
  */
-function checkAccount(expected, pending, observed, maxBindings, tolMs) {
+function checkAccount(expected, pending, observed, maxBindings) {
   const problems = [];
   const exp = new Set(expected.map((c) => c.uri));
   const obs = new Set(observed.map((c) => c.uri));
@@ -352,7 +355,7 @@ function checkAccount(expected, pending, observed, maxBindings, tolMs) {
     if (o === undefined || e.promiseMs === null) continue;
     const marginMs = o.expiresMs - e.promiseMs;
     worstMarginMs = Math.min(worstMarginMs, marginMs);
-    if (marginMs < -tolMs) {
+    if (marginMs < -o.tolMs) {
       problems.push(`${e.uri} expires ${new Date(o.expiresMs).toISOString()}, ${(-marginMs / 1000).toFixed(1)} s before the ` +
         `${new Date(e.promiseMs).toISOString()} its last 200 promised`);
     }
@@ -368,17 +371,16 @@ function check(o) {
   const journal = readFileSync(o.journal, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.phase === phase);
   const list = JSON.parse(readFileSync(o.list, 'utf8'));
   const queries = JSON.parse(readFileSync(o.queries, 'utf8'));
-  const offsets = readFileSync(o.offsets, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  // Stored expiries are guest-clock times written in some boot; the promises are host times. The
-  // tolerance covers every offset measured so far (the clock is read from the RTC at each boot).
-  const offs = offsets.map((x) => x.offsetMs);
-  const nowOffset = offsets.at(-1);
-  const tolMs = 500 + Math.max(...offsets.map((x) => x.uncertaintyMs)) + (Math.max(...offs) - Math.min(...offs));
+  const offsets = readFileSync(o.offsets, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).sort((a, b) => b.boot - a.boot);
+  // A stored expiry is a guest-clock time of the boot that wrote it: the latest boot that had started by
+  // the binding's refreshed_at, read on that boot's clock. The promises are host times.
+  const writer = (refreshedGuestMs) => offsets.find((x) => refreshedGuestMs - x.offsetMs >= x.bootStartMs) ?? offsets.at(-1);
 
   const reqs = new Map(journal.filter((r) => r.ev === 'req').map((r) => [r.id, r]));
+  const answerMs = journal.filter((r) => r.ev === 'res' && r.status === 200).map((r) => r.recvMs - r.sentMs).sort((a, b) => a - b);
   let lines = '';
   let violations = 0;
-  const summary = { phase, acknowledged: { new: 0, refresh: 0, unregister: 0 }, unanswered: 0, accounts: 0, appliedPending: 0, worstMarginS: null, tolS: tolMs / 1000 };
+  const summary = { phase, acknowledged: { new: 0, refresh: 0, unregister: 0 }, unanswered: 0, accounts: 0, appliedPending: 0, worstMarginS: null, tolS: 0, p50AnswerMs: null };
   const next = { accounts: {} };
   for (const [number, ph] of Object.entries(phoneState.accounts)) {
     // What the phones were told: the state after the last check, then each 200 of this phase in turn.
@@ -394,12 +396,15 @@ function check(o) {
     const query = queries.find((q) => q.account === number);
     const observed = list.filter((b) => b.number === number).map((b) => {
       const live = query?.contacts.find((c) => c.uri === b.contact);
-      const storedMs = Date.parse(b.expires_at) - nowOffset.offsetMs;
+      const w = writer(Date.parse(b.refreshed_at));
+      const storedMs = Date.parse(b.expires_at) - w.offsetMs;
       const liveMs = live?.expires == null ? -Infinity : query.sentMs + live.expires * 1000 - 1000;
-      return { uri: b.contact, expiresMs: Math.max(storedMs, liveMs), liveMs };
+      const tolMs = 250 + w.uncertaintyMs;
+      summary.tolS = Math.max(summary.tolS, tolMs / 1000);
+      return { uri: b.contact, expiresMs: Math.max(storedMs, liveMs), liveMs, tolMs };
     });
     const fromQuery = new Set((query?.contacts ?? []).map((c) => c.uri));
-    const result = checkAccount(expected, pending, observed, maxBindings, tolMs);
+    const result = checkAccount(expected, pending, observed, maxBindings);
     if (!same(fromQuery, new Set(observed.map((x) => x.uri)))) result.problems.push(`the running service reports [${[...fromQuery].join(' ')}], the store [${observed.map((x) => x.uri).join(' ')}]`);
     if (result.outcome !== 'as acknowledged') summary.appliedPending++;
     summary.accounts++;
@@ -420,6 +425,7 @@ function check(o) {
       }),
     };
   }
+  if (answerMs.length > 0) summary.p50AnswerMs = answerMs[answerMs.length >> 1];
   writeFileSync(o.state, `${JSON.stringify(next, null, 1)}\n`);
   process.stdout.write(lines);
   process.stdout.write(`${JSON.stringify({ ...summary, violations })}\n`);
