@@ -2,7 +2,7 @@
 // failed), the response-time file, and the per-message counts file (cumulative, one row a second, with
 // the wall-clock time), from which a window's count of one message or of failed calls is read.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { numberOf, repoRoot, tempDir } from './common.js';
 
@@ -53,6 +53,11 @@ export function startSipp(o: SippOptions): SippRun {
     '-trace_rtt', '-rtt_freq', '1000', '-trace_stat', '-trace_counts', '-fd', '1', ...(o.extra ?? [])], { cwd: dir, stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   return { child, dir, startedMs: Date.now(), exited };
+}
+
+/** Removes a finished run's directory, once its files are read. */
+export function removeSipp(run: SippRun): void {
+  rmSync(run.dir, { recursive: true, force: true });
 }
 
 function fileEnding(dir: string, test: (name: string) => boolean): string | undefined {

@@ -21,13 +21,13 @@
 //   node bench/registrar/throughput.ts [--target sipreg|kamailio|floor] [--modes steady,storm]
 //     [--accounts 10000] [--seconds 10] [--rates 1000,2000,...] [--runs 3]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   arg, bundleOnce, firstAnswer, freePort, median, percentile, procStat, repoRoot, startSipreg, tempDir, writeBenchConfig,
   writeResult,
 } from './common.js';
-import { countAt, lastResponseColumn, sippCalls, sippCounts, sippRtts, sippScenario, sippStats, startSipp, writeUsers } from './sipp.js';
+import { countAt, lastResponseColumn, removeSipp, sippCalls, sippCounts, sippRtts, sippScenario, sippStats, startSipp, writeUsers } from './sipp.js';
 
 const targets = ['sipreg', 'kamailio', 'floor'] as const;
 const target = arg('target', 'sipreg') as (typeof targets)[number];
@@ -94,6 +94,7 @@ async function stormStep(port: number, pid: number, users: string, rate: number)
   const after = treeStat(pid);
   const { successful, failed } = sippCalls(run.dir);
   const rtts = sippRtts(run.dir);
+  removeSipp(run);
   const cpuS = after.cpuS - before.cpuS;
   return {
     rate, calls, successful, failed, successPct: calls === 0 ? 0 : Math.round((successful / calls) * 100_000) / 1000,
@@ -134,6 +135,7 @@ async function steadyStep(port: number, pid: number, users: string, rate: number
   const failed = inWindow(sippStats(run.dir), 'FailedCall(C)');
   const windowS = (endMs - startMs) / 1000;
   const rtts = sippRtts(run.dir, 'refresh');
+  removeSipp(run);
   const cpuS = after.cpuS - before.cpuS;
   return {
     rate, calls: sent, successful, failed, successPct: successful + failed === 0 ? 0 : Math.round((successful / (successful + failed)) * 100_000) / 1000,
@@ -172,6 +174,7 @@ async function sweep(mode: 'steady' | 'storm', run: number): Promise<Sweep> {
   }
   child.kill('SIGTERM');
   await new Promise<void>((r) => child.on('exit', () => r()));
+  rmSync(dir, { recursive: true, force: true });
   return { startupMs, best, steps };
 }
 

@@ -19,10 +19,10 @@
 //   node bench/registrar/wear.ts [--rates 10,100,1000] [--period 60] [--seconds 20] [--idle 60]
 //     [--projections 100:300,1000:300,10000:300,1000:60,1000:3600]
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { arg, firstAnswer, freePort, startSipreg, tempDir, writeBenchConfig, writeResult } from './common.js';
-import { countAt, lastResponseColumn, sippCalls, sippCounts, sippScenario, startSipp, writeUsers } from './sipp.js';
+import { countAt, lastResponseColumn, removeSipp, sippCalls, sippCounts, sippScenario, startSipp, writeUsers } from './sipp.js';
 
 const rates = arg('rates', '10,100,1000').split(',').map(Number);
 const periodS = Number(arg('period', '60'));
@@ -52,6 +52,7 @@ async function service(accounts: number): Promise<Service> {
 async function stop(s: Service): Promise<void> {
   s.child.kill('SIGTERM');
   await new Promise<void>((r) => s.child.on('exit', () => r()));
+  rmSync(s.dir, { recursive: true, force: true });   // the store: tens of MB at 60,000 bindings
 }
 
 interface Figure { kind: 'first' | 'refresh'; rate: number; registrations: number; failed: number; windowS: number;
@@ -70,6 +71,7 @@ async function first(rate: number): Promise<Figure> {
   const windowS = (Date.now() - t0) / 1000;
   await stop(s);
   const { successful, failed } = sippCalls(run.dir);
+  removeSipp(run);
   return figure('first', rate, successful, failed, windowS, before, after, s.fs);
 }
 
@@ -94,6 +96,7 @@ async function refresh(rate: number, idle: boolean): Promise<Figure & { idleByte
   const col = lastResponseColumn(rows, 200);
   const done = Math.round(countAt(rows, col, endMs) - countAt(rows, col, startMs));
   const { failed } = sippCalls(run.dir);
+  removeSipp(run);
   const figureOut = figure('refresh', rate, done, failed, (endMs - startMs) / 1000, before, after, s.fs);
   if (!idle) { await stop(s); return figureOut; }
   const idleBefore = io(s.child.pid!);
