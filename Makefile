@@ -4,7 +4,7 @@ CONFIG ?= etc/sipreg.yaml
 DATA ?= var
 ARCH ?= $(shell node -p process.arch)
 
-.PHONY: all build run install test test-system bench image image-test deps test-deps typecheck clean
+.PHONY: all build run install test test-system bench image image-test image-powercut deps test-deps typecheck clean
 
 all: build
 
@@ -73,7 +73,7 @@ install: build
 	  '  usermod -aG sipreg NAME   # lets NAME run sipreg list, console, ... (log in again)'
 
 # The apt tools the tests drive as real peers; installed only when missing.
-TEST_TOOLS := sipp:sip-tester kamailio:kamailio sipsak:sipsak baresip:baresip tmux:tmux tshark:tshark
+TEST_TOOLS := sipp:sip-tester kamailio:kamailio sipsak:sipsak baresip:baresip tmux:tmux tshark:tshark strace:strace
 test-deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -97,6 +97,11 @@ image: build
 
 image-test:
 	bash image/test-image.sh
+
+# Power cuts under QEMU (issue 14): SIGKILL at random moments of phone traffic, then every acknowledged change
+# and expiry checked. About 10-20 minutes (six TCG boots).
+image-powercut:
+	bash image/test-powercut.sh
 
 clean:
 	rm -rf dist .tap

@@ -23,7 +23,11 @@ while [[ $# -gt 0 ]]; do
 done
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="$REPO/image/cache"
+# The physical path: in a git worktree image/cache is a symlink to a shared cache, and `systemctl --root`
+# refuses a root reached through a symlink ("Channel number out of range"), which left sipreg.service
+# and systemd-networkd disabled in the image.
+mkdir -p "$REPO/image/cache"
+CACHE="$(cd -P "$REPO/image/cache" && pwd)"
 OUT="$REPO/image/out"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
