@@ -14,3 +14,4 @@ export * from './service.js';
 export * from './samples.js';
 export * from './trunks.js';
 export * from './commands.js';
+export * from './config-record.js';
