@@ -27,6 +27,8 @@ export interface CountersSnapshot {
   startedAtMs: number;
   pid: number;
   values: Counters;
+  /** When the service last saw storeWriteFailures grow (to METRICS_INTERVAL_MS), null if never; absent in older snapshots. */
+  storeWriteFailedAtMs?: number | null;
 }
 
 export function readCountersSnapshot(store: Store): CountersSnapshot | null {
@@ -64,6 +66,9 @@ export function statsSampler(ctx: ServiceContext): Component {
   let sampleTimer: NodeJS.Timeout | null = null;
   let metricsTimer: NodeJS.Timeout | null = null;
   const lastRaised = new Map<AlertKind, number>();
+  // Store write failures as an active alert (active-alerts.ts) need when they happened, not only how many.
+  let failuresSeen = counters.storeWriteFailures;
+  let storeWriteFailedAtMs: number | null = null;
 
   const sample = (): void => {
     const nowMs = Date.now();
@@ -91,7 +96,11 @@ export function statsSampler(ctx: ServiceContext): Component {
   const writeMetrics = (up: boolean): void => {
     const nowMs = Date.now();
     const values: Counters = { ...counters };
-    void ctx.store.meta.put(COUNTERS_META_KEY, { atMs: nowMs, startedAtMs, pid: process.pid, values } satisfies CountersSnapshot);
+    if (values.storeWriteFailures > failuresSeen) {
+      failuresSeen = values.storeWriteFailures;
+      storeWriteFailedAtMs = nowMs;
+    }
+    void ctx.store.meta.put(COUNTERS_META_KEY, { atMs: nowMs, startedAtMs, pid: process.pid, values, storeWriteFailedAtMs } satisfies CountersSnapshot);
     const path = ctx.config().metricsTextfile;
     if (path === null) return;
     try {

@@ -162,7 +162,7 @@ t.test('hostile peer text: every screen and the export show escapes, never the r
   const path = join(hostile.dir, 'export.csv');
   const r = await drive(s, hostile.configFile, [
     '1', '6', '1001', '0', '0', '2', '1001', '1', '', '0', '3', '1001', '0', '5', '5', '0', '7', '0', '0',
-    '6', '1', '0', '0', '7', '1', '0', '0', '9', '0', '4', path, '', 'q',
+    '6', '1', '0', '2', '1', '0', '0', '7', '1', '0', '2', '1', '0', '0', '9', '0', '4', path, '', 'q',
   ]);
   t.equal(r.code, 0);
   fits(t, r.screens);
@@ -177,7 +177,9 @@ t.test('hostile peer text: every screen and the export show escapes, never the r
   t.match(screen('Why: 1001'), 'x=\\x1b]0;pwned\\x07\\x1b[2J', 'the decision\'s detail, escaped');
   t.match(screen('Device types'), 'Yealink\\x1b]0;pwned\\x07');
   t.match(screen('Lockouts'), 'number 9\\x1b]0;pwned');
-  t.match(screen('Trunks'), '403 forbidden: 403 Forbidden\\x1b');
+  t.match(screen('Trunks'), 'forbidden (403)', 'the table leads with the operator\'s words');
+  t.match(screen('Trunk: carrier-a'), 'forbidden: 403 Forbidden\\x1b', 'the details show the reason in full, escaped');
+  t.match(screen('Lockout: 9'), 'Reason     6 failures of 9\\x1b]0;pwned', 'lockout details, escaped');
   t.match(screen('Event log'), `auth_failed        9${HOSTILE_SHOWN}`);
   const csv = readFileSync(path, 'utf8');
   t.equal(RAW.exec(csv), null, 'the export holds no control or bidi character');
