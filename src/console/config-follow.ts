@@ -59,18 +59,16 @@ export class ConfigFollower {
 
   private load(rec: ConfigRecord): Config | string {
     const name = basename(rec.file);
-    const since = `generation ${rec.generation}, loaded ${formatClock(rec.loadedAtMs)}`;
+    const gen = `gen ${rec.generation}, ${formatClock(rec.loadedAtMs)}`;
     let bytes: Buffer;
     try {
       bytes = readFileSync(rec.file);
     } catch (err) {
-      return `Config in force unknown: cannot read ${name} (${(err as { code?: string }).code ?? 'error'}; ${since})`;
+      return `CONFIG: cannot read ${name} (${(err as { code?: string }).code ?? 'error'}), which the service loaded (${gen})`;
     }
-    if (sha256Hex(bytes) !== rec.sha256) {
-      return `Config: ${name} changed after the service loaded it (${since}); reload it`;
-    }
+    if (sha256Hex(bytes) !== rec.sha256) return `CONFIG: ${name} changed after the service loaded it (${gen}); reload`;
     const parsed = parseConfigText(bytes.toString('utf8'), rec.file);
-    if (parsed.config === null) return `Config in force unknown: ${name} does not load here (${since})`;
+    if (parsed.config === null) return `CONFIG: ${name}, which the service loaded (${gen}), does not load here`;
     // The store is the one this reader opened (--data-dir may differ from the file's data_dir).
     return { ...parsed.config, dataDir: this.own.dataDir };
   }
