@@ -147,6 +147,6 @@ function trunkCredentialAlert(r: TrunkStateRecord): ActiveAlert | null {
   if (streak < CREDENTIAL_ALERT_COUNT) return null;
   return {
     kind: 'trunk_credentials', subject: r.name, sinceMs: r.downSinceMs ?? r.updatedAtMs,
-    detail: `trunk ${r.name}: credentials refused ${streak} times in a row (check its auth_user and password)`,
+    detail: `trunk ${r.name}: credentials refused ${streak}x in a row (auth_user/password?)`,
   };
 }
