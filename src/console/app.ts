@@ -157,8 +157,8 @@ export class ConsoleApp {
         case '6': {
           const number = await this.ui.prompt({
             title: 'Registrations: details',
-            body: ['Every stored field of one number\'s bindings (contact, source, User-Agent, keepalive...):',
-              'nothing cut.'],
+            body: ['Every stored field of one number\'s bindings, nothing cut: contact, source,',
+              'expiry, User-Agent, Call-ID, NAT keepalive.'],
             menu: [],
           }, 'Details of number (0 = cancel): ');
           if (number !== null && number !== '') await this.details(number);
@@ -197,7 +197,7 @@ export class ConsoleApp {
   private async forceUnregisterFlow(): Promise<string | void> {
     const base: Screen = {
       title: 'Force unregister',
-      body: ['Removes a binding now; the phone learns at its next REGISTER (no NOTIFY is sent).',
+      body: ['Removes a binding now; the phone learns it at its next REGISTER (no NOTIFY).',
         'With a hold, the number (or its source address) is refused for that long,',
         'so a phone with a stolen password does not come straight back.'],
       menu: [],

@@ -186,3 +186,25 @@ t.test('hostile peer text: every screen and the export show escapes, never the r
   t.match(csv, `\n1001,sip:1001@test,"sip:1001@192.0.2.10:5062;x=${HOSTILE_SHOWN}",`, 'escaped; quoted for its semicolons');
   t.match(csv, `"'=HYPERLINK(""http://x"",""click"")","'@SUM(1,2)",false,registered,'-2+3@evil,`, 'formulas are text');
 });
+
+t.test('paging: blocks stay whole unless longer than a page; keys named; every line shown once', async (t) => {
+  const { bodyRows, pageStarts, renderScreen } = await import('../../src/console/screen.js');
+  const body: string[] = [];
+  const blocks: number[] = [];
+  const sizes = [3, 2, 3, 25, 2, 3, 3, 1, 2, 3, 2, 3, 3, 3];
+  sizes.forEach((n, b) => { blocks.push(body.length); for (let i = 0; i < n; i++) body.push(`b${b} l${i}`); });
+  const screen = { title: 'Paged', body, blocks, paging: 'time' as const, menu: ['Enter refresh   0 back'] };
+  const starts = pageStarts(screen);
+  const pages = starts.map((s, i) => body.slice(s, starts[i + 1] ?? body.length));
+  t.same(pages.flat(), body, 'every line once, in order');
+  for (const [i, p] of pages.entries()) {
+    const whole = new Set(sizes.flatMap((n, b) => (n <= bodyRows(screen) ? [`b${b}`] : [])));
+    const firstBlock = p[0]!.split(' ')[0]!;
+    if (whole.has(firstBlock)) t.equal(p[0], `${firstBlock} l0`, `page ${i + 1} starts at a block's first line`);
+    const text = renderScreen(['s1', 's2'], screen, i, '');
+    t.ok(text.split('\n').length - 1 + 1 <= 24, `page ${i + 1} fits 24 rows with the prompt`);
+    const keys = /page (\d+)\/(\d+)  (.*)\n/.exec(text)!;
+    t.equal(keys[3], i === 0 ? '8 older' : i === pages.length - 1 ? '9 newer' : '8 older  9 newer', `page ${i + 1}: the keys that go somewhere`);
+  }
+  t.ok(pages.some((p) => p.length === bodyRows(screen) && p.every((l) => l.startsWith('b3 '))), 'a block longer than a page is cut where the page is full');
+});
