@@ -12,6 +12,7 @@ import {
   activeLockouts, bindingsOf, queryEvents, readService, serviceRunning,
   type EventRecord, type EventType, type Store,
 } from '../store/index.js';
+import { activeAlerts } from '../stats/active-alerts.js';
 import { analyse, failedLog, trend, type TrendWindow } from '../stats/analysis.js';
 import { forceUnregister, liftLockoutKey, requestReload, requestTrunkReregister, type HoldTarget } from './actions.js';
 import {
@@ -126,7 +127,9 @@ export class ConsoleApp {
 
   /** The active alerts under the main menu (the status line has room for one). */
   private alertsBelowMenu(): string[] {
-    const alerts = this.status().alerts;
+    // Not this.status(): that also counts every binding, which the status line does already.
+    const nowMs = this.now();
+    const alerts = activeAlerts({ store: this.store, config: this.config, nowMs, running: serviceRunning(readService(this.store), nowMs) });
     if (alerts.length === 0) return [];
     const lines = alerts.flatMap((a) => wrap(`${formatClock(a.sinceMs)} ${a.detail}`, 78, '        ').map((l) => `  ${l}`));
     return ['', `Active alerts (${alerts.length}):`, ...lines.slice(0, 7), ...(lines.length > 7 ? ['  ... (all of them: sipreg stats)'] : [])];

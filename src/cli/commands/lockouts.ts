@@ -9,7 +9,7 @@ import { jsonText } from '../../ops/sanitize.js';
 export const lockoutsCommand: Command = {
   name: 'lockouts',
   usage: '[IP|NUMBER] [--json]',
-  summary: 'suspended numbers and addresses, soonest to end first; with IP or NUMBER, those suspensions in full',
+  summary: 'suspended numbers and addresses (IP or NUMBER: those in full)',
   options: [{ name: 'json', help: 'a JSON array' }, DATA_DIR_OPTION],
   async run(ctx) {
     if (ctx.args.positionals.length > 1) throw new UsageError(`unexpected argument '${ctx.args.positionals[1]}'`);

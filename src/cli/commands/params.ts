@@ -6,6 +6,7 @@ import { openStoreOrFail, requireConfig } from '../context.js';
 import { renderParamsListing, renderParamsMarkdown } from '../../config/index.js';
 import { configInForce, type ConfigInForce } from '../../console/config-follow.js';
 import { formatDateTime } from '../../console/format.js';
+import { displayText } from '../../ops/sanitize.js';
 
 /**
  * The SS_* values in force with default and range: those of the running service's config (issue 16),
@@ -32,9 +33,9 @@ export const paramsCommand: Command = {
         await store.close();
       }
     }
-    if (cif.problem !== null) ctx.stderr.write(`sipreg: ${cif.problem}\n`);
+    if (cif.problem !== null) ctx.stderr.write(`sipreg: ${displayText(cif.problem)}\n`);
     const r = cif.record;
-    ctx.stdout.write(`config: ${cif.config.file}${r === null ? '' : ` (in force in the running service: generation ${r.generation}, loaded ${formatDateTime(r.loadedAtMs)})`}\n`);
+    ctx.stdout.write(`config: ${displayText(cif.config.file)}${r === null ? '' : ` (in force in the running service: generation ${r.generation}, loaded ${formatDateTime(r.loadedAtMs)})`}\n`);
     ctx.stdout.write(renderParamsListing(cif.config.params, { descriptions: true }));
     return 0;
   },

@@ -8,7 +8,7 @@ import { readCountersSnapshot } from '../../stats/sampler.js';
 import { alertLines, readStatus, statusLines, type Status } from '../../console/status.js';
 import { configInForce } from '../../console/config-follow.js';
 import { columnChart } from '../../console/chart.js';
-import { formatClock, formatDateTime, isoOrNull } from '../../console/format.js';
+import { formatClock, formatDateTime, isoOrNull, wrap } from '../../console/format.js';
 import { snakeCase } from '../../stats/prometheus.js';
 import { jsonText } from '../../ops/sanitize.js';
 
@@ -91,10 +91,10 @@ export const statsCommand: Command = {
       const out = [
         ...statusLines(status),
         '',
-        ...(status.config === null ? [] : [`Config in force: ${status.config.file}, generation ${status.config.generation}, loaded ${formatDateTime(status.config.loadedAtMs)}`]),
-        ...(status.configProblem === null ? [] : [status.configProblem]),
+        ...(status.config === null ? [] : wrap(`Config in force: ${status.config.file}, generation ${status.config.generation}, loaded ${formatDateTime(status.config.loadedAtMs)}`, 80, '  ')),
+        ...(status.configProblem === null ? [] : wrap(status.configProblem, 80, '  ')),
         `Alerts (${status.alerts.length}):`,
-        ...alertLines(status.alerts).map((l) => `  ${l}`),
+        ...alertLines(status.alerts, 78).map((l) => `  ${l}`),
         '',
         `Registrations, last hour (per minute, now ${a.registered}):`,
         ...columnChart(hour.map((p) => p.registered), 6, formatClock(hour[0]!.atMs), formatClock(nowMs)),

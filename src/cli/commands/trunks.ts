@@ -4,12 +4,12 @@ import { optFlag, UsageError } from '../args.js';
 import { CommandError, withStore } from '../context.js';
 import { configInForce } from '../../console/config-follow.js';
 import { trunkDetails, trunkJson, trunksTable, trunkViews } from '../../console/trunks.js';
-import { jsonText } from '../../ops/sanitize.js';
+import { displayText, jsonText } from '../../ops/sanitize.js';
 
 export const trunksCommand: Command = {
   name: 'trunks',
   usage: '[NAME] [--json]',
-  summary: 'outbound registration state of each trunk; with NAME, all of that trunk (last reason in full, what to check)',
+  summary: 'outbound registration state of each trunk (NAME: that one in full)',
   options: [{ name: 'json', help: 'a JSON array' }, DATA_DIR_OPTION],
   async run(ctx) {
     if (ctx.args.positionals.length > 1) throw new UsageError(`unexpected argument '${ctx.args.positionals[1]}'`);
@@ -18,7 +18,7 @@ export const trunksCommand: Command = {
       const nowMs = Date.now();
       // The trunks of the config the running service has in force, not only of the file given (issue 16).
       const cif = configInForce(store, own, nowMs);
-      if (cif.problem !== null) ctx.stderr.write(`sipreg: ${cif.problem}\n`);
+      if (cif.problem !== null) ctx.stderr.write(`sipreg: ${displayText(cif.problem)}\n`);
       const config = cif.config;
       const all = trunkViews(store, config);
       const views = name === undefined ? all : all.filter((v) => v.name === name);
