@@ -6,12 +6,13 @@
 import { boundedTimeout } from '../timers.js';
 import { writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { loadConfig, renderParamsListing } from '../config/index.js';
+import { renderParamsListing } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import {
   activeLockouts, bindingsOf, queryEvents, readService, serviceRunning,
   type EventRecord, type EventType, type Store,
 } from '../store/index.js';
+import { activeAlerts } from '../stats/active-alerts.js';
 import { analyse, failedLog, trend, type TrendWindow } from '../stats/analysis.js';
 import { forceUnregister, liftLockoutKey, requestReload, requestTrunkReregister, type HoldTarget } from './actions.js';
 import {
@@ -19,11 +20,15 @@ import {
   makeFilter, type BindingFilter,
 } from './bindings.js';
 import { barChart, columnChart } from './chart.js';
+import { ConfigFollower, type ConfigInForce } from './config-follow.js';
 import { cut, formatClock, formatDateTime, formatDuration, table, wrap } from './format.js';
-import { DECISION_TYPES, EVENT_TYPES, eventLines, FAILED_TYPES, isEventType, lockoutsTable, lockoutTarget } from './history.js';
+import {
+  DECISION_TYPES, EVENT_TYPES, eventLines, FAILED_TYPES, isEventType, lockoutDetails, lockoutsTable, lockoutTarget,
+} from './history.js';
 import { menuLines, type Screen } from './screen.js';
-import { readStatus, statusLines } from './status.js';
-import { trunksTable, trunkViews } from './trunks.js';
+import { readStatus, statusLines, type Status } from './status.js';
+import { trunkDetails, trunksTable, trunkViews } from './trunks.js';
+import { eventWords, lockoutWords } from './words.js';
 import { EndOfInput, Ui, type LineSource } from './ui.js';
 
 /** How long the Parameters screen waits for the service to report a reload. */
@@ -43,8 +48,20 @@ export interface ConsoleOptions {
 
 const pick = (items: string[]): string[] => menuLines(items);
 
+/** Event lines as one screen body whose pages never split an event. */
+function eventBlocks(events: readonly EventRecord[]): { body: string[]; blocks: number[] } {
+  const body: string[] = [];
+  const blocks: number[] = [];
+  for (const e of events) {
+    blocks.push(body.length);
+    body.push(...eventLines(e));
+  }
+  return { body, blocks };
+}
+
 export class ConsoleApp {
-  private config: Config;
+  /** The config the running service has in force (issue 16): every screen reads it through here. */
+  private readonly follower: ConfigFollower;
   private filter: BindingFilter = {};
   private readonly store: Store;
   private readonly now: () => number;
@@ -52,9 +69,22 @@ export class ConsoleApp {
 
   constructor(o: ConsoleOptions) {
     this.store = o.store;
-    this.config = o.config;
+    this.follower = new ConfigFollower(o.store, o.config);
     this.now = o.now ?? Date.now;
-    this.ui = new Ui({ write: o.write, lines: o.lines, clear: o.clear, status: () => statusLines(readStatus(this.store, this.config, this.now())) });
+    this.ui = new Ui({ write: o.write, lines: o.lines, clear: o.clear, status: () => statusLines(this.status()) });
+  }
+
+  private inForce(): ConfigInForce {
+    this.store.root.resetReadTxn();
+    return this.follower.current(this.now());
+  }
+
+  private get config(): Config {
+    return this.inForce().config;
+  }
+
+  private status(): Status {
+    return readStatus(this.store, this.inForce(), this.now());
   }
 
   /** Runs until 0/q on the main menu or the end of input; the exit code is always 0. */
@@ -72,6 +102,7 @@ export class ConsoleApp {
           ' 7  Trunks               (outbound registrations)',
           ' 8  Parameters           (SS_* values in force; reload the config)',
           ' 9  Event log',
+          ...this.alertsBelowMenu(),
         ],
         menu: ['Type a number and Enter; 0 or q goes back (here: quits). Enter alone refreshes.'],
       }), async (choice) => {
@@ -94,6 +125,16 @@ export class ConsoleApp {
     return 0;
   }
 
+  /** The active alerts under the main menu (the status line has room for one). */
+  private alertsBelowMenu(): string[] {
+    // Not this.status(): that also counts every binding, which the status line does already.
+    const nowMs = this.now();
+    const alerts = activeAlerts({ store: this.store, config: this.config, nowMs, running: serviceRunning(readService(this.store), nowMs) });
+    if (alerts.length === 0) return [];
+    const lines = alerts.flatMap((a) => wrap(`${formatClock(a.sinceMs)} ${a.detail}`, 78, '        ').map((l) => `  ${l}`));
+    return ['', `Active alerts (${alerts.length}):`, ...lines.slice(0, 7), ...(lines.length > 7 ? ['  ... (all of them: sipreg stats)'] : [])];
+  }
+
   // ---- 1 Registrations ----------------------------------------------------------------------------
 
   private async registrations(): Promise<void> {
@@ -106,7 +147,7 @@ export class ConsoleApp {
         title: 'Registrations',
         head: [`${bindings.length} binding${bindings.length === 1 ? '' : 's'}${f === '' ? '' : `, filter: ${f}`} (at ${formatClock(nowMs)})`, tableLines[0]!],
         body: bindings.length === 0 ? ['(none)'] : tableLines.slice(1),
-        menu: pick(['1 by number', '2 by IP/CIDR', '3 by account', '4 by status', '5 clear filters', '6 details', '7 refresh', '8/9 page', '0 back']),
+        menu: pick(['1 by number', '2 by IP/CIDR', '3 by account', '4 by status', '5 clear filters', '6 details', '7 refresh', '0 back']),
       };
     }, async (choice) => {
       const current = (): Screen => ({ title: 'Registrations: filter', body: [`Filter in force: ${describeFilter(this.filter) || '(none)'}`], menu: [] });
@@ -117,7 +158,12 @@ export class ConsoleApp {
         case '4': return this.setFilter('status', await this.ui.prompt(current(), `Status (${BINDING_STATUSES.join('/')}; Enter = any): `));
         case '5': this.filter = {}; return 'Filters cleared.';
         case '6': {
-          const number = await this.ui.prompt(current(), 'Details of number: ');
+          const number = await this.ui.prompt({
+            title: 'Registrations: details',
+            body: ['Every stored field of one number\'s bindings, nothing cut: contact, source,',
+              'expiry, User-Agent, Call-ID, NAT keepalive.'],
+            menu: [],
+          }, 'Details of number (0 = cancel): ');
           if (number !== null && number !== '') await this.details(number);
           return;
         }
@@ -145,7 +191,7 @@ export class ConsoleApp {
       const bindings = bindingsOf(this.store, number);
       const body = bindings.length === 0 ? [`No registration for ${number}.`]
         : bindings.flatMap((b, i) => [...(i > 0 ? [''] : []), ...bindingDetails(b, nowMs)]);
-      return { title: `Details: ${number}`, body, menu: pick(['Enter refresh', '8/9 page', '0 back']) };
+      return { title: `Details: ${number}`, body, menu: pick(['Enter refresh', '0 back']) };
     }, unknown);
   }
 
@@ -154,7 +200,7 @@ export class ConsoleApp {
   private async forceUnregisterFlow(): Promise<string | void> {
     const base: Screen = {
       title: 'Force unregister',
-      body: ['Removes a binding now; the phone learns at its next REGISTER (no NOTIFY is sent).',
+      body: ['Removes a binding now; the phone learns it at its next REGISTER (no NOTIFY).',
         'With a hold, the number (or its source address) is refused for that long,',
         'so a phone with a stolen password does not come straight back.'],
       menu: [],
@@ -211,30 +257,45 @@ export class ConsoleApp {
       menu: [],
     }, 'Number (0 = cancel): ');
     if (number === null || number === '') return;
-    await this.ui.menu(() => ({ title: `Why: ${number}`, body: this.whyLines(number), menu: pick(['Enter refresh', '8/9 page', '0 back']) }), unknown);
+    await this.ui.menu(() => {
+      const why = this.whyScreen(number);
+      return { title: `Why: ${number}`, ...why, paging: 'time', menu: pick(['Enter refresh', '0 back']) };
+    }, unknown);
   }
 
-  whyLines(number: string): string[] {
+  /** The Why screen's body: the number's standing, then its decisions newest first, one block each. */
+  whyScreen(number: string): { body: string[]; blocks: number[] } {
     const nowMs = this.now();
     const out: string[] = [];
-    const account = this.config.accounts.find((a) => a.number === number);
-    out.push(account === undefined
-      ? `${number} is NOT in the config's accounts: every REGISTER from it fails authentication.`
-      : `${number}: account ${account.account || '-'}, auth ${account.authMode}` +
-        `${account.allow.length > 0 ? `, allowed from ${account.allow.map((a) => a.cidr.text).join(' ')}` : ''}`);
+    const cif = this.inForce();
+    const account = cif.config.accounts.find((a) => a.number === number);
+    const which = cif.record === null ? '' : ` (generation ${cif.record.generation}, in force)`;
+    if (cif.problem !== null) {
+      out.push(...wrap(`Account check skipped: ${cif.problem}.`, 80));
+    } else {
+      out.push(...wrap(account === undefined
+        ? `${number} is NOT in the config's accounts${which}: every REGISTER from it fails authentication.`
+        : `${number}: account ${account.account || '-'}, auth ${account.authMode}` +
+          `${account.allow.length > 0 ? `, allowed from ${account.allow.map((a) => a.cidr.text).join(' ')}` : ''}`, 80, '  '));
+    }
     const bindings = bindingsOf(this.store, number);
     out.push(bindings.length === 0 ? 'Not registered now.'
       : `Registered now: ${bindings.map((b) => `${b.source} (${formatDuration((b.expiresAtMs - nowMs) / 1000)} left)`).join(', ')}`);
     const locks = activeLockouts(this.store, nowMs).filter((l) => l.number === number || bindings.some((b) => b.sourceAddress === l.address && l.kind === 'address'));
-    for (const l of locks) out.push(`SUSPENDED: ${lockoutTarget(l)} for ${formatDuration((l.untilMs - nowMs) / 1000)} more (${l.reason})`);
+    for (const l of locks) out.push(...wrap(`SUSPENDED: ${lockoutTarget(l)} for ${formatDuration((l.untilMs - nowMs) / 1000)} more (${lockoutWords(l)})`, 80, '  '));
     const events = queryEvents(this.store, { number, type: DECISION_TYPES, newestFirst: true, limit: 50 });
     out.push('');
     if (events.length === 0) {
       out.push(...wrap('No REGISTER from this number has been recorded. Check the phone\'s registrar address and port, ' +
         'the network path to this appliance, and the phone\'s user name.', 80));
     }
-    for (const e of events) out.push(...eventLines(e));
-    return out.map((l) => cut(l, 80));
+    const decisions = eventBlocks(events);
+    return { body: [...out, ...decisions.body].map((l) => cut(l, 80)), blocks: [0, ...decisions.blocks.map((b) => b + out.length)] };
+  }
+
+  /** The Why screen's lines (tests read them whole). */
+  whyLines(number: string): string[] {
+    return this.whyScreen(number).body;
   }
 
   // ---- 4 Export -------------------------------------------------------------------------------------
@@ -299,14 +360,12 @@ export class ConsoleApp {
         }); return;
         case '6': await this.show('Areas (configured areas, then /24 or /64)', () => {
           const a = analyse(this.store, this.config, this.now());
-          return barChart(a.areas.map((x) => ({ name: `${x.configured ? '' : '~ '}${x.name}`, count: x.count })));
+          const bars = barChart(a.areas.map((x) => ({ name: `${x.configured ? '' : '~ '}${x.name}`, count: x.count })));
+          return a.areas.some((x) => !x.configured)
+            ? ['~ = not in a configured area (areas:), grouped by its /24 (IPv4) or /64 (IPv6)', '', ...bars]
+            : bars;
         }); return;
-        case '7': await this.show('Failed registrations (newest first)', () => {
-          const events = failedLog(this.store, EVENTS_SHOWN_MAX);
-          if (events.length === 0) return ['(none recorded)'];
-          return table([{ title: 'TIME' }, { title: 'NUMBER', minCols: 6 }, { title: 'SOURCE', minCols: 11 }, { title: 'REASON', minCols: 12 }],
-            events.map((e) => [formatDateTime(e.atMs).slice(5), e.number || '-', e.source || '-', `${e.type}: ${e.detail}`]));
-        }); return;
+        case '7': await this.failedRegistrations(); return;
         default: return unknown(choice);
       }
     });
@@ -347,9 +406,38 @@ export class ConsoleApp {
     });
   }
 
+  /** The failed-registration log: why in the operator's words first; any row in full with its hint. */
+  private async failedRegistrations(): Promise<void> {
+    let events: EventRecord[] = [];
+    await this.ui.menu(() => {
+      this.store.root.resetReadTxn();
+      events = failedLog(this.store, EVENTS_SHOWN_MAX);
+      const t = table([{ title: '#', align: 'right' }, { title: 'TIME' }, { title: 'NUMBER', minCols: 6 }, { title: 'SOURCE', minCols: 11 },
+        { title: 'WHY', minCols: 12 }],
+      events.map((e, i) => [String(i + 1), formatDateTime(e.atMs).slice(5), e.number || '-', e.source || '-', eventWords(e)]));
+      return {
+        title: 'Failed registrations (newest first)',
+        head: events.length === 0 ? [] : [t[0]!],
+        body: events.length === 0 ? ['(none recorded)'] : t.slice(1),
+        paging: 'time',
+        menu: pick(['1 details of one', 'Enter refresh', '0 back']),
+      };
+    }, async (choice) => {
+      if (choice !== '1') return unknown(choice);
+      if (events.length === 0) return 'Nothing recorded.';
+      const which = await this.ui.prompt({ title: 'Failed registrations: details', body: ['The row\'s event in full, and what to do about it.'], menu: [] },
+        '# (0 = cancel): ');
+      if (which === null || which === '') return;
+      const e = /^\d+$/.test(which) ? events[Number(which) - 1] : undefined;
+      if (e === undefined) return `No row #${which}.`;
+      await this.ui.menu(() => ({ title: `Failed registration #${which}`, body: [`Why: ${eventWords(e)}`, '', ...eventLines(e)], menu: pick(['0 back']) }), unknown);
+      return;
+    });
+  }
+
   /** A read-only screen, rebuilt on Enter, paged, left with 0. */
   private async show(title: string, body: () => string[]): Promise<void> {
-    await this.ui.menu(() => ({ title, body: body(), menu: pick(['Enter refresh', '8/9 page', '0 back']) }), unknown);
+    await this.ui.menu(() => ({ title, body: body(), menu: pick(['Enter refresh', '0 back']) }), unknown);
   }
 
   // ---- 6 Lockouts -----------------------------------------------------------------------------------
@@ -363,9 +451,10 @@ export class ConsoleApp {
         title: 'Lockouts',
         head: [`${ls.length} active suspension(s)`, ...(ls.length === 0 ? [] : [t[0]!])],
         body: ls.length === 0 ? ['(none)'] : t.slice(1),
-        menu: pick(['1 lift one', 'Enter refresh', '8/9 page', '0 back']),
+        menu: pick(['1 lift one', '2 details of one', 'Enter refresh', '0 back']),
       };
     }, async (choice) => {
+      if (choice === '2') return this.lockoutDetailsFlow();
       if (choice !== '1') return unknown(choice);
       const ls = activeLockouts(this.store, this.now());
       if (ls.length === 0) return 'Nothing to lift.';
@@ -376,6 +465,16 @@ export class ConsoleApp {
       const lifted = await liftLockoutKey(this.store, l.key, 'console');
       return lifted === null ? `${lockoutTarget(l)} had already ended.` : `Lifted: ${lockoutTarget(l)} may register again.`;
     });
+  }
+
+  private async lockoutDetailsFlow(): Promise<string | void> {
+    const ls = activeLockouts(this.store, this.now());
+    if (ls.length === 0) return 'No active suspension.';
+    const which = await this.ui.prompt({ title: 'Lockouts: details', body: lockoutsTable(ls, this.now(), 80, true), menu: [] }, '# (0 = cancel): ');
+    if (which === null || which === '') return;
+    const l = /^\d+$/.test(which) ? ls[Number(which) - 1] : undefined;
+    if (l === undefined) return `No lockout #${which}.`;
+    await this.ui.menu(() => ({ title: `Lockout: ${lockoutTarget(l)}`, body: lockoutDetails(l, this.now()), menu: pick(['Enter refresh', '0 back']) }), unknown);
   }
 
   // ---- 7 Trunks -------------------------------------------------------------------------------------
@@ -390,16 +489,26 @@ export class ConsoleApp {
         title: 'Trunks',
         head: views.length === 0 ? [] : [t[0]!],
         body: views.length === 0 ? ['(no trunks in the config)'] : t.slice(1),
-        menu: pick(['1 re-register one now', 'Enter refresh', '8/9 page', '0 back']),
+        menu: pick(['1 re-register one now', '2 details of one', 'Enter refresh', '0 back']),
       };
     }, async (choice) => {
-      if (choice !== '1') return unknown(choice);
+      if (choice !== '1' && choice !== '2') return unknown(choice);
       const views = trunkViews(this.store, this.config);
       if (views.length === 0) return 'No trunks in the config.';
-      const name = await this.ui.prompt({ title: 'Trunks: re-register', body: views.map((v, i) => `${i + 1}  ${v.name} (${v.state})`), menu: [] }, 'Trunk # or name (0 = cancel): ');
+      const what = choice === '1' ? 're-register' : 'details';
+      const name = await this.ui.prompt({ title: `Trunks: ${what}`, body: views.map((v, i) => `${i + 1}  ${v.name} (${v.state})`), menu: [] }, 'Trunk # or name (0 = cancel): ');
       if (name === null || name === '') return;
       const v = views.find((x, i) => x.name === name || String(i + 1) === name);
       if (v === undefined) return `No trunk ${name}.`;
+      if (choice === '2') {
+        await this.ui.menu(() => {
+          this.store.root.resetReadTxn();
+          const config = this.config;
+          const now = trunkViews(this.store, config).find((x) => x.name === v.name);
+          return { title: `Trunk: ${v.name}`, body: now === undefined ? [`${v.name} is no longer in the config.`] : trunkDetails(now, config, this.now()), menu: pick(['Enter refresh', '0 back']) };
+        }, unknown);
+        return;
+      }
       if (!v.enabled) return `${v.name} is disabled in the config.`;
       await requestTrunkReregister(this.store, v.name);
       return this.running() ? `Asked the service to re-register ${v.name} now.`
@@ -415,12 +524,17 @@ export class ConsoleApp {
   // ---- 8 Parameters ---------------------------------------------------------------------------------
 
   private async parameters(): Promise<void> {
-    await this.ui.menu(() => ({
-      title: 'Parameters in force',
-      head: [cut(`Config file: ${this.config.file}`, 80)],
-      body: renderParamsListing(this.config.params).trimEnd().split('\n'),
-      menu: pick(['1 reload the config', 'Enter refresh', '8/9 page', '0 back']),
-    }), async (choice) => {
+    await this.ui.menu(() => {
+      const cif = this.inForce();
+      const from = cif.record === null ? '(the file; no service running)'
+        : `(generation ${cif.record.generation}, loaded ${formatClock(cif.record.loadedAtMs)})`;
+      return {
+        title: 'Parameters in force',
+        head: [cut(`Config: ${cif.config.file} ${from}`, 80), ...(cif.problem === null ? [] : [cut(cif.problem, 80)])],
+        body: renderParamsListing(cif.config.params).trimEnd().split('\n'),
+        menu: pick(['1 reload the config', 'Enter refresh', '0 back']),
+      };
+    }, async (choice) => {
       if (choice !== '1') return unknown(choice);
       return this.reload();
     });
@@ -443,9 +557,9 @@ export class ConsoleApp {
 
   private async reloadResult(e: EventRecord): Promise<string> {
     if (e.type === 'config_reloaded') {
-      const loaded = loadConfig(this.config.file);
-      if (loaded.config !== null) this.config = { ...loaded.config, dataDir: this.config.dataDir };
-      return `Reloaded at ${formatClock(e.atMs)}: the new values are in force.`;
+      // The screens follow the service's record of it (config-follow.ts); nothing to load here.
+      const cif = this.inForce();
+      return cif.problem ?? `Reloaded at ${formatClock(e.atMs)}: generation ${cif.record?.generation ?? '?'} is in force.`;
     }
     await this.ui.pause({ title: 'Reload refused: the running config is kept', body: wrap(e.detail, 80).flatMap((l) => l.split('; ')), menu: [] });
     return 'Reload refused: fix the file (sipreg check) and reload again.';
@@ -462,11 +576,14 @@ export class ConsoleApp {
         newestFirst: true, limit: EVENTS_SHOWN_MAX, ...(number === undefined ? {} : { number }), ...(types === undefined ? {} : { type: types }),
       });
       const f = [number === undefined ? '' : `number ${number}`, types === undefined ? '' : `type ${types.join(',')}`].filter((x) => x !== '').join(', ');
+      const shown = eventBlocks(events);
       return {
         title: 'Event log (newest first)',
         head: [`${events.length}${events.length === EVENTS_SHOWN_MAX ? '+' : ''} event(s)${f === '' ? '' : `, filter: ${f}`}`],
-        body: events.length === 0 ? ['(none)'] : events.flatMap((e) => eventLines(e)),
-        menu: pick(['1 by number', '2 by type', '3 clear filters', 'Enter refresh', '8/9 page', '0 back']),
+        body: events.length === 0 ? ['(none)'] : shown.body,
+        ...(events.length === 0 ? {} : { blocks: shown.blocks }),
+        paging: 'time',
+        menu: pick(['1 by number', '2 by type', '3 clear filters', 'Enter refresh', '0 back']),
       };
     }, async (choice) => {
       const screen: Screen = { title: 'Event log: filter', body: wrap(`Types: ${EVENT_TYPES.join(' ')}`, 80), menu: [] };

@@ -1,6 +1,7 @@
 /** Events (registration history) and lockouts as operators see them: JSON records and text lines. */
 import type { EventRecord, EventType, LockoutRecord } from '../store/index.js';
 import { formatDateTime, formatDuration, table, wrap } from './format.js';
+import { eventHint, lockoutHint, lockoutWords } from './words.js';
 
 /** Every event type the store knows, for option checks and the console's type filter. */
 export const EVENT_TYPES: readonly EventType[] = [
@@ -38,13 +39,16 @@ export function eventJson(e: EventRecord): EventJson {
 
 /**
  * One event as text: `YYYY-MM-DD HH:MM:SS TYPE NUMBER SOURCE`, then the detail, wrapped under it so
- * nothing is lost and no line passes widthCols.
+ * nothing is lost and no line passes widthCols, then what to do when the refusal has a usual cause
+ * (`=> digest username \`1003@\` is not an account; sipsak needs -u 1003`).
  */
 export function eventLines(e: EventRecord, widthCols = 80): string[] {
   const head = `${formatDateTime(e.atMs)} ${e.type.padEnd(18)} ${(e.number || '-').padEnd(8)} ${e.source || ''}`.trimEnd();
   const lines = wrap(head, widthCols, '    ');
   const detail = [e.detail, e.userAgent === '' ? '' : `UA: ${e.userAgent}`].filter((x) => x !== '').join('  ');
   if (detail !== '') lines.push(...wrap(`    ${detail}`, widthCols, '    '));
+  const hint = e.type === 'auth_failed' || e.type === 'rejected' ? eventHint(e) : null;
+  if (hint !== null) lines.push(...wrap(`    => ${hint}`, widthCols, '       '));
   return lines;
 }
 
@@ -82,9 +86,25 @@ export function lockoutsTable(lockouts: readonly LockoutRecord[], nowMs: number,
     { title: 'SUSPENDED', minCols: 12 },
     { title: 'LEFT', align: 'right' },
     { title: 'FAILS', align: 'right' },
-    { title: 'REASON', minCols: 6 },
+    { title: 'WHY', minCols: 6 },
   ], lockouts.map((l, i) => [
     ...(numbered ? [String(i + 1)] : []),
-    l.kind, lockoutTarget(l), formatDuration((l.untilMs - nowMs) / 1000), String(l.failures), l.reason,
+    l.kind, lockoutTarget(l), formatDuration((l.untilMs - nowMs) / 1000), String(l.failures), lockoutWords(l),
   ]), widthCols);
+}
+
+/** Every field of one suspension, long values wrapped under their label: nothing cut. */
+export function lockoutDetails(l: LockoutRecord, nowMs: number, widthCols = 80): string[] {
+  const rows: [string, string][] = [
+    ['Suspended', `${lockoutTarget(l)} (${l.kind})`],
+    ['Why', lockoutWords(l)],
+    ['Reason', l.reason],
+    ['Failures', String(l.failures)],
+    ['Since', formatDateTime(l.createdAtMs)],
+    ['Until', `${formatDateTime(l.untilMs)}, ${formatDuration((l.untilMs - nowMs) / 1000)} left`],
+    ['Means', lockoutHint(l)],
+    ['Lift it', `sipreg unlock ${l.kind === 'address' ? l.address : l.number}  (or 1 on the Lockouts screen)`],
+    ['Key', l.key],
+  ];
+  return rows.flatMap(([k, v]) => wrap(`${k.padEnd(10)} ${v}`, widthCols, ' '.repeat(11)));
 }

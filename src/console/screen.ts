@@ -12,6 +12,10 @@ export interface Screen {
   readonly body: readonly string[];
   /** The choices, already laid out (one or two lines). */
   readonly menu: readonly string[];
+  /** Where blocks of body lines begin that a page never splits (an event and its detail); absent: none. */
+  readonly blocks?: readonly number[];
+  /** What 8 and 9 page through: 'time' is a list newest first (8 older, 9 newer); default next/previous. */
+  readonly paging?: 'time';
 }
 
 /** Lines around the body: 2 status, 1 title, menu, 1 message, 1 prompt. */
@@ -19,25 +23,53 @@ export function bodyRows(screen: Screen, rows = SCREEN_ROWS): number {
   return Math.max(1, rows - 2 - 1 - (screen.head?.length ?? 0) - screen.menu.length - 1 - 1);
 }
 
+/**
+ * Where each page's body begins: every bodyRows lines, but a page ends before a block that would not fit
+ * whole (the next page starts with it); a block longer than a page is cut where the page is full.
+ */
+export function pageStarts(screen: Screen, rows = SCREEN_ROWS): number[] {
+  const per = bodyRows(screen, rows);
+  const n = screen.body.length;
+  const blockStarts = new Set(screen.blocks ?? []);
+  const starts = [0];
+  for (let s = 0; s + per < n;) {
+    let next = s + per;
+    if (blockStarts.size > 0) {
+      for (let i = s + per; i > s; i--) if (blockStarts.has(i)) { next = i; break; }
+    }
+    starts.push(next);
+    s = next;
+  }
+  return starts;
+}
+
 export function pageCount(screen: Screen, rows = SCREEN_ROWS): number {
-  return Math.max(1, Math.ceil(screen.body.length / bodyRows(screen, rows)));
+  return pageStarts(screen, rows).length;
+}
+
+/** `page 2/3  8 older  9 newer`: where the page keys go from here (only the keys that go somewhere). */
+export function pagingText(screen: Screen, page: number, pages: number): string {
+  if (pages <= 1) return '';
+  const [fwd, back] = screen.paging === 'time' ? ['older', 'newer'] : ['next', 'previous'];
+  const keys = [page < pages - 1 ? `8 ${fwd}` : '', page > 0 ? `9 ${back}` : ''].filter((k) => k !== '');
+  return `page ${page + 1}/${pages}  ${keys.join('  ')}`;
 }
 
 /**
- * The whole screen but the prompt: status lines, title (with page n/m when paged), the page's body,
+ * The whole screen but the prompt: status lines, title (with the page and its keys when paged), the page's body,
  * the menu, and a message line. Every line is cut to the width; the total with the prompt fits rows.
  */
 export function renderScreen(status: readonly string[], screen: Screen, page: number, message: string, cols = SCREEN_COLS, rows = SCREEN_ROWS): string {
-  const per = bodyRows(screen, rows);
-  const pages = pageCount(screen, rows);
+  const starts = pageStarts(screen, rows);
+  const pages = starts.length;
   const p = Math.min(Math.max(0, page), pages - 1);
-  const pageText = pages > 1 ? `page ${p + 1}/${pages}` : '';
+  const pageText = pagingText(screen, p, pages);
   const title = `== ${screen.title} ==`;
   const lines = [
     ...status.slice(0, 2),
     pageText === '' ? title : `${cut(title, cols - pageText.length - 1).padEnd(cols - pageText.length)}${pageText}`,
     ...(screen.head ?? []),
-    ...screen.body.slice(p * per, p * per + per),
+    ...screen.body.slice(starts[p], starts[p + 1] ?? screen.body.length),
     ...screen.menu,
     message,
   ];

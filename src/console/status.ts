@@ -1,16 +1,12 @@
 /** The state of the appliance at a glance: the console's status line and the head of `sipreg stats`. */
 import { hostname } from 'node:os';
-import type { Config } from '../config/types.js';
 import {
-  activeLockouts, allBindings, readService, serviceRunning, type ServiceRecord, type Store,
+  activeLockouts, allBindings, readService, serviceRunning, type ConfigRecord, type ServiceRecord, type Store,
 } from '../store/index.js';
-import { readLatestAlert } from '../stats/sampler.js';
-import type { AlertRecord } from '../stats/alerts.js';
+import { activeAlerts, type ActiveAlert } from '../stats/active-alerts.js';
+import type { ConfigInForce } from './config-follow.js';
 import { trunkViews } from './trunks.js';
-import { cut, formatClock, formatDuration } from './format.js';
-
-/** An alert older than this no longer shows on the status line (it stays in the event log). */
-export const ALERT_SHOWN_MS = 3_600_000;
+import { cut, formatClock, formatDuration, wrap } from './format.js';
 
 export interface Status {
   readonly nowMs: number;
@@ -22,13 +18,19 @@ export interface Status {
   readonly trunksUp: number;
   readonly trunksTotal: number;
   readonly lockouts: number;
-  readonly alert: AlertRecord | null;
+  /** Every active alert, the most pressing first (stats/active-alerts.ts). */
+  readonly alerts: readonly ActiveAlert[];
+  /** The service's config record the figures follow (null: no service running). */
+  readonly config: ConfigRecord | null;
+  /** Why the figures may not follow the service's config; null when they do. */
+  readonly configProblem: string | null;
 }
 
 /** Reads the newest snapshot: another process (the service) writes while we look. */
-export function readStatus(store: Store, config: Config, nowMs: number): Status {
+export function readStatus(store: Store, cif: ConfigInForce, nowMs: number): Status {
   store.root.resetReadTxn();
   const service = readService(store);
+  const running = serviceRunning(service, nowMs);
   // Live bindings only: a lapsed one waiting for the sweep is no longer registered.
   const counts = { total: 0, nat: 0 };
   for (const b of allBindings(store)) {
@@ -36,33 +38,50 @@ export function readStatus(store: Store, config: Config, nowMs: number): Status 
     counts.total++;
     if (b.nat) counts.nat++;
   }
-  const trunks = trunkViews(store, config);
-  const alert = readLatestAlert(store);
+  const trunks = trunkViews(store, cif.config);
   return {
     nowMs,
     host: service?.host ?? hostname(),
     service,
-    running: serviceRunning(service, nowMs),
+    running,
     registered: counts.total,
     nat: counts.nat,
     trunksUp: trunks.filter((t) => t.state === 'registered').length,
     trunksTotal: trunks.length,
     lockouts: activeLockouts(store, nowMs).length,
-    alert: alert !== null && nowMs - alert.atMs < ALERT_SHOWN_MS ? alert : null,
+    alerts: activeAlerts({ store, config: cif.config, nowMs, running }),
+    config: cif.record,
+    configProblem: cif.problem,
   };
 }
 
-/** Two lines, each within widthCols: the figures, then the service state or the latest alert. */
+/**
+ * Two lines, each within widthCols: the figures (with the number of alerts when there are any), then the
+ * first that applies of: the service down, the config not followed, the most pressing alert, "No alerts.".
+ */
 export function statusLines(s: Status, widthCols = 80): string[] {
   const up = s.running && s.service !== null ? `up ${formatDuration((s.nowMs - s.service.startedAtMs) / 1000)}` : 'DOWN';
-  const first = `${s.host} | service ${up} | reg ${s.registered} (NAT ${s.nat}) | trunks ${s.trunksUp}/${s.trunksTotal} | lockouts ${s.lockouts}`;
+  const alerts = s.alerts.length === 0 ? '' : ` | ALERTS ${s.alerts.length}`;
+  const first = `${s.host} | service ${up} | reg ${s.registered} (NAT ${s.nat}) | trunks ${s.trunksUp}/${s.trunksTotal} | lockouts ${s.lockouts}${alerts}`;
+  const top = s.alerts[0];
   let second: string;
   if (!s.running) {
     second = s.service === null
       ? 'Service never ran on this store: showing stored data only.'
       : `Service not running (last heartbeat ${s.service.heartbeatAtMs === 0 ? 'at its stop' : formatClock(s.service.heartbeatAtMs)}): stored data only.`;
+    if (top !== undefined) second = `${second.slice(0, -1)}; ALERT ${top.detail}`;
+  } else if (s.configProblem !== null) {
+    second = s.configProblem;
+  } else if (top !== undefined) {
+    second = `ALERT${s.alerts.length > 1 ? ` 1/${s.alerts.length}` : ''} ${top.detail}`;
   } else {
-    second = s.alert === null ? 'No alerts.' : `ALERT ${formatClock(s.alert.atMs)} ${s.alert.detail}`;
+    second = 'No alerts.';
   }
   return [cut(first, widthCols), cut(second, widthCols)];
+}
+
+/** Every active alert as lines within widthCols (for `sipreg stats`). */
+export function alertLines(alerts: readonly ActiveAlert[], widthCols = 80): string[] {
+  if (alerts.length === 0) return ['No alerts.'];
+  return alerts.flatMap((a) => wrap(`${formatClock(a.sinceMs)} ${a.detail}`, widthCols, '      '));
 }

@@ -1,7 +1,9 @@
 /** Outbound trunk state as operators see it: the config's trunks joined with the trunk module's records. */
 import type { Config } from '../config/types.js';
 import { allTrunkStates, type Store, type TrunkStateName, type TrunkStateRecord } from '../store/index.js';
-import { formatDuration, isoOrNull, table } from './format.js';
+import { configuredRegistrar } from '../trunk/agent.js';
+import { formatDateTime, formatDuration, isoOrNull, table, wrap } from './format.js';
+import { trunkHint, trunkWords } from './words.js';
 
 export interface TrunkView {
   readonly name: string;
@@ -48,7 +50,7 @@ export function trunkJson(v: TrunkView, config: Config): TrunkJson {
     granted_expires_s: r?.grantedExpiresS ?? null,
     next_action_at: isoOrNull(r?.nextActionAtMs ?? null),
     enabled: v.enabled,
-    registrar: r?.registrar ?? (t === undefined ? '' : `${t.registrar}:${t.port ?? 5060}`),
+    registrar: r?.registrar || (t === undefined ? '' : configuredRegistrar(t)),
     contact: r?.contact ?? '',
     last_success_at: isoOrNull(r?.lastSuccessAtMs ?? null),
     failure_count: r?.failureCount ?? 0,
@@ -74,10 +76,40 @@ export function trunksTable(views: readonly TrunkView[], nowMs: number, widthCol
     const r = v.record;
     return [
       v.name, v.state,
-      r === null || r.lastStatus === null ? (r?.lastReason || '-') : `${r.lastStatus} ${r.lastReason}`,
+      trunkWords(r),
       r?.grantedExpiresS == null ? '-' : `${r.grantedExpiresS}s`,
       nextActionText(r?.nextActionAtMs ?? null, nowMs),
       String(r?.failureCount ?? 0),
     ];
   }), widthCols);
+}
+
+/**
+ * Everything about one trunk, long values wrapped under their label (the table cuts them): settings
+ * (never the password), the last reason in full, the last response, the next action, and for a failing
+ * trunk what to check.
+ */
+export function trunkDetails(v: TrunkView, config: Config, nowMs: number, widthCols = 80): string[] {
+  const r = v.record;
+  const t = config.trunks.find((x) => x.name === v.name);
+  const j = trunkJson(v, config);
+  const ago = (atMs: number | null | undefined): string =>
+    (atMs == null ? 'never' : `${formatDateTime(atMs)} (${formatDuration((nowMs - atMs) / 1000)} ago)`);
+  const rows: [string, string][] = [
+    ['Trunk', `${v.name} (${v.enabled ? 'enabled' : 'disabled in the config'})`],
+    ['State', `${v.state}${r === null ? ' (no record yet)' : `, ${r.failureCount} failure(s) in a row`}` +
+      `${r?.downSinceMs != null ? `, down for ${formatDuration((nowMs - r.downSinceMs) / 1000)}` : ''}`],
+    ['Registrar', j.registrar || '-'],
+    ['User', t === undefined ? '-' : `${t.username}@${t.domain}${t.authUser !== '' && t.authUser !== t.username ? `, auth_user ${t.authUser}` : ''}`],
+    ['Contact', j.contact || '-'],
+    ['Last answer', trunkWords(r)],
+    ['Last reason', r?.lastReason || '-'],
+    ['Granted', r?.grantedExpiresS == null ? '-' : `${r.grantedExpiresS} s`],
+    ['Last success', ago(r?.lastSuccessAtMs)],
+    ['Next action', r?.nextActionAtMs == null ? '-' : `${nextActionText(r.nextActionAtMs, nowMs)} (${formatDateTime(r.nextActionAtMs)})`],
+    ['Updated', ago(r?.updatedAtMs)],
+  ];
+  const hint = trunkHint(r, t);
+  if (hint !== null) rows.push(['Check', hint]);
+  return rows.flatMap(([k, val]) => wrap(`${k.padEnd(13)} ${val}`, widthCols, ' '.repeat(14)));
 }

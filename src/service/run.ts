@@ -1,7 +1,10 @@
 import { boundedInterval, boundedTimeout } from '../timers.js';
-import { loadConfig, formatProblem } from '../config/index.js';
+import { formatProblem } from '../config/index.js';
+import { loadConfigFingerprinted } from '../config/fingerprint.js';
 import type { Config } from '../config/types.js';
-import { openStore, StoreError, StoreFlush, appendEvent, isStoreCommitFailure, takeCommands, type CommandRecord, type Store } from '../store/index.js';
+import {
+  openStore, StoreError, StoreFlush, appendEvent, isStoreCommitFailure, recordConfigInForce, takeCommands, type CommandRecord, type Store,
+} from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { createLogger, flushLog, type LogFormat, type Logger } from '../log.js';
 import type { Component, ServiceContext } from './component.js';
@@ -38,8 +41,8 @@ function withOverride(config: Config, dataDir: string | null): Config {
  * Resolves with the exit code.
  */
 export async function runService(opts: RunOptions): Promise<number> {
-  const loaded = loadConfig(opts.configFile);
-  if (loaded.config === null) {
+  const loaded = loadConfigFingerprinted(opts.configFile);
+  if (loaded.config === null || loaded.sha256 === null) {
     for (const p of loaded.problems) opts.stderr.write(`${formatProblem(p)}\n`);
     opts.stderr.write(`${opts.configFile}: invalid configuration, not starting\n`);
     return 1;
@@ -101,6 +104,16 @@ export async function runService(opts: RunOptions): Promise<number> {
     }
   };
   earlySignals(true);
+  // What the console and the admin commands follow (issue 16): the file and the hash of what was parsed.
+  let generation = 0;
+  const recordConfig = async (sha256: string): Promise<void> => {
+    try {
+      generation = (await recordConfigInForce(store, config.file, sha256, Date.now())).generation;
+    } catch (err) {
+      log.error({ err: errorText(err) }, 'config in force not recorded in the store: the console may show the previous one');
+    }
+  };
+  await recordConfig(loaded.sha256);
   const ctx: ServiceContext = { store, writes, log, config: () => config };
   const components: Component[] = [housekeeping(ctx), ...opts.components.map((make) => make(ctx))];
   const started: Component[] = [];
@@ -130,8 +143,8 @@ export async function runService(opts: RunOptions): Promise<number> {
     }
     reloading = true;
     try {
-      const next = loadConfig(config.file);
-      if (next.config === null) {
+      const next = loadConfigFingerprinted(config.file);
+      if (next.config === null || next.sha256 === null) {
         const errors = next.problems.map(formatProblem);
         log.error({ errors, reason }, 'config reload refused: the running config is kept');
         await appendEvent(store, { atMs: Date.now(), type: 'config_refused', number: '', source: '', userAgent: '', detail: errors.slice(0, 5).join('; ') });
@@ -148,8 +161,9 @@ export async function runService(opts: RunOptions): Promise<number> {
       log.level = config.logLevel;
       writes.setInterval(config.params.storeFlushIntervalS);
       for (const c of started) await c.reload(config, previous);
-      log.info({ reason, accounts: config.accounts.length, trunks: config.trunks.length }, 'config reloaded');
-      await appendEvent(store, { atMs: Date.now(), type: 'config_reloaded', number: '', source: '', userAgent: '', detail: reason });
+      await recordConfig(next.sha256);
+      log.info({ reason, accounts: config.accounts.length, trunks: config.trunks.length, generation }, 'config reloaded');
+      await appendEvent(store, { atMs: Date.now(), type: 'config_reloaded', number: '', source: '', userAgent: '', detail: `${reason}; generation ${generation}` });
     } catch (err) {
       log.error({ err: errorText(err) }, 'config reload failed');
     } finally {
@@ -221,7 +235,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     process.on('SIGINT', onStop);
     earlySignals(false);
     // Logged only now: whoever waits for this line may signal at once.
-    log.info({ version: VERSION, commit: COMMIT, config: config.file, dataDir: config.dataDir, listen: config.sip.listen.map((l) => l.text) }, 'sipreg started');
+    log.info({ version: VERSION, commit: COMMIT, config: config.file, configGeneration: generation, dataDir: config.dataDir, listen: config.sip.listen.map((l) => l.text) }, 'sipreg started');
     void appendEvent(store, { atMs: Date.now(), type: 'service_started', number: '', source: '', userAgent: '', detail: `sipreg ${VERSION} pid ${process.pid}` });
     const stop = early.find((signal) => signal !== 'SIGHUP');
     if (stop !== undefined) onStop(stop);

@@ -29,6 +29,8 @@ export interface CountersSnapshot {
   startedAtMs: number;
   pid: number;
   values: Counters;
+  /** When the service last saw storeWriteFailures grow (to METRICS_INTERVAL_MS), null if never; absent in older snapshots. */
+  storeWriteFailedAtMs?: number | null;
 }
 
 export function readCountersSnapshot(store: Store): CountersSnapshot | null {
@@ -83,6 +85,9 @@ export function statsSampler(ctx: ServiceContext): Component {
       pruneDue = false;
     },
   });
+  // Store write failures as an active alert (active-alerts.ts) need when they happened, not only how many.
+  let failuresSeen = counters.storeWriteFailures;
+  let storeWriteFailedAtMs: number | null = null;
 
   const sample = (): void => {
     const nowMs = Date.now();
@@ -111,7 +116,11 @@ export function statsSampler(ctx: ServiceContext): Component {
   const writeMetrics = (up: boolean): void => {
     const nowMs = Date.now();
     const values: Counters = { ...counters };
-    snapshot = { atMs: nowMs, startedAtMs, pid: process.pid, values };
+    if (values.storeWriteFailures > failuresSeen) {
+      failuresSeen = values.storeWriteFailures;
+      storeWriteFailedAtMs = nowMs;
+    }
+    snapshot = { atMs: nowMs, startedAtMs, pid: process.pid, values, storeWriteFailedAtMs };
     const path = ctx.config().metricsTextfile;
     if (path === null) return;
     try {

@@ -15,3 +15,4 @@ export * from './samples.js';
 export * from './trunks.js';
 export * from './commands.js';
 export * from './flush.js';
+export * from './config-record.js';

@@ -80,6 +80,10 @@ export interface TrunkStateRecord {
   registrar: string;       // "host:port" resolved target
   contact: string;         // Contact we registered
   updatedAtMs: number;
+  /** Credential failures in a row (CREDENTIAL_ALERT_COUNT of them is an active alert); absent in older records. */
+  credentialFailures?: number;
+  /** Since when an enabled trunk is not registered (null: registered, disabled or stopped); absent in older records. */
+  downSinceMs?: number | null;
 }
 
 /** Per-minute sample. Key in `samples`: minute start (epoch ms). */

@@ -96,6 +96,8 @@ export class TrunkAgent {
   private lastSuccessAtMs: number | null = null;
   private failureCount = 0;
   private credentialFailureCount = 0;
+  /** Since when the trunk is not registered while it should be (null: registered, or off on purpose). */
+  private downSinceMs: number | null = null;
   private nextActionAtMs: number | null = null;
   private registrarText = '';
   private contactUri = '';
@@ -142,6 +144,8 @@ export class TrunkAgent {
       registrar: this.registrarText,
       contact: this.contactUri,
       updatedAtMs: this.env.clock.nowMs(),
+      credentialFailures: this.credentialFailureCount,
+      downSinceMs: this.downSinceMs,
     };
   }
 
@@ -162,6 +166,7 @@ export class TrunkAgent {
   start(delayMs: number): void {
     assert(!this.halted);
     this.state = 'registering';
+    this.downSinceMs ??= this.env.clock.nowMs();
     this.nextActionAtMs = this.env.clock.nowMs() + delayMs;
     this.env.persist(this.record());
     this.arm(delayMs, () => { void this.register(); });
@@ -171,6 +176,9 @@ export class TrunkAgent {
   disable(): void {
     this.halt();
     this.nextActionAtMs = null;
+    this.downSinceMs = null;
+    // Nothing is resolved for a trunk that is off: show where it would register, as configured.
+    if (this.registrarText === '') this.registrarText = configuredRegistrar(this.trunk);
     this.transition('disabled');
   }
 
@@ -423,6 +431,7 @@ export class TrunkAgent {
     this.registeredUntilMs = now + granted * 1000;
     this.failureCount = 0;
     this.credentialFailureCount = 0;
+    this.downSinceMs = null;
     if (granted > GRANTED_EXPIRES_MAX_S) {
       this.lastReason = `registered; granted ${granted} s, refreshed as if ${GRANTED_EXPIRES_MAX_S} s (the longest grant planned on)`;
       this.env.log.warn({ trunk: this.trunk.name, grantedS: granted, plannedS: GRANTED_EXPIRES_MAX_S }, 'trunk granted an absurd expiry: refreshing within a day');
@@ -472,6 +481,7 @@ export class TrunkAgent {
     const now = this.env.clock.nowMs();
     this.attempt = null;
     this.failureCount++;
+    this.downSinceMs ??= now;
     counters.trunkFailures++;
     if (isCredentialFailure(failure.kind)) this.credentialFailureCount++;
     else this.credentialFailureCount = 0;
@@ -486,8 +496,9 @@ export class TrunkAgent {
     this.env.log.warn({ trunk: this.trunk.name, reason: failure.reason, status: failure.status, failures: this.failureCount, retryInS: delayMs / 1000 }, 'trunk registration failed');
     this.env.event('trunk_failed', this.trunk.name, this.registrarText, `${failure.reason}; attempt ${this.failureCount} failed, retry in ${delayMs / 1000} s`);
     if (this.credentialFailureCount === CREDENTIAL_ALERT_COUNT) {
-      const text = `trunk ${this.trunk.name}: ${CREDENTIAL_ALERT_COUNT} credential failures in a row (${failure.reason}); still retrying every ${delayMs / 1000} s`;
-      this.env.log.error({ trunk: this.trunk.name, failures: this.credentialFailureCount }, text);
+      // The event's detail is prefixed with the trunk's name by `event`; the log line carries it as a field.
+      const text = `${CREDENTIAL_ALERT_COUNT} credential failures in a row (${failure.reason}); still retrying every ${delayMs / 1000} s`;
+      this.env.log.error({ trunk: this.trunk.name, failures: this.credentialFailureCount }, `trunk credentials refused: ${text}`);
       this.env.event('trunk_alert', this.trunk.name, this.registrarText, text);
     }
     this.nextActionAtMs = now + delayMs;
@@ -557,7 +568,9 @@ export class TrunkAgent {
       if (ok) this.registeredUntilMs = 0;
     }
     this.nextActionAtMs = null;
+    this.downSinceMs = null;
     this.lastReason = detail;
+    if (finalState === 'disabled' && this.registrarText === '') this.registrarText = configuredRegistrar(this.trunk);
     this.transition(finalState);
     this.env.log.info({ trunk: this.trunk.name, detail }, 'trunk unregistered');
     this.env.event('trunk_unregistered', this.trunk.name, this.registrarText, detail);
@@ -570,6 +583,12 @@ export class TrunkAgent {
     attempt.done = null;
     if (done !== null) done(ok);
   }
+}
+
+/** `registrar[:port]`, and `via proxy host[:port]`: where a trunk registers, as its config says. */
+export function configuredRegistrar(t: Trunk): string {
+  const at = (host: string, port: number | null): string => (port === null ? host : hostPort(host, port));
+  return `${at(t.registrar, t.port)}${t.proxy === null ? '' : ` via proxy ${at(t.proxy.host, t.proxy.port)}`}`;
 }
 
 const KEEPALIVE = Buffer.from('\r\n\r\n', 'latin1');

@@ -86,7 +86,11 @@ export function trunks(ctx: ServiceContext, endpoint: SipEndpoint, options: Trun
         if (!names.has(key)) void ctx.store.trunks.remove(key);
       }
       for (const trunk of config.trunks) launch(trunk, spread());
-      if (config.trunks.length > 0) ctx.log.info({ trunks: config.trunks.map((t) => t.name) }, 'trunk registrations starting');
+      // Only the trunks that register: a disabled one is not starting.
+      const enabled = config.trunks.filter((t) => t.enabled).map((t) => t.name);
+      const disabled = config.trunks.filter((t) => !t.enabled).map((t) => t.name);
+      if (enabled.length > 0) ctx.log.info({ trunks: enabled }, 'trunk registrations starting');
+      if (disabled.length > 0) ctx.log.info({ trunks: disabled }, 'trunks disabled in the config: not registering');
     },
 
     reload(next: Config, previous: Config) {

@@ -92,7 +92,7 @@ t.test('bad options exit 2 with one line and usage', async (t) => {
   for (const argv of [
     ['list', '--status', 'gone'], ['list', '--ip', '10.0.0.0/33'], ['list', '--json', '--csv'], ['list', '--bogus'],
     ['list', 'extra'], ['show'], ['unregister'], ['unregister', '1001', '--hold', 'x'], ['events', '--since', 'fortnight'],
-    ['events', '--type', 'nope'], ['events', '--limit', '0'], ['unlock'], ['stats', '--csv'], ['lockouts', 'x'],
+    ['events', '--type', 'nope'], ['events', '--limit', '0'], ['unlock'], ['stats', '--csv'], ['lockouts', 'x', 'y'], ['trunks', 'a', 'b'],
   ]) {
     const r = await run([...argv, ...c]);
     t.equal(r.code, 2, argv.join(' '));
@@ -136,7 +136,15 @@ t.test('lockouts and unlock', async (t) => {
   const j = JSON.parse((await run(['lockouts', '--json', ...c])).out) as Record<string, unknown>[];
   t.equal(j.length, 1);
   t.match(j[0], { key: 'pair:1009@198.51.100.99', kind: 'pair', number: '1009', address: '198.51.100.99', failures: 6 });
-  t.match((await run(['lockouts', ...c])).out, /pair +1009 from 198\.51\.100\.99/);
+  t.match((await run(['lockouts', ...c])).out, /pair +1009 from 198\.51\.100\.99 .* wrong password x6\n/, 'the cause in words');
+  const one = await run(['lockouts', '1009', ...c]);
+  t.equal(one.code, 0);
+  t.match(one.out, /^Suspended +1009 from 198\.51\.100\.99 \(pair\)\nWhy +wrong password x6\nReason +SS_ENDPOINT_REGISTER_RETRY exceeded\n/m, 'lockouts TARGET: the suspension in full');
+  t.match(one.out, /Lift it +sipreg unlock 1009/);
+  for (const l of one.out.trimEnd().split('\n')) t.ok(l.length <= 80, `fits: ${l}`);
+  const nothing = await run(['lockouts', '7777', ...c]);
+  t.equal(nothing.code, 1);
+  t.equal(nothing.err, 'sipreg lockouts: no active suspension names 7777\n');
   const none = await run(['unlock', '7777', ...c]);
   t.equal(none.code, 0);
   t.equal(none.out, 'no lockout of 7777\n');
@@ -189,7 +197,14 @@ t.test('trunks: config trunks without a record are unregistered or disabled; rec
     { name: 'carrier-b', state: 'disabled', last_status: null, last_reason: '', granted_expires_s: null, next_action_at: null },
   ]);
   const text = await run(['trunks', ...c]);
-  t.match(text.out, /carrier-a +registered +200 OK +1800s +in 1\dm/);
+  t.match(text.out, /carrier-a +registered +OK \(200\) +1800s +in 1\dm/);
+  const one = await run(['trunks', 'carrier-b', ...c]);
+  t.equal(one.code, 0);
+  t.match(one.out, /^Trunk +carrier-b \(disabled in the config\)\nState +disabled/, 'trunks NAME: one trunk in full');
+  t.match(one.out, /Registrar +127\.0\.0\.1\n/, 'a disabled trunk shows its configured registrar');
+  const none = await run(['trunks', 'carrier-z', ...c]);
+  t.equal(none.code, 1);
+  t.equal(none.err, 'sipreg trunks: no trunk carrier-z in the config in force\n');
 });
 
 t.test('stats: counters, rates and the trend', async (t) => {
@@ -225,7 +240,9 @@ t.test('hostile peer text: every text output shows escapes, JSON keeps the exact
   await text(['show', '1001'], `User-Agent      Yealink${HOSTILE_SHOWN}`);
   await text(['events'], `auth_failed        9${HOSTILE_SHOWN}`);
   await text(['lockouts'], 'number 9\\x1b]0;pwned');
-  await text(['trunks'], '403 forbidden: 403 Forbidden\\x1b');
+  await text(['trunks'], /carrier-a +retry_wait +forbidden \(403\)/);
+  await text(['trunks', 'carrier-a'], 'Last reason   forbidden: 403 Forbidden\\x1b]0;pwned');
+  await text(['lockouts', intruder], `Reason     6 failures of 9${HOSTILE_SHOWN}`);
   await text(['list'], /1001 +192\.0\.2\.10:5062 /);
   await text(['list', '--csv'], `"'=HYPERLINK(""http://x"",""click"")","'@SUM(1,2)",false,registered,'-2+3@evil,`);
   await text(['show', `x${HOSTILE}`], `no registration for x${HOSTILE_SHOWN}`);

@@ -162,7 +162,7 @@ t.test('hostile peer text: every screen and the export show escapes, never the r
   const path = join(hostile.dir, 'export.csv');
   const r = await drive(s, hostile.configFile, [
     '1', '6', '1001', '0', '0', '2', '1001', '1', '', '0', '3', '1001', '0', '5', '5', '0', '7', '0', '0',
-    '6', '1', '0', '0', '7', '1', '0', '0', '9', '0', '4', path, '', 'q',
+    '6', '1', '0', '2', '1', '0', '0', '7', '1', '0', '2', '1', '0', '0', '9', '0', '4', path, '', 'q',
   ]);
   t.equal(r.code, 0);
   fits(t, r.screens);
@@ -177,10 +177,34 @@ t.test('hostile peer text: every screen and the export show escapes, never the r
   t.match(screen('Why: 1001'), 'x=\\x1b]0;pwned\\x07\\x1b[2J', 'the decision\'s detail, escaped');
   t.match(screen('Device types'), 'Yealink\\x1b]0;pwned\\x07');
   t.match(screen('Lockouts'), 'number 9\\x1b]0;pwned');
-  t.match(screen('Trunks'), '403 forbidden: 403 Forbidden\\x1b');
+  t.match(screen('Trunks'), 'forbidden (403)', 'the table leads with the operator\'s words');
+  t.match(screen('Trunk: carrier-a'), 'forbidden: 403 Forbidden\\x1b', 'the details show the reason in full, escaped');
+  t.match(screen('Lockout: 9'), 'Reason     6 failures of 9\\x1b]0;pwned', 'lockout details, escaped');
   t.match(screen('Event log'), `auth_failed        9${HOSTILE_SHOWN}`);
   const csv = readFileSync(path, 'utf8');
   t.equal(RAW.exec(csv), null, 'the export holds no control or bidi character');
   t.match(csv, `\n1001,sip:1001@test,"sip:1001@192.0.2.10:5062;x=${HOSTILE_SHOWN}",`, 'escaped; quoted for its semicolons');
   t.match(csv, `"'=HYPERLINK(""http://x"",""click"")","'@SUM(1,2)",false,registered,'-2+3@evil,`, 'formulas are text');
+});
+
+t.test('paging: blocks stay whole unless longer than a page; keys named; every line shown once', async (t) => {
+  const { bodyRows, pageStarts, renderScreen } = await import('../../src/console/screen.js');
+  const body: string[] = [];
+  const blocks: number[] = [];
+  const sizes = [3, 2, 3, 25, 2, 3, 3, 1, 2, 3, 2, 3, 3, 3];
+  sizes.forEach((n, b) => { blocks.push(body.length); for (let i = 0; i < n; i++) body.push(`b${b} l${i}`); });
+  const screen = { title: 'Paged', body, blocks, paging: 'time' as const, menu: ['Enter refresh   0 back'] };
+  const starts = pageStarts(screen);
+  const pages = starts.map((s, i) => body.slice(s, starts[i + 1] ?? body.length));
+  t.same(pages.flat(), body, 'every line once, in order');
+  for (const [i, p] of pages.entries()) {
+    const whole = new Set(sizes.flatMap((n, b) => (n <= bodyRows(screen) ? [`b${b}`] : [])));
+    const firstBlock = p[0]!.split(' ')[0]!;
+    if (whole.has(firstBlock)) t.equal(p[0], `${firstBlock} l0`, `page ${i + 1} starts at a block's first line`);
+    const text = renderScreen(['s1', 's2'], screen, i, '');
+    t.ok(text.split('\n').length - 1 + 1 <= 24, `page ${i + 1} fits 24 rows with the prompt`);
+    const keys = /page (\d+)\/(\d+)  (.*)\n/.exec(text)!;
+    t.equal(keys[3], i === 0 ? '8 older' : i === pages.length - 1 ? '9 newer' : '8 older  9 newer', `page ${i + 1}: the keys that go somewhere`);
+  }
+  t.ok(pages.some((p) => p.length === bodyRows(screen) && p.every((l) => l.startsWith('b3 '))), 'a block longer than a page is cut where the page is full');
 });

@@ -109,3 +109,56 @@ t.test('the sampler component writes the counters snapshot and the textfile, and
   t.same(logs, []);
   await store.close();
 });
+
+t.test('active alerts: each condition from the store, cleared when it ends (stats/active-alerts.ts)', async (t) => {
+  const { activeAlerts, TRUNK_DOWN_ALERT_MS, STORE_FAILURE_ALERT_MS, LOCKOUT_STORM_MIN, ANOMALY_SHOWN_MS } = await import('../../src/stats/active-alerts.js');
+  const env = makeEnv('active-alerts');
+  const config = loadConfig(env.configFile).config!;
+  const store = openStore(env.dataDir);
+  t.teardown(() => store.close());
+  const nowMs = Date.now();
+  const roomy = { totalBytes: 100 * 2 ** 30, freeBytes: 50 * 2 ** 30 };
+  const kinds = (at: number, running = true, disk: { totalBytes: number; freeBytes: number } | null = roomy): string[] =>
+    activeAlerts({ store, config, nowMs: at, running, disk }).map((a) => `${a.kind}${a.subject === '' || a.subject === env.dataDir ? '' : `:${a.subject}`}`);
+  t.same(kinds(nowMs), [], 'nothing stored: no alert');
+
+  const trunk = { name: 'carrier-a', state: 'retry_wait' as const, lastStatus: null, lastReason: 'no answer: 127.0.0.1:5060 did not answer within 32 s',
+    grantedExpiresS: null, lastSuccessAtMs: null, failureCount: 4, nextActionAtMs: nowMs + 60_000, registrar: '127.0.0.1:5060', contact: '',
+    updatedAtMs: nowMs, credentialFailures: 0, downSinceMs: nowMs - TRUNK_DOWN_ALERT_MS + 1000 };
+  await store.trunks.put('carrier-a', trunk);
+  t.same(kinds(nowMs), [], 'down for less than TRUNK_DOWN_ALERT_MS: not yet');
+  t.same(kinds(nowMs + 1000), ['trunk_down:carrier-a'], 'down for TRUNK_DOWN_ALERT_MS: an alert');
+  t.match(activeAlerts({ store, config, nowMs: nowMs + 1000, running: true, disk: roomy })[0]!.detail, /^trunk carrier-a down for 5 min \(no answer\): see Trunks$/);
+  t.same(kinds(nowMs + 1000, false), [], 'the service not running: trunk states are history, not alerts');
+  await store.trunks.put('carrier-a', { ...trunk, credentialFailures: 3, lastStatus: 401, lastReason: 'bad credentials: 401 Unauthorized again' });
+  t.same(kinds(nowMs + 1000), ['trunk_credentials:carrier-a'], 'a credential streak says so instead of "down"');
+  await store.trunks.put('carrier-b', { ...trunk, name: 'carrier-b', credentialFailures: 5 });
+  t.same(kinds(nowMs + 1000), ['trunk_credentials:carrier-a'], 'carrier-b is disabled in the config: no alert');
+  await store.trunks.put('carrier-a', { ...trunk, state: 'registered', credentialFailures: 0, downSinceMs: null });
+  t.same(kinds(nowMs + 1000), [], 'registered again: cleared');
+
+  await store.meta.put('counters', { atMs: nowMs, startedAtMs: nowMs - 60_000, pid: 1, values: { ...counters, storeWriteFailures: 7 }, storeWriteFailedAtMs: nowMs - 1000 });
+  t.same(kinds(nowMs), ['store_write_failures']);
+  t.same(kinds(nowMs - 1000 + STORE_FAILURE_ALERT_MS), [], 'STORE_FAILURE_ALERT_MS without a failure: cleared');
+  await store.meta.remove('counters');
+  t.same(kinds(nowMs, true, { totalBytes: 10 * 2 ** 30, freeBytes: 400 * 2 ** 20 }), ['store_nearly_full'], 'under 5 % free');
+  t.same(kinds(nowMs, true, { totalBytes: 200 * 2 ** 20, freeBytes: 20 * 2 ** 20 }), ['store_nearly_full'], 'under 32 MiB free');
+  t.same(kinds(nowMs, true, { totalBytes: 200 * 2 ** 20, freeBytes: 100 * 2 ** 20 }), [], 'enough free');
+
+  const lock = (i: number, kind: 'pair' | 'number', createdAtMs: number) => ({
+    key: `${kind}:${i}`, kind, address: kind === 'pair' ? `198.51.100.${i % 3}` : '', number: String(3000 + i), untilMs: nowMs + 180_000, createdAtMs, failures: 1, reason: 'x',
+  });
+  for (let i = 0; i < LOCKOUT_STORM_MIN - 1; i++) await store.lockouts.put(`pair:${i}`, lock(i, 'pair', nowMs - 1000));
+  await store.lockouts.put('number:h', lock(99, 'number', nowMs - 1000));
+  t.same(kinds(nowMs), [], 'one under LOCKOUT_STORM_MIN (an operator hold does not count)');
+  await store.lockouts.put('pair:old', lock(50, 'pair', nowMs - 11 * 60_000));
+  t.same(kinds(nowMs), [], 'a suspension from before the window does not count');
+  await store.lockouts.put('pair:last', lock(51, 'pair', nowMs - 500));
+  t.same(kinds(nowMs), ['lockout_storm']);
+  t.match(activeAlerts({ store, config, nowMs, running: true, disk: roomy })[0]!.detail, /^lockout storm: 10 suspensions in 10 min from 3 addresses /);
+  for (const { key } of store.lockouts.getRange({})) await store.lockouts.remove(key);
+
+  await store.meta.put('alert', { atMs: nowMs - 1000, kind: 'registrations_drop', detail: 'registrations dropped 40%' });
+  t.same(kinds(nowMs), ['registrations_drop'], 'the latest anomaly alert');
+  t.same(kinds(nowMs - 1000 + ANOMALY_SHOWN_MS), [], 'for ANOMALY_SHOWN_MS');
+});

@@ -193,7 +193,8 @@ t.test('sipreg events and sipreg trunks: peer text in details, numbers and reaso
   t.match(events, '9\\u202e\\x1b]0;pwned', 'the intruder\'s number, escaped');
   t.same(events.split('\n').filter((l) => l.length > 80), [], 'within 80 columns');
   t.match(cli(t, ['trunks']), /carrier-x +failed|carrier-x +retry_wait/);
-  t.match(cli(t, ['trunks']), '403 Forbidden\\x1b');
+  t.match(cli(t, ['trunks']), /carrier-x +\S+ +forbidden \(403\) /, 'the table: the reason\'s words, the status');
+  t.match(cli(t, ['trunks', 'carrier-x']), '403 Forbidden\\x1b', 'trunks NAME: the upstream\'s reason in full, escaped');
   t.match(cli(t, ['events', '--type', 'trunk_failed']), `Forbidden${ESCAPES_SHOWN}\\u202egnp.exe`);
 });
 
@@ -248,7 +249,14 @@ t.test('the console over tmux: Details, device types, event log and trunks show 
   term.type('7');
   s = await term.waitFor(/== Trunks ==/);
   check(s, 'Trunks');
-  t.match(s, /carrier-x .*403 Forbidden\\x1b/);
+  t.match(s, /carrier-x .*forbidden \(403\)/);
+  term.type('2');
+  await term.waitFor(/Trunk # or name/);
+  term.type('carrier-x');
+  s = await term.waitFor(/== Trunk: carrier-x ==[\s\S]*Choice:/);
+  check(s, 'Trunk details');
+  t.match(s, /Last reason +forbidden: 403 Forbidden\\x1b/, 'the upstream\'s reason in full, escaped');
+  term.type('0');
   term.type('0');
   await term.waitFor(/== sipreg console ==/);
   term.type('q');

@@ -212,6 +212,9 @@ t.test('wrong password: retry_wait, attempts exactly RETRY_DELAY apart, alert af
   await committed(h.ctx);
   t.equal(eventsOf(h.ctx, 'trunk_alert').length, 1, 'one alert at the third consecutive credential failure');
   t.match(eventsOf(h.ctx, 'trunk_alert')[0]!, /3 credential failures in a row/);
+  t.notMatch(eventsOf(h.ctx, 'trunk_alert')[0]!, /trunk carrier-a: trunk carrier-a/, 'the alert names its trunk once');
+  t.equal(h.lastRecord().credentialFailures, 4, 'the streak is in the record (active alerts read it)');
+  t.ok(h.lastRecord().downSinceMs != null, 'down since its first failure');
   t.ok(alerts.length <= 1);
   t.equal(eventsOf(h.ctx, 'trunk_failed').length, 4);
   t.ok(h.ctx.lines.some((l) => l.level === 50 && /credential failures/.test(l.msg)), 'alert logged at error');
@@ -227,6 +230,8 @@ t.test('wrong password: retry_wait, attempts exactly RETRY_DELAY apart, alert af
   await registerWithChallenge(h, 600);
   t.equal(h.lastRecord().state, 'registered');
   t.equal(h.lastRecord().failureCount, 0, 'success clears the failure count');
+  t.equal(h.lastRecord().credentialFailures, 0, 'and the credential streak');
+  t.equal(h.lastRecord().downSinceMs, null, 'and it is no longer down');
   await stop(h);
 });
 
@@ -545,6 +550,9 @@ t.test('disabled trunks send nothing and show as disabled', async (t) => {
   await h.clock.advance(10_000);
   t.equal(h.endpoint.sent.length, 0);
   t.same(h.states(), ['disabled']);
+  t.equal(h.lastRecord().registrar, '127.0.0.1:25060', 'shows the registrar it is configured with');
+  t.equal(h.lastRecord().downSinceMs, null, 'off on purpose is not down');
+  t.notOk(h.ctx.lines.some((l) => /trunk registrations starting/.test(l.msg)), 'not announced as starting');
   await stop(h);
 });
 

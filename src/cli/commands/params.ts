@@ -1,9 +1,17 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from '../command.js';
 import { optFlag } from '../args.js';
-import { requireConfig } from '../context.js';
+import { openStoreOrFail, requireConfig } from '../context.js';
 import { renderParamsListing, renderParamsMarkdown } from '../../config/index.js';
+import { configInForce, type ConfigInForce } from '../../console/config-follow.js';
+import { formatDateTime } from '../../console/format.js';
+import { displayText } from '../../ops/sanitize.js';
 
-/** The SS_* values in force (from -c) with default and range; --markdown prints README's table. */
+/**
+ * The SS_* values in force with default and range: those of the running service's config (issue 16),
+ * else of the file given (-c); --markdown prints README's table.
+ */
 export const paramsCommand: Command = {
   name: 'params',
   usage: '[--markdown]',
@@ -14,9 +22,21 @@ export const paramsCommand: Command = {
       ctx.stdout.write(renderParamsMarkdown());
       return 0;
     }
-    const config = requireConfig(ctx);
-    ctx.stdout.write(`config: ${config.file}\n`);
-    ctx.stdout.write(renderParamsListing(config.params, { descriptions: true }));
+    const own = requireConfig(ctx);
+    let cif: ConfigInForce = { config: own, record: null, problem: null };
+    // Only a store that exists: looking must not create one.
+    if (existsSync(join(own.dataDir, 'data.mdb'))) {
+      const store = openStoreOrFail(own.dataDir);
+      try {
+        cif = configInForce(store, own, Date.now());
+      } finally {
+        await store.close();
+      }
+    }
+    if (cif.problem !== null) ctx.stderr.write(`sipreg: ${displayText(cif.problem)}\n`);
+    const r = cif.record;
+    ctx.stdout.write(`config: ${displayText(cif.config.file)}${r === null ? '' : ` (in force in the running service: generation ${r.generation}, loaded ${formatDateTime(r.loadedAtMs)})`}\n`);
+    ctx.stdout.write(renderParamsListing(cif.config.params, { descriptions: true }));
     return 0;
   },
 };

@@ -5,9 +5,10 @@ import { withStore } from '../context.js';
 import { noPositionals } from './list.js';
 import { analyse, trend, type Analysis, type Rates, type TrendWindow } from '../../stats/analysis.js';
 import { readCountersSnapshot } from '../../stats/sampler.js';
-import { readStatus, statusLines, type Status } from '../../console/status.js';
+import { alertLines, readStatus, statusLines, type Status } from '../../console/status.js';
+import { configInForce } from '../../console/config-follow.js';
 import { columnChart } from '../../console/chart.js';
-import { formatClock, formatDateTime, isoOrNull } from '../../console/format.js';
+import { formatClock, formatDateTime, isoOrNull, wrap } from '../../console/format.js';
 import { snakeCase } from '../../stats/prometheus.js';
 import { jsonText } from '../../ops/sanitize.js';
 
@@ -34,7 +35,13 @@ export function statsJson(s: Status, a: Analysis, snapshot: ReturnType<typeof re
     lockouts_active: s.lockouts,
     trunks_registered: s.trunksUp,
     trunks_total: s.trunksTotal,
-    alert: s.alert === null ? null : { at: new Date(s.alert.atMs).toISOString(), kind: s.alert.kind, detail: s.alert.detail },
+    // The most pressing active alert (null: none), then all of them (stats/active-alerts.ts).
+    alert: s.alerts.length === 0 ? null : { at: new Date(s.alerts[0]!.sinceMs).toISOString(), kind: s.alerts[0]!.kind, detail: s.alerts[0]!.detail },
+    alerts: s.alerts.map((x) => ({ kind: x.kind, subject: x.subject, since: new Date(x.sinceMs).toISOString(), detail: x.detail })),
+    config: {
+      file: s.config?.file ?? null, generation: s.config?.generation ?? null, sha256: s.config?.sha256 ?? null,
+      loaded_at: isoOrNull(s.config?.loadedAtMs ?? null), problem: s.configProblem,
+    },
     counters_at: isoOrNull(snapshot?.atMs ?? null),
     counters: snapshot === null ? null
       : Object.fromEntries(Object.entries(snapshot.values).map(([k, v]) => [snakeCase(k), v])),
@@ -72,8 +79,9 @@ export const statsCommand: Command = {
     noPositionals(ctx.args);
     return withStore(ctx, (store, config) => {
       const nowMs = Date.now();
-      const status = readStatus(store, config, nowMs);
-      const a = analyse(store, config, nowMs);
+      const cif = configInForce(store, config, nowMs);
+      const status = readStatus(store, cif, nowMs);
+      const a = analyse(store, cif.config, nowMs);
       const snapshot = readCountersSnapshot(store);
       if (optFlag(ctx.args, 'json')) {
         ctx.stdout.write(`${jsonText(statsJson(status, a, snapshot))}\n`);
@@ -82,6 +90,11 @@ export const statsCommand: Command = {
       const hour = trend(a.samples, nowMs, 'hour');
       const out = [
         ...statusLines(status),
+        '',
+        ...(status.config === null ? [] : wrap(`Config in force: ${status.config.file}, generation ${status.config.generation}, loaded ${formatDateTime(status.config.loadedAtMs)}`, 80, '  ')),
+        ...(status.configProblem === null ? [] : wrap(status.configProblem, 80, '  ')),
+        `Alerts (${status.alerts.length}):`,
+        ...alertLines(status.alerts, 78).map((l) => `  ${l}`),
         '',
         `Registrations, last hour (per minute, now ${a.registered}):`,
         ...columnChart(hour.map((p) => p.registered), 6, formatClock(hour[0]!.atMs), formatClock(nowMs)),

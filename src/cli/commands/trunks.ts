@@ -1,23 +1,32 @@
 import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { optFlag } from '../args.js';
-import { withStore } from '../context.js';
-import { noPositionals } from './list.js';
-import { trunkJson, trunksTable, trunkViews } from '../../console/trunks.js';
-import { jsonText } from '../../ops/sanitize.js';
+import { optFlag, UsageError } from '../args.js';
+import { CommandError, withStore } from '../context.js';
+import { configInForce } from '../../console/config-follow.js';
+import { trunkDetails, trunkJson, trunksTable, trunkViews } from '../../console/trunks.js';
+import { displayText, jsonText } from '../../ops/sanitize.js';
 
 export const trunksCommand: Command = {
   name: 'trunks',
-  usage: '[--json]',
-  summary: 'outbound registration state of each trunk',
+  usage: '[NAME] [--json]',
+  summary: 'outbound registration state of each trunk (NAME: that one in full)',
   options: [{ name: 'json', help: 'a JSON array' }, DATA_DIR_OPTION],
   async run(ctx) {
-    noPositionals(ctx.args);
-    return withStore(ctx, (store, config) => {
-      const views = trunkViews(store, config);
+    if (ctx.args.positionals.length > 1) throw new UsageError(`unexpected argument '${ctx.args.positionals[1]}'`);
+    const name = ctx.args.positionals[0];
+    return withStore(ctx, (store, own) => {
+      const nowMs = Date.now();
+      // The trunks of the config the running service has in force, not only of the file given (issue 16).
+      const cif = configInForce(store, own, nowMs);
+      if (cif.problem !== null) ctx.stderr.write(`sipreg: ${displayText(cif.problem)}\n`);
+      const config = cif.config;
+      const all = trunkViews(store, config);
+      const views = name === undefined ? all : all.filter((v) => v.name === name);
+      if (name !== undefined && views.length === 0) throw new CommandError(`no trunk ${name} in the config in force`);
       if (optFlag(ctx.args, 'json')) ctx.stdout.write(`${jsonText(views.map((v) => trunkJson(v, config)))}\n`);
       else if (views.length === 0) ctx.stdout.write('no trunks configured\n');
-      else ctx.stdout.write(`${trunksTable(views, Date.now()).join('\n')}\n`);
+      else if (name !== undefined) ctx.stdout.write(`${trunkDetails(views[0]!, config, nowMs).join('\n')}\n`);
+      else ctx.stdout.write(`${trunksTable(views, nowMs).join('\n')}\n`);
       return 0;
     });
   },
