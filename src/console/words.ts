@@ -10,9 +10,20 @@ import type { Trunk } from '../config/types.js';
 
 const STATUS_AT_START = /^(\d{3})\b/;
 
-/** `digest response for user 1003@ did not match (no such account)` → `1003@`; null when absent. */
+/**
+ * The digest username a refusal names, or null: `digest response for user 1003@ did not match (...)`
+ * and `digest user 1003@ does not own AOR 1003` (the registrar has written both) → `1003@`.
+ */
 function digestUser(detail: string): string | null {
-  return /digest response for user (\S+) did not match/.exec(detail)?.[1] ?? null;
+  return /digest (?:response for )?user (\S+) (?:did not match|does not own AOR)/.exec(detail)?.[1] ?? null;
+}
+
+/**
+ * Whether a refusal says the digest username is no account: "no such account", or a username that
+ * cannot be one (an `@` in it: sipsak's `1003@`; config numbers are SIP user parts, which hold none).
+ */
+function userIsNoAccount(detail: string, user: string | null): boolean {
+  return /\(no such account\)/.test(detail) || (user !== null && user.includes('@'));
 }
 
 function isSipsak(userAgent: string): boolean {
@@ -27,7 +38,7 @@ export function eventWords(e: EventRecord): string {
   let words: string | null = null;
   if (e.type === 'locked_out') words = 'suspended';
   else if (/wrong password/.test(d)) words = 'wrong password';
-  else if (/\(no such account\)/.test(d)) {
+  else if (userIsNoAccount(d, digestUser(d))) {
     const user = digestUser(d);
     words = user === null || user === e.number ? 'unknown number' : `unknown user ${user}`;
   } else if (/not in allow|outside \S*allow|not allowed/.test(d)) words = 'source not allowed';
@@ -38,6 +49,7 @@ export function eventWords(e: EventRecord): string {
   else if (/^404\b/.test(d)) words = 'domain not served';
   else if (/^420\b/.test(d)) words = 'unsupported extension';
   else if (/Out of Order/.test(d)) words = 'out-of-order CSeq';
+  else if (/digest uri .* is not the Request-URI/.test(d)) words = 'digest uri mismatch';
   else if (/^500\b/.test(d)) words = 'server error';
   else if (/^400\b/.test(d)) words = 'malformed request';
   if (words === null) {
@@ -56,8 +68,8 @@ export function eventWords(e: EventRecord): string {
 export function eventHint(e: EventRecord): string | null {
   const d = e.detail;
   const sipsak = isSipsak(e.userAgent);
-  if (/\(no such account\)/.test(d)) {
-    const user = digestUser(d);
+  const user = digestUser(d);
+  if (userIsNoAccount(d, user)) {
     if (user !== null && user !== e.number) {
       const fix = sipsak ? `sipsak needs -u ${e.number}` : `set the phone's authentication user to ${e.number}`;
       return `digest username \`${user}\` is not an account; ${fix}`;
