@@ -141,7 +141,10 @@ t.test('reading commands work while the config on disk is invalid; check names t
   for (const args of [['show', '1001'], ['events'], ['stats'], ['lockouts'], ['trunks']]) {
     const r = runSipreg([...args, '-c', file]);
     t.equal(r.status, 0, `${args[0]} works`);
-    t.equal(r.stderr, warning.replace('sipreg list', `sipreg ${args[0]}`), `${args[0]} warns once`);
+    // The warning once, first; a command that shows the config in force may add its own note after it.
+    const own = warning.replace('sipreg list', `sipreg ${args[0]}`);
+    t.ok(r.stderr.startsWith(own), `${args[0]} warns first`);
+    t.equal(r.stderr.split(own).length - 1, 1, `${args[0]} warns once`);
   }
   t.match(runSipreg(['show', '1001', '-c', file]).stdout, /Number +1001/);
   const unregister = runSipreg(['unregister', '1001', '-c', file]);
@@ -265,7 +268,7 @@ t.test('logs: JSON by default, readable lines with --log-format pretty and on a 
   const port = await freeUdpPort();
   const file = writeConfig(config(port));
   const dataDir = join(dirname(file), 'data');
-  const pretty = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO {2}sipreg started version=\S+ commit=\S+ config=\S+ dataDir=\S+ listen=\["127\.0\.0\.1:\d+"\]\r?$/;
+  const pretty = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO {2}sipreg started version=\S+ commit=\S+ config=\S+ configGeneration=\d+ dataDir=\S+ listen=\["127\.0\.0\.1:\d+"\]\r?$/;
 
   const json = await startService(t, file);
   json.kill('SIGTERM');

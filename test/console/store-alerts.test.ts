@@ -24,7 +24,7 @@ t.test('store nearly full, then store writes failing, in stats; freeing space cl
   t.teardown(() => { try { execFileSync('umount', ['-l', mnt]); } catch { /* already gone */ } });
   const numbers = Array.from({ length: 3000 }, (_, i) => String(500000 + i));
   const accounts = 'accounts:\n' + numbers.map((n) => `  - { number: "${n}", auth_mode: ip, allow: ["127.0.0.0/8"] }`).join('\n') + '\n';
-  const svc = await startService('params:\n  SS_REGISTER_RATE_PER_IP: 0\n  SS_ENDPOINT_EXPIRE_JITTER: 0\n' + accounts, { dir });
+  const svc = await startService('params:\n  SS_STORE_FLUSH_INTERVAL: 1\n  SS_REGISTER_RATE_PER_IP: 0\n  SS_ENDPOINT_EXPIRE_JITTER: 0\n' + accounts, { dir });
   await svc.kill('SIGTERM');
   writeFileSync(svc.configFile, readFileSync(svc.configFile, 'utf8').replace(`data_dir: ${svc.dataDir}`, `data_dir: ${join(mnt, 'data')}`));
   await svc.restart();
