@@ -159,7 +159,7 @@ export async function runService(opts: RunOptions): Promise<number> {
       }
       config = { ...nextConfig, dataDir: previous.dataDir, sip: { ...nextConfig.sip, listen: previous.sip.listen } };
       log.level = config.logLevel;
-      writes.setInterval(config.params.storeFlushIntervalS);
+      writes.changeInterval(config.params.storeFlushIntervalS);
       for (const c of started) await c.reload(config, previous);
       await recordConfig(next.sha256);
       log.info({ reason, accounts: config.accounts.length, trunks: config.trunks.length, generation }, 'config reloaded');

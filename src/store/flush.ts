@@ -121,7 +121,7 @@ export class StoreFlush {
   }
 
   /** A new interval (config reload): from the next flush on. */
-  setInterval(intervalS: number): void {
+  changeInterval(intervalS: number): void {
     const ms = intervalS * 1000;
     if (ms === this.intervalMs) return;
     this.intervalMs = ms;
