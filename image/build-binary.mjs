@@ -63,7 +63,15 @@ function run(cmd, args, opts = {}) {
 }
 function stripTool() {
   if (arch === process.arch) return 'strip';
-  return arch === 'arm64' ? 'aarch64-linux-gnu-strip' : 'x86_64-linux-gnu-strip'; // binutils-<target>-linux-gnu
+  const triplet = arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
+  const tool = `${triplet}-strip`;
+  // A cross build needs the target's binutils; installed here when missing, as build-image.sh does for its tools.
+  if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) {
+    log(`installing binutils-${triplet} for ${tool}`);
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', `binutils-${triplet}`],
+      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  return tool;
 }
 // Writes through a temporary name so an interrupted build never leaves a half file under the final name.
 function replaceFile(tmp, final) {
