@@ -15,3 +15,7 @@ export * from './samples.js';
 export * from './trunks.js';
 export * from './commands.js';
 export * from './flush.js';
+export * from './space.js';
+export * from './budget.js';
+export * from './limits.js';
+export * from './compact.js';
