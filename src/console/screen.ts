@@ -14,9 +14,12 @@ export interface Screen {
   readonly menu: readonly string[];
 }
 
-/** Lines around the body: 2 status, 1 title, menu, 1 message, 1 prompt. */
+/** Status lines on every screen: the figures, the service or an alert, the store. */
+export const STATUS_ROWS = 3;
+
+/** Lines around the body: STATUS_ROWS status, 1 title, menu, 1 message, 1 prompt. */
 export function bodyRows(screen: Screen, rows = SCREEN_ROWS): number {
-  return Math.max(1, rows - 2 - 1 - (screen.head?.length ?? 0) - screen.menu.length - 1 - 1);
+  return Math.max(1, rows - STATUS_ROWS - 1 - (screen.head?.length ?? 0) - screen.menu.length - 1 - 1);
 }
 
 export function pageCount(screen: Screen, rows = SCREEN_ROWS): number {
@@ -34,7 +37,7 @@ export function renderScreen(status: readonly string[], screen: Screen, page: nu
   const pageText = pages > 1 ? `page ${p + 1}/${pages}` : '';
   const title = `== ${screen.title} ==`;
   const lines = [
-    ...status.slice(0, 2),
+    ...status.slice(0, STATUS_ROWS),
     pageText === '' ? title : `${cut(title, cols - pageText.length - 1).padEnd(cols - pageText.length)}${pageText}`,
     ...(screen.head ?? []),
     ...screen.body.slice(p * per, p * per + per),
