@@ -13,6 +13,7 @@ import { eventsCommand } from './commands/events.js';
 import { lockoutsCommand } from './commands/lockouts.js';
 import { unlockCommand } from './commands/unlock.js';
 import { statsCommand } from './commands/stats.js';
+import { compactCommand } from './commands/compact.js';
 import { versionLine } from '../version.js';
 import type { Writable } from 'node:stream';
 
@@ -29,6 +30,7 @@ export const commands: readonly Command[] = [
   lockoutsCommand,
   unlockCommand,
   statsCommand,
+  compactCommand,
   paramsCommand,
 ];
 

@@ -1,6 +1,6 @@
 import { loadConfig, formatProblem } from '../config/index.js';
 import type { Config } from '../config/types.js';
-import { openStore, StoreError, StoreFlush, appendEvent, isStoreCommitFailure, type Store } from '../store/index.js';
+import { compactStore, openStore, StoreError, StoreFlush, appendEvent, isStoreCommitFailure, type Store } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { createLogger, flushLog, type Logger } from '../log.js';
 import type { Component, ServiceContext } from './component.js';
@@ -38,9 +38,17 @@ export async function runService(opts: RunOptions): Promise<number> {
   }
   let config = withOverride(loaded.config, opts.dataDirOverride);
   const log = createLogger(config.logLevel);
+  // Before the store is opened: give back the disk pruned history left in the file (issue 19), when
+  // more than half of it is free and no other process has the store open.
+  try {
+    const c = await compactStore(config.dataDir, { whenSparse: true });
+    if (c.compacted) log.info({ beforeBytes: c.beforeBytes, afterBytes: c.afterBytes, ms: c.ms }, `store compacted at start: ${c.reason}`);
+  } catch (err) {
+    log.warn({ err: errorText(err) }, 'store not compacted at start');
+  }
   let store: Store;
   try {
-    store = openStore(config.dataDir);
+    store = openStore(config.dataDir, { budgetMiB: config.params.storeMaxMiB });
   } catch (err) {
     if (err instanceof StoreError) {
       opts.stderr.write(`sipreg: ${err.message}\n`);
