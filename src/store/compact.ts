@@ -76,7 +76,8 @@ function fsyncPath(path: string): void {
 /** Entries of every table, by name, for comparing a copy with its original. */
 function entryCounts(root: ReturnType<typeof open>): Map<string, number> {
   const out = new Map<string, number>();
-  for (const name of root.getKeys()) {
+  // Names first: opening a table inside the walk would end the read transaction the walk runs in.
+  for (const name of [...root.getKeys()]) {
     if (typeof name !== 'string') continue;
     const db = root.openDB({ name, create: false } as never) as ReturnType<typeof open> | undefined;
     if (db !== undefined) out.set(name, (db.getStats() as { entryCount: number }).entryCount);
@@ -98,7 +99,7 @@ export async function compactStore(dataDir: string, opts: { whenSparse: boolean 
   refuseIfHeld(dataDir);
   const store = openStore(dataDir);
   let open_ = true;
-  const tmp = join(dataDir, 'compact.tmp');
+  const tmp = join(dataDir, 'compacting'); // no extension: lmdb-js would take a name with one for a file
   try {
     const f = measureStore(store);
     const usedBytes = f.usedPages * f.pageSize;
@@ -116,7 +117,7 @@ export async function compactStore(dataDir: string, opts: { whenSparse: boolean 
     try {
       await store.root.backup(tmp, true);
       // The copy holds every entry of every table, or it does not replace anything.
-      const copy = open({ path: tmp, maxDbs: 16, readOnly: true, compression: false });
+      const copy = open({ path: tmp, noSubdir: false, maxDbs: 16, readOnly: true, compression: false });
       const want = entryCounts(store.root);
       const got = entryCounts(copy);
       await copy.close();

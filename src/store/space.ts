@@ -50,7 +50,8 @@ function tableStats(store: Store): Map<string, DbStats> {
   if (byName === undefined) { byName = new Map(); handles.set(store, byName); }
   const out = new Map<string, DbStats>();
   // The root database lists the named ones (LMDB keeps each table's record under its name there).
-  for (const key of store.root.getKeys()) {
+  // Names first: opening a table inside the walk would end the read transaction the walk runs in.
+  for (const key of [...store.root.getKeys()]) {
     if (typeof key !== 'string') continue;
     let db = byName.get(key);
     if (db === undefined) {
