@@ -32,9 +32,9 @@ export const storeLimits = {
   spaceCheckIntervalMs: 1_000,
   // History values removed in one prune transaction at most. The removal runs on the event loop inside
   // the write transaction (lmdb-js runs transaction callbacks on the main thread) and the registrar's
-  // next commit waits for it: 256 values (a value holds the rows of one commit) take well under a
+  // next commit waits for it: 128 values (a value holds the rows of one commit) take about a
   // millisecond (the soak's figures are in README "Store size").
-  pruneBatchValuesMax: 256,
+  pruneBatchValuesMax: 128,
   // bytes of history removed in one prune transaction at most: 1 MiB frees 256 pages, whose freelist
   // entry the commit writes; more per commit would only make that commit slower to reach the disk.
   pruneBatchBytesMax: 1 * MiB,
