@@ -10,10 +10,10 @@ export const storeLimits = {
   // large as the used part of the store and sits beside it until it replaces the file.
   budgetAutoFileSystemShare: 0.5,
   // bytes; the auto budget is never more than this. At the defaults the store holds at most
-  // SS_EVENT_MAX (1,000,000) history rows, ~250 MiB at the ~250 B of page space a registration's row
-  // takes (README "Store size"), and the bindings of the largest site sipreg is sized for (100,000
-  // phones, ~60 MiB with their expiry index): 1 GiB holds both with room. A bigger store only makes the
-  // compacting copy (start-up, `sipreg compact`) and backups slower; an operator who wants more says so.
+  // SS_EVENT_MAX (1,000,000) history rows, ~240 MiB at the ~250 B of page space a row takes (README
+  // "Store size"), and the bindings of the largest site sipreg is sized for (100,000 phones, ~33 MiB
+  // with their expiry index): 1 GiB holds both with room. A bigger store only makes the compacting copy
+  // (start-up, `sipreg compact`) and backups slower; an operator who wants more says so.
   budgetAutoMaxBytes: 1024 * MiB,
   // bytes; the smallest budget (SS_STORE_MAX_MB's minimum, and the auto one on a tiny file system):
   // the reserve below plus a few thousand history rows.

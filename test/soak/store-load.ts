@@ -44,6 +44,8 @@ export interface SoakFigures {
   readonly responsesDuringPrune: number;
   readonly pruneStartedAfterS: number | null;
   readonly serviceRssMaxBytes: number;
+  /** RSS at the end by kind: anonymous, file-backed, shared memory (the store's pages on a tmpfs count here). */
+  readonly serviceRssParts: { anon: number; file: number; shmem: number };
   readonly wallS: number;
 }
 
@@ -78,6 +80,13 @@ async function stats(configFile: string): Promise<{ store: StoreJson; counters: 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** RSS by kind (/proc/PID/status): anonymous (heap, buffers), file-backed (the executable), shared memory (a mapped tmpfs file). */
+function rssParts(pid: number): { anon: number; file: number; shmem: number } {
+  const text = (() => { try { return readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { return ''; } })();
+  const kib = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) * 1024;
+  return { anon: kib('RssAnon'), file: kib('RssFile'), shmem: kib('RssShmem') };
 }
 
 function rssBytes(pid: number): number {
@@ -204,6 +213,7 @@ export async function runStoreSoak(o: SoakOptions): Promise<SoakFigures> {
     await new Promise((r) => setTimeout(r, 6_000)); // one flush: the record holds the last prune figures
     clearInterval(fsTimer);
     const run = sippStats(runDir);
+    const parts = rssParts(pid);
     const final = await stats(configFile);
     if (final === null) throw new Error(`stats failed; service log: ${serviceLog.join('').slice(-2000)}`);
     const list = await cli(configFile, ['list', '--json']);
@@ -222,7 +232,7 @@ export async function runStoreSoak(o: SoakOptions): Promise<SoakFigures> {
       p50Ms: percentile(all, 50), p99Ms: percentile(all, 99), maxMs: all.at(-1) ?? NaN,
       p99DuringPruneMs: percentile(during, 99), responsesDuringPrune: during.length,
       pruneStartedAfterS: pruneStartedMs === null ? null : Math.max(0, Math.round((pruneStartedMs - startedMs) / 1000)),
-      serviceRssMaxBytes: rssMax, wallS,
+      serviceRssMaxBytes: rssMax, serviceRssParts: parts, wallS,
     };
   } finally {
     if (service !== null && service.exitCode === null) {
@@ -249,6 +259,7 @@ export function soakReport(o: SoakOptions, f: SoakFigures): string[] {
     `  prune: ${s.prune?.rows ?? 0} rows in ${s.prune?.batches ?? 0} transactions, ${s.prune?.batch_ms_avg ?? '-'} ms each on average on the event loop, largest ${s.prune?.batch_ms_max ?? '-'} ms` +
       `; pruning from ${f.pruneStartedAfterS === null ? '-' : `${f.pruneStartedAfterS} s`}`,
     `  REGISTER (401 round trip + 200, SIPp): p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms; p99 while pruning ${f.p99DuringPruneMs} ms over ${f.responsesDuringPrune} registrations`,
-    `  service memory: RSS at most ${mib(f.serviceRssMaxBytes)}; at the end RSS ${mib(s.service_memory?.rss_bytes ?? 0)}, heap ${mib(s.service_memory?.heap_used_bytes ?? 0)} used`,
+    `  service memory: RSS at most ${mib(f.serviceRssMaxBytes)}; at the end ${mib(f.serviceRssParts.anon)} anonymous + ${mib(f.serviceRssParts.file)} file-backed + ` +
+      `${mib(f.serviceRssParts.shmem)} shared (the mapped store, on tmpfs); V8 heap ${mib(s.service_memory?.heap_used_bytes ?? 0)} used of ${mib(s.service_memory?.heap_total_bytes ?? 0)}`,
   ];
 }
