@@ -61,5 +61,3 @@ assert(storeLimits.pruneBatchBytesMax >= 64 * 1024); // a registrar value (one c
 assert(storeLimits.pruneBatchesPerRoundMax * storeLimits.pruneBatchBytesMax >= storeLimits.budgetAutoMaxBytes);
 assert(storeLimits.compactFreeShare >= 0.5 && storeLimits.compactFreeShare < 1);
 assert(storeLimits.mapSizeBudgetFactor >= 1);
-
-export const MIB = MiB;
