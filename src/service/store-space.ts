@@ -41,10 +41,14 @@ export class StoreSpaceKeeper {
     this.store = ctx.store;
   }
 
-  /** The first look (and prune) before anything answers; then every spaceCheckIntervalMs. */
+  /**
+   * The first look before anything answers: the gate is set at once (the file system check runs
+   * synchronously in tick()); its prune, however long a lowered budget makes it, goes on in the
+   * background. Then a look every spaceCheckIntervalMs.
+   */
   async start(): Promise<void> {
     this.setBudget();
-    await this.tick();
+    void this.tick();
     this.timer = setInterval(() => { void this.tick(); }, storeLimits.spaceCheckIntervalMs);
     this.timer.unref();
   }

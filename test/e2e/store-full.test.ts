@@ -92,8 +92,9 @@ t.test('a file system filled from outside: history stops first, bindings keep re
   // The file system filled from outside to under the reserve: history stops, the alert shows.
   const filler = join(mnt, 'filler');
   fill(filler, before.reserve_bytes / 2);
-  const full = await until('store full', () => { const s = storeOf(svc); return s.full ? s : null; });
-  t.ok(full.free_pages * full.page_size >= full.reserve_bytes, `history pruned until the reserve is free inside the store file (${full.free_pages} free pages)`);
+  await until('store full', () => (storeOf(svc).full ? true : null));
+  const roomy = await until('the reserve free inside the file', () => { const s = storeOf(svc); return s.free_pages * s.page_size >= s.reserve_bytes ? s : null; });
+  t.ok(roomy.history_rows < before.history_rows, `history pruned until the reserve is free inside the store file (${roomy.free_pages} free pages, ${before.history_rows} -> ${roomy.history_rows} rows)`);
   const events = JSON.parse(svc.cli(['events', '--json', '--type', 'store_full']).stdout) as { detail: string }[];
   t.equal(events.length, 1, 'one store_full event');
   t.match(events[0]?.detail, /nearly full.*history writes stopped/);

@@ -12,7 +12,7 @@ import { StoreError, compactStore, readService, openStore, serviceRunning } from
 export const compactCommand: Command = {
   name: 'compact',
   usage: '',
-  summary: 'give the free pages of the store file back to the disk (the service must be stopped)',
+  summary: 'give the store file\'s free pages back to the disk (service stopped)',
   options: [DATA_DIR_OPTION],
   async run(ctx) {
     noPositionals(ctx.args);

@@ -5,7 +5,7 @@ import { withStore } from '../context.js';
 import { noPositionals } from './list.js';
 import { analyse, trend, type Analysis, type Rates, type TrendWindow } from '../../stats/analysis.js';
 import { readCountersSnapshot } from '../../stats/sampler.js';
-import { formatBytes, readStatus, statusLines, storeFullText, type Status } from '../../console/status.js';
+import { formatBytes, readStatus, statusLines, type Status } from '../../console/status.js';
 import { storeLimits, type StoreReport } from '../../store/index.js';
 import { columnChart } from '../../console/chart.js';
 import { formatClock, formatDateTime, isoOrNull } from '../../console/format.js';
@@ -79,22 +79,22 @@ export function storeLines(r: StoreReport | null): string[] {
   const b = (x: number): string => formatBytes(x, true);
   const out = [
     'Store:',
-    `  file          ${b(f.fileBytes)}, ${n(f.filePages)} pages of ${f.pageSize} B: ${n(f.usedPages)} used (${b(f.usedPages * f.pageSize)}), ` +
-      `${n(f.freePages)} free (${b(f.freePages * f.pageSize)})`,
-    `  budget        ${b(r.budgetBytes)}${r.budgetAuto ? ` (auto: SS_STORE_MAX_MB 0, file system ${b(r.fileSystem.totalBytes)})` : ' (SS_STORE_MAX_MB)'}, ` +
-      `${b(r.reserveBytes)} of it kept for binding changes`,
+    `  file          ${b(f.fileBytes)}: ${n(f.usedPages)} pages used (${b(f.usedPages * f.pageSize)}), ${n(f.freePages)} free (${b(f.freePages * f.pageSize)})`,
+    `  page size     ${f.pageSize} B, ${n(f.filePages)} pages in the file`,
+    `  budget        ${b(r.budgetBytes)}${r.budgetAuto ? ' (auto: half the file system, at most 1 GiB)' : ' (SS_STORE_MAX_MB)'}`,
+    `  reserve       ${b(r.reserveBytes)} kept for binding changes`,
     `  history       ${n(f.historyRows)} rows in ${n(f.historyPages)} pages (${b(f.historyPages * f.pageSize)})`,
     `  file system   ${b(r.fileSystem.freeBytes)} free of ${b(r.fileSystem.totalBytes)}`,
   ];
   const svc = r.service;
   if (svc !== null) {
     out.push(`  pruned        ${n(svc.prunedRows)} rows in ${n(svc.pruneBatches)} transactions` +
-      (svc.pruneBatches === 0 ? '' : `, ${(svc.pruneBatchMsTotal / svc.pruneBatches).toFixed(3)} ms each on average (largest ${svc.pruneBatchMsMax.toFixed(3)} ms)`));
-    out.push(`  service       RSS ${b(svc.rssBytes)} (counts the pages of the mapped store it has read), heap ${b(svc.heapUsedBytes)} used of ${b(svc.heapTotalBytes)}`);
+      (svc.pruneBatches === 0 ? '' : `, ${(svc.pruneBatchMsTotal / svc.pruneBatches).toFixed(3)} ms each (max ${svc.pruneBatchMsMax.toFixed(3)})`));
+    out.push(`  service RSS   ${b(svc.rssBytes)}: counts the store pages it has read`, `  service heap  ${b(svc.heapUsedBytes)} used of ${b(svc.heapTotalBytes)}`);
   }
-  if (r.full) out.push(`  ALERT         ${storeFullText(r)}${svc === null ? '' : ` (${n(svc.historyRowsNotWritten)} rows not written)`}`);
+  if (r.full) out.push(`  ALERT         store full: history paused${svc === null ? '' : `, ${n(svc.historyRowsNotWritten)} rows not written`}`);
   if (f.freePages > f.filePages * storeLimits.compactFreeShare && f.fileBytes >= storeLimits.compactFileMinBytes) {
-    out.push(`  compact       more than half of the file is free: the service gives it back at its next start, or stop it and run sipreg compact`);
+    out.push('  compact       over half the file is free: given back at the next start,', '                or stop the service and run sipreg compact');
   }
   return out;
 }
