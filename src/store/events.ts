@@ -291,6 +291,7 @@ export function pruneHistoryIn(store: Store, l: PruneLimits, pageSize: number): 
  * bound, oldest first, at most batchMax values in one write transaction. Resolves to how many rows went.
  */
 export function pruneEvents(store: Store, nowMs: number, retentionDays: number, countMax: number, batchMax = 10_000): Promise<number> {
+  // No byte bound here, so the page size only feeds the (unused) byte estimate.
   return store.root.transaction(() => pruneHistoryIn(store, {
     cutoffMs: nowMs - retentionDays * 86_400_000, countMax, bytesToFree: 0, valuesMax: batchMax, bytesMax: Number.POSITIVE_INFINITY,
   }, 4096).rows) as Promise<number>;

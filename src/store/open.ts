@@ -62,7 +62,7 @@ export interface Store {
 
 /**
  * This process's gate on history writes: the service closes it while the file system is nearly full,
- * so history stops before a binding change finds no room (service/housekeeping.ts). Every history
+ * so history stops before a binding change finds no room (service/store-space.ts). Every history
  * writer goes through events.ts (EventWriter.putIn, appendEvent), which looks here.
  */
 export interface SpaceGate {
