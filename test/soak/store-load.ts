@@ -135,6 +135,8 @@ export async function runStoreSoak(o: SoakOptions): Promise<SoakFigures> {
   mkdirSync(mnt);
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${o.fileSystemMiB}m`, 'tmpfs', mnt]);
   let service: ChildProcess | null = null;
+  let fsTimer: NodeJS.Timeout | undefined;
+  let polling = false;
   try {
     const port = await freeUdpPort();
     const configFile = join(dir, 'sipreg.yaml');
@@ -178,12 +180,12 @@ export async function runStoreSoak(o: SoakOptions): Promise<SoakFigures> {
     const startedMs = Date.now();
     let minFree = Number.POSITIVE_INFINITY;
     let rssMax = 0;
-    const fsTimer = setInterval(() => {
+    fsTimer = setInterval(() => {
       const s = statfsSync(mnt);
       minFree = Math.min(minFree, s.bavail * s.bsize);
       rssMax = Math.max(rssMax, rssBytes(pid));
     }, 100);
-    let polling = true;
+    polling = true;
     let historyBytesMax = 0;
     let fileBytesMax = 0;
     let fullSeen = false;
@@ -235,9 +237,20 @@ export async function runStoreSoak(o: SoakOptions): Promise<SoakFigures> {
       serviceRssMaxBytes: rssMax, serviceRssParts: parts, wallS,
     };
   } finally {
-    if (service !== null && service.exitCode === null) {
-      service.kill('SIGTERM');
-      await new Promise((r) => { const t = setTimeout(r, 10_000); service!.once('exit', () => { clearTimeout(t); r(null); }); });
+    polling = false;
+    clearInterval(fsTimer);
+    const svc = service as ChildProcess | null;
+    if (svc !== null && svc.exitCode === null && svc.signalCode === null) {
+      const exited = new Promise((r) => svc.once('exit', r));
+      svc.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise((r) => { timer = setTimeout(() => r(false), 40_000); });
+      const stopped = await Promise.race([exited.then(() => true), late]);
+      clearTimeout(timer);
+      if (stopped !== true) {
+        svc.kill('SIGKILL');
+        await exited;
+      }
     }
     try { execFileSync('umount', ['-l', mnt]); } catch { /* already gone */ }
   }
