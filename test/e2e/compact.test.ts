@@ -6,7 +6,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startService } from './service.js';
 import { tmpDir } from '../helpers/sipreg.js';
-import { sparseStore } from '../store/sparse-store.js';
+import { sparseStore } from '../store/fixtures/sparse-store.js';
 
 t.test('compaction at start, and sipreg compact only with the service stopped', async (t) => {
   const dir = tmpDir('sipreg-compact-e2e-');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bindingCount, compactStore, historyRows, measureStore, openStore, putBinding, queryEvents, storeHolders, type Store } from '../../src/store/index.js';
 import { binding } from '../console/fixtures/seed.js';
-import { sparseStore } from './sparse-store.js';
+import { sparseStore } from './fixtures/sparse-store.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'sipreg-compact-'));
 
