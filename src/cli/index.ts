@@ -17,6 +17,7 @@ import { unlockCommand } from './commands/unlock.js';
 import { statsCommand } from './commands/stats.js';
 import { helpCommand } from './commands/help.js';
 import { commandHelp, usageText } from './help.js';
+import { compactCommand } from './commands/compact.js';
 import { versionLine } from '../version.js';
 import { displayText } from '../ops/sanitize.js';
 import type { Writable } from 'node:stream';
@@ -34,6 +35,7 @@ export const commands: readonly Command[] = [
   lockoutsCommand,
   unlockCommand,
   statsCommand,
+  compactCommand,
   paramsCommand,
   helpCommand(() => commands),
 ];

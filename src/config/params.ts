@@ -19,13 +19,15 @@ interface ParamSpecBase {
   readonly origin: ParamOrigin;     // 'manual': the operators' manual; 'sipreg': ours
 }
 
-/** An integer in min..max; with `zeroOff`, 0 is also accepted and means "off". */
+/** An integer in min..max; with `zeroOff`, 0 is also accepted and means "off" (or what `zeroMeans` says). */
 export interface IntParamSpec extends ParamSpecBase {
   readonly kind: 'int';
   readonly default: number;
   readonly min: number;
   readonly max: number;
   readonly zeroOff: boolean;
+  /** What 0 means when accepted: `off`, or e.g. `auto`. */
+  readonly zeroMeans: string;
 }
 
 /** On/Off; also 1/0, true/false, yes/no in any case, and YAML booleans. */
@@ -62,8 +64,8 @@ type Base = Omit<ParamSpecBase, 'origin'>;
 const manual = 'manual' as const;
 const ours = 'sipreg' as const;
 
-function int(base: Base, origin: ParamOrigin, defaultValue: number, min: number, max: number, zeroOff = false): IntParamSpec {
-  return { ...base, origin, kind: 'int', default: defaultValue, min, max, zeroOff };
+function int(base: Base, origin: ParamOrigin, defaultValue: number, min: number, max: number, zeroOff = false, zeroMeans = 'off'): IntParamSpec {
+  return { ...base, origin, kind: 'int', default: defaultValue, min, max, zeroOff, zeroMeans };
 }
 function onOff(base: Base, origin: ParamOrigin, defaultValue: boolean): SwitchParamSpec {
   return { ...base, origin, kind: 'switch', default: defaultValue };
@@ -164,6 +166,12 @@ export const paramSpecs: readonly ParamSpec[] = [
   // measured) instead of ~53 KB each; a phone waits at most 50 ms more for its 200.
   int({ name: 'SS_STORE_COMMIT_WINDOW_MS', field: 'storeCommitWindowMs', unit: 'ms',
     description: 'least time between the starts of two commits of changes, so a storm shares them; 0 = off' }, ours, 50, 1, 1000, true),
+  // Issue 19: history and samples live within this; bindings, lockouts and trunk state are never pruned
+  // and keep a reserve (README "Store size"). Auto: half the data_dir's file system, at most 1024 MiB
+  // (store/limits.ts says why). The minimum holds the reserve and a few thousand history rows.
+  int({ name: 'SS_STORE_MAX_MB', field: 'storeMaxMiB', unit: 'MiB',
+    description: 'store size limit: history is pruned oldest first to stay within it; 0 = auto (half the data_dir file system, at most 1024)' },
+  ours, 0, 4, 1_048_576, true, 'auto'),
 ];
 
 /** By YAML name. */
@@ -206,8 +214,8 @@ export function parseInteger(input: unknown): number | null {
 
 /** `30..600` (with `0 (off) or` in front when 0 means off), as etc/sipreg.yaml's comments write it, for
  *  `must be ...` messages. */
-export function rangeText(min: number, max: number, zeroOff = false): string {
-  return `${zeroOff ? '0 (off) or ' : ''}${min}..${max}`;
+export function rangeText(min: number, max: number, zeroOff = false, zeroMeans = 'off'): string {
+  return `${zeroOff ? `0 (${zeroMeans}) or ` : ''}${min}..${max}`;
 }
 
 /** A value as a message shows it: strings quoted, the rest as YAML would print them. */
@@ -236,7 +244,7 @@ export function parseParamValue(spec: ParamSpec, input: unknown): ParamParse {
       const n = parseInteger(input);
       if (n === null) return failure('ERR_CONFIG_TYPE', `must be an integer${spec.unit === '' ? '' : ` (${spec.unit})`}. Received ${showValue(input)}`);
       if ((n < spec.min || n > spec.max) && !(spec.zeroOff && n === 0)) {
-        return failure('ERR_CONFIG_RANGE', `must be ${rangeText(spec.min, spec.max, spec.zeroOff)}. Received ${n}`);
+        return failure('ERR_CONFIG_RANGE', `must be ${rangeText(spec.min, spec.max, spec.zeroOff, spec.zeroMeans)}. Received ${n}`);
       }
       return { value: n, code: null, message: null };
     }
@@ -296,7 +304,7 @@ export function formatParamValue(spec: ParamSpec, value: ParamValue): string {
 /** The accepted values in words: `20..86400`, `0 (off), 5..600`, `On/Off`, `Ignore/Id/None`. */
 export function formatParamRange(spec: ParamSpec): string {
   switch (spec.kind) {
-    case 'int': return `${spec.zeroOff ? '0 (off), ' : ''}${spec.min}..${spec.max}`;
+    case 'int': return `${spec.zeroOff ? `0 (${spec.zeroMeans}), ` : ''}${spec.min}..${spec.max}`;
     case 'switch': return 'On/Off';
     case 'enum': return spec.options.map((o) => o.text).join('/');
     case 'expiry': return `Auto, ${spec.min}..${spec.max}`;

@@ -94,6 +94,7 @@ export interface Params {
   readonly eventCountMax: number;               // SS_EVENT_MAX: history rows kept at most
   readonly storeFlushIntervalS: number;         // SS_STORE_FLUSH_INTERVAL: write-back of refreshes and periodic writes
   readonly storeCommitWindowMs: number;         // SS_STORE_COMMIT_WINDOW_MS: least spacing of change commits, 0 = off
+  readonly storeMaxMiB: number;                // SS_STORE_MAX_MB: store size limit, 0 = auto
 }
 
 export interface Config {

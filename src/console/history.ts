@@ -9,6 +9,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'rejected', 'auth_failed', 'locked_out', 'unlocked', 'unreachable',
   'trunk_registered', 'trunk_failed', 'trunk_unregistered', 'trunk_alert',
   'alert', 'config_reloaded', 'config_refused', 'service_started', 'service_stopped',
+  'store_full', 'store_space_back',
 ];
 
 /** The failed registration log: what the registrar refused. */

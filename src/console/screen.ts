@@ -18,9 +18,12 @@ export interface Screen {
   readonly paging?: 'time';
 }
 
-/** Lines around the body: 2 status, 1 title, menu, 1 message, 1 prompt. */
+/** Status lines on every screen: the figures, the service or an alert, the store. */
+export const STATUS_ROWS = 3;
+
+/** Lines around the body: STATUS_ROWS status, 1 title, menu, 1 message, 1 prompt. */
 export function bodyRows(screen: Screen, rows = SCREEN_ROWS): number {
-  return Math.max(1, rows - 2 - 1 - (screen.head?.length ?? 0) - screen.menu.length - 1 - 1);
+  return Math.max(1, rows - STATUS_ROWS - 1 - (screen.head?.length ?? 0) - screen.menu.length - 1 - 1);
 }
 
 /**
@@ -66,7 +69,7 @@ export function renderScreen(status: readonly string[], screen: Screen, page: nu
   const pageText = pagingText(screen, p, pages);
   const title = `== ${screen.title} ==`;
   const lines = [
-    ...status.slice(0, 2),
+    ...status.slice(0, STATUS_ROWS),
     pageText === '' ? title : `${cut(title, cols - pageText.length - 1).padEnd(cols - pageText.length)}${pageText}`,
     ...(screen.head ?? []),
     ...screen.body.slice(starts[p], starts[p + 1] ?? screen.body.length),

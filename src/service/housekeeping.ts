@@ -1,20 +1,19 @@
 import { hostname } from 'node:os';
 import type { Component, ServiceContext } from './component.js';
-import { pruneEventsIn, type ServiceRecord } from '../store/index.js';
+import { SPACE_KEY, type ServiceRecord } from '../store/index.js';
 import { VERSION } from '../version.js';
-
-/** How often old history rows are pruned; each pass removes a bounded batch. */
-const PRUNE_INTERVAL_MS = 60_000;
+import { StoreSpaceKeeper } from './store-space.js';
 
 /**
- * Heartbeat for the console's "service is down", and the history retention bound. Both are written
- * with the service's periodic flush (store/flush.ts): the heartbeat once per SS_STORE_FLUSH_INTERVAL
- * (the record says so, for readers to judge it), the prune at most once a minute.
+ * Heartbeat for the console's "service is down", and the store's size (store-space.ts: the history
+ * prune in small transactions of its own, the file system check). The heartbeat and the space record
+ * are written with the service's periodic flush (store/flush.ts), once per SS_STORE_FLUSH_INTERVAL
+ * (the record says so, for readers to judge it).
  */
 export function housekeeping(ctx: ServiceContext): Component {
   const startedAtMs = Date.now();
-  let lastPruneMs = Number.NEGATIVE_INFINITY;
   let stopped = false;
+  const space = new StoreSpaceKeeper(ctx);
   const record = (nowMs: number): ServiceRecord => ({
     pid: process.pid, host: hostname(), startedAtMs, heartbeatAtMs: stopped ? 0 : nowMs,
     configFile: ctx.config().file, version: VERSION, beatIntervalMs: ctx.writes.flushIntervalMs,
@@ -22,11 +21,7 @@ export function housekeeping(ctx: ServiceContext): Component {
   ctx.writes.join({
     write(store, nowMs) {
       store.meta.put('service', record(nowMs));
-      if (stopped || nowMs - lastPruneMs < PRUNE_INTERVAL_MS) return;
-      lastPruneMs = nowMs;
-      const p = ctx.config().params;
-      const removed = pruneEventsIn(store, nowMs, p.eventRetentionDays, p.eventCountMax);
-      if (removed > 0) ctx.log.debug({ removed }, 'history pruned');
+      store.meta.put(SPACE_KEY, space.record(nowMs));
     },
   });
   return {
@@ -34,10 +29,12 @@ export function housekeeping(ctx: ServiceContext): Component {
     async start() {
       // The first beat at once: the console sees the service from its start.
       await ctx.store.meta.put('service', record(Date.now()));
+      await space.start();
     },
-    reload() { /* the next flush writes the record with the new config file and interval */ },
+    reload() { space.reload(); /* the next flush writes the record with the new config file and interval */ },
     async stop() {
       stopped = true; // the final flush writes the record with heartbeat 0: stopped
+      await space.stop();
     },
   };
 }

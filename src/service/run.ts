@@ -3,7 +3,7 @@ import { formatProblem } from '../config/index.js';
 import { loadConfigFingerprinted } from '../config/fingerprint.js';
 import type { Config } from '../config/types.js';
 import {
-  openStore, StoreError, StoreFlush, appendEvent, isStoreCommitFailure, recordConfigInForce, takeCommands, type CommandRecord, type Store,
+  compactStore, openStore, StoreError, StoreFlush, appendEvent, isStoreCommitFailure, recordConfigInForce, takeCommands, type CommandRecord, type Store,
 } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { createLogger, flushLog, type LogFormat, type Logger } from '../log.js';
@@ -56,7 +56,10 @@ export async function runService(opts: RunOptions): Promise<number> {
     lease = acquireDataDir(config.dataDir);
     // However the process ends from here (return, process.exit), the pid file goes; after a kill it is stale.
     process.once('exit', () => lease.release());
-    store = openStore(config.dataDir);
+    // Before the store is opened: give back the disk pruned history left in the file, when more than
+    // half of it is free and no other process has it open.
+    await compactAtStart(config.dataDir, log);
+    store = openStore(config.dataDir, { budgetMiB: config.params.storeMaxMiB });
     lease.pinStore();
   } catch (err) {
     if (err instanceof StoreError || err instanceof DataDirError) {
@@ -241,6 +244,16 @@ export async function runService(opts: RunOptions): Promise<number> {
     if (stop !== undefined) onStop(stop);
     else if (early.length > 0) onHup();
   });
+}
+
+/** Compacts a store more than half free (store/compact.ts); a failure is logged, never fatal. */
+async function compactAtStart(dataDir: string, log: Logger): Promise<void> {
+  try {
+    const c = await compactStore(dataDir, { whenSparse: true });
+    if (c.compacted) log.info({ beforeBytes: c.beforeBytes, afterBytes: c.afterBytes, ms: c.ms }, `store compacted at start: ${c.reason}`);
+  } catch (err) {
+    log.warn({ err: errorText(err) }, 'store not compacted at start');
+  }
 }
 
 function warnIfExposed(config: Config, log: Logger): void {

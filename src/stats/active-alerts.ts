@@ -32,7 +32,7 @@ export const LOCKOUT_STORM_MIN = 10;
 export const ANOMALY_SHOWN_MS = 3_600_000;
 
 export type ActiveAlertKind =
-  | 'store_write_failures' | 'store_nearly_full' | 'trunk_credentials' | 'trunk_down' | 'lockout_storm' | AlertKind;
+  | 'store_write_failures' | 'store_full' | 'store_nearly_full' | 'trunk_credentials' | 'trunk_down' | 'lockout_storm' | AlertKind;
 
 export interface ActiveAlert {
   readonly kind: ActiveAlertKind;

@@ -8,8 +8,8 @@
 import { boundedInterval, boundedTimeout } from '../timers.js';
 import type { Component, ServiceContext } from '../service/component.js';
 import {
-  activeLockouts, allTrunkStates, bindingCount, countBindings, minuteOf, pruneSamples, samplesSince,
-  type SampleRecord, type Store,
+  activeLockouts, allTrunkStates, bindingCount, countBindings, minuteOf, pruneSamples, samplesSince, storeReport,
+  type SampleRecord, type Store, type StoreReport,
 } from '../store/index.js';
 import { counters, type Counters } from './counters.js';
 import { ALERT_META_KEY, BASELINE_MINUTES, detectAlerts, suppressRepeats, type AlertKind, type AlertRecord } from './alerts.js';
@@ -128,9 +128,13 @@ export function statsSampler(ctx: ServiceContext): Component {
       const trunks = allTrunkStates(ctx.store);
       let trunksRegistered = 0;
       for (const t of trunks.values()) if (t.state === 'registered') trunksRegistered++;
+      let store: StoreReport | undefined;
+      try { store = storeReport(ctx.store, ctx.config().params.storeMaxMiB, true); } catch { /* left out of this textfile */ }
+      const mem = process.memoryUsage();
       writeTextfile(path, renderTextfile(values, {
         up, startTimeS: Math.floor(startedAtMs / 1000), bindings: bindingCount(ctx.store), bindingsNat: lastNat,
         lockoutsActive: activeLockouts(ctx.store, nowMs).length, trunksRegistered, trunksConfigured: ctx.config().trunks.length,
+        ...(store === undefined ? {} : { store }), memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       }));
     } catch (err) {
       ctx.log.warn({ err: err instanceof Error ? err.message : String(err), path }, 'metrics textfile not written');

@@ -78,6 +78,11 @@ export class EventWriter {
   /** Writes the rows built as one value and counts them; inside a write transaction (the value is copied at once). */
   putIn(store: Store): void {
     if (this.rows === 0) return;
+    if (store.space.historyPaused) {
+      store.space.historyRowsNotWritten += this.rows;
+      this.rows = 0;
+      return;
+    }
     store.events.put(timeKeyInto(this.key, this.newestAtMs), asValue(this.t.buf, this.t.p));
     if (this.rows > 1) countExtraRows(store, this.rows - 1);
     this.rows = 0;
@@ -152,8 +157,16 @@ function rowsOf(buf: Buffer, length: number): { rows: number; lastAtMs: number }
   return { rows, lastAtMs };
 }
 
-/** Writes one history row. The record is encoded during the call: callers may reuse the object. */
-export function appendEvent(store: Store, e: EventRecord): Promise<boolean> {
+/**
+ * Writes one history row. The record is encoded during the call: callers may reuse the object. While
+ * the file system is nearly full (Store.space) the row is counted, not written, unless `always` (the
+ * `store_full` row that says so).
+ */
+export function appendEvent(store: Store, e: EventRecord, always = false): Promise<boolean> {
+  if (store.space.historyPaused && !always) {
+    store.space.historyRowsNotWritten++;
+    return Promise.resolve(false);
+  }
   return store.events.put(timeKeyInto([0, 0, 0], e.atMs), encodeEvent(e));
 }
 
@@ -209,31 +222,77 @@ export function queryEvents(store: Store, q: EventQuery): EventRecord[] {
   return out;
 }
 
-/**
- * Drops values whose rows are all older than the retention, or while the rows are more than the count
- * bound, oldest first, at most batchMax values in one write transaction. Resolves to how many rows went.
- * (An async transaction: the service never blocks its loop on the write lock.)
- */
-export function pruneEvents(store: Store, nowMs: number, retentionDays: number, countMax: number, batchMax = 10_000): Promise<number> {
-  return store.root.transaction(() => pruneEventsIn(store, nowMs, retentionDays, countMax, batchMax)) as Promise<number>;
+/** What one prune transaction may remove, and why it removes. */
+export interface PruneLimits {
+  /** Rows older than this go (SS_EVENT_RETENTION_DAYS). */
+  readonly cutoffMs: number;
+  /** Rows beyond this many go, oldest first (SS_EVENT_MAX). */
+  readonly countMax: number;
+  /** Bytes of pages to free, oldest first (the store's budget: store/space.ts historyExcessBytes). */
+  readonly bytesToFree: number;
+  /** At most this many values, and values of this many bytes, in this transaction. */
+  readonly valuesMax: number;
+  readonly bytesMax: number;
 }
 
-/** pruneEvents inside a write transaction (the service's flush). Returns how many rows went. */
-export function pruneEventsIn(store: Store, nowMs: number, retentionDays: number, countMax: number, batchMax = 10_000): number {
-  const cutoffMs = nowMs - retentionDays * 86_400_000;
-  let excess = Math.max(0, historyRows(store) - countMax);
-  let removed = 0;
+export interface PruneResult {
+  rows: number;
+  values: number;
+  /** Bytes of pages the removed values held (as estimated by storedBytes). */
+  bytes: number;
+  /** Stopped at valuesMax or bytesMax with more to remove: another transaction should follow. */
+  more: boolean;
+}
+
+/** Bytes of pages a value of `length` bytes under a key of `keyLength` takes (LMDB's leaf node or overflow pages). */
+export function storedBytes(length: number, keyLength: number, pageSize: number): number {
+  const nodeHeader = 8;
+  // mdb.c me_nodemax: a node larger than this goes to overflow pages of its own (16 B page header).
+  const nodeMax = (((pageSize - 16) / 2) & -2) - 2;
+  if (nodeHeader + keyLength + length <= nodeMax) return nodeHeader + keyLength + length + 2;
+  return Math.ceil((length + 16) / pageSize) * pageSize + nodeHeader + keyLength + 8 + 2;
+}
+
+/** Bytes of a history key ([atMs, pid, seq] in lmdb-js's ordered-binary): a float and two small integers. */
+const HISTORY_KEY_BYTES = 24;
+
+/**
+ * Removes history values oldest first (by their newest row) while any reason holds: rows past the
+ * retention, rows beyond the count bound, bytes beyond the budget; within the transaction's limits.
+ * Inside a write transaction (synchronous).
+ */
+export function pruneHistoryIn(store: Store, l: PruneLimits, pageSize: number): PruneResult {
+  let excessRows = Math.max(0, historyRows(store) - l.countMax);
+  let bytesToFree = l.bytesToFree;
+  const out: PruneResult = { rows: 0, values: 0, bytes: 0, more: false };
   let extraRemoved = 0;
-  for (const key of store.events.getKeys({ limit: batchMax })) {
+  for (const key of store.events.getKeys({ limit: l.valuesMax + 1 })) {
     const value = store.events.getBinaryFast(key as [number, number, number]) as Buffer | undefined;
     if (value === undefined) continue;
-    const { rows, lastAtMs } = rowsOf(value, (store.events as unknown as { lastSize: number }).lastSize);
-    if (lastAtMs >= cutoffMs && excess <= 0) break;
+    const length = (store.events as unknown as { lastSize: number }).lastSize;
+    const { rows, lastAtMs } = rowsOf(value, length);
+    if (lastAtMs >= l.cutoffMs && excessRows <= 0 && bytesToFree <= 0) break;
+    if (out.values >= l.valuesMax || out.bytes >= l.bytesMax) { out.more = true; break; }
     store.events.remove(key);
-    excess -= rows;
-    removed += rows;
+    const bytes = storedBytes(length, HISTORY_KEY_BYTES, pageSize);
+    excessRows -= rows;
+    bytesToFree -= bytes;
+    out.rows += rows;
+    out.values++;
+    out.bytes += bytes;
     if (rows > 1) extraRemoved += rows - 1;
   }
   if (extraRemoved > 0) countExtraRows(store, -extraRemoved);
-  return removed;
+  return out;
+}
+
+/**
+ * Drops values whose rows are all older than the retention, or while the rows are more than the count
+ * bound, oldest first, at most batchMax values in one write transaction. Resolves to how many rows went.
+ */
+export function pruneEvents(store: Store, nowMs: number, retentionDays: number, countMax: number, batchMax = 10_000): Promise<number> {
+  // No byte bound here, so the page size only feeds the (unused) byte estimate.
+  return store.root.transaction(() => pruneHistoryIn(store, {
+    cutoffMs: nowMs - retentionDays * 86_400_000, countMax, bytesToFree: 0, valuesMax: batchMax, bytesMax: Number.POSITIVE_INFINITY,
+  }, 4096).rows) as Promise<number>;
 }

@@ -2,7 +2,8 @@
 // an operator waits for goes to the store together, in ONE write transaction every
 // SS_STORE_FLUSH_INTERVAL: the later expiries of refreshed bindings and their aggregated `refreshed`
 // rows (registrar/write-back.ts), keepalive marks, the counters snapshot and samples, the heartbeat, the
-// history prune, and one-off rows queued with event(). Each writer joins as a FlushPart.
+// store's space record, and one-off rows queued with event(). Each writer joins as a FlushPart. (The
+// history prune runs in small transactions of its own: service/store-space.ts.)
 //
 // The mark (meta MARK_KEY) is written by every flush and says how far the running service may have
 // answered refreshes from memory: until `horizonMs`, each refresh promising at most horizonMs + its

@@ -16,3 +16,7 @@ export * from './trunks.js';
 export * from './commands.js';
 export * from './flush.js';
 export * from './config-record.js';
+export * from './space.js';
+export * from './budget.js';
+export * from './limits.js';
+export * from './compact.js';

@@ -4,6 +4,7 @@ import type {
   LockoutRecord, TrunkStateRecord, SampleRecord, CommandRecord,
 } from './records.js';
 import { migrateToBytes } from './migrate.js';
+import { budgetBytesFor, fileSystemSpace, mapSizeFor } from './budget.js';
 
 /**
  * Bumped when a record or key layout changes incompatibly; an older binary refuses a newer store.
@@ -21,7 +22,10 @@ import { migrateToBytes } from './migrate.js';
  */
 export const SCHEMA_VERSION = 3;
 
-export type StoreErrorCode = 'ERR_STORE_DIR' | 'ERR_STORE_OPEN' | 'ERR_STORE_SCHEMA';
+export type StoreErrorCode =
+  | 'ERR_STORE_DIR' | 'ERR_STORE_OPEN' | 'ERR_STORE_SCHEMA'
+  // compact.ts: another process has the store open; no room for the copy; the copy failed.
+  | 'ERR_STORE_IN_USE' | 'ERR_STORE_NO_ROOM' | 'ERR_STORE_COMPACT';
 
 export class StoreError extends Error {
   constructor(readonly code: StoreErrorCode, message: string) {
@@ -51,8 +55,32 @@ export interface Store {
   readonly trunks: Database<TrunkStateRecord, string>;
   readonly samples: Database<SampleRecord, number>;
   readonly commands: Database<CommandRecord, [number, number, number]>;
+  /** This process's gate on history writes (issue 19): see SpaceGate. */
+  readonly space: SpaceGate;
   close(): Promise<void>;
 }
+
+/**
+ * This process's gate on history writes: the service closes it while the file system is nearly full,
+ * so history stops before a binding change finds no room (service/store-space.ts). Every history
+ * writer goes through events.ts (EventWriter.putIn, appendEvent), which looks here.
+ */
+export interface SpaceGate {
+  historyPaused: boolean;
+  /** Rows refused while paused, since this process opened the store. */
+  historyRowsNotWritten: number;
+}
+
+export interface OpenOptions {
+  /**
+   * The service's SS_STORE_MAX_MB (0 = auto): the memory map starts at its budget's size (lmdb-js
+   * `mapSize`; store/limits.ts mapSizeBudgetFactor says why). Without it lmdb-js starts small and grows
+   * the map with the file. Either way lmdb-js's LMDB grows the map when a commit needs more: the map is
+   * not the size limit, the budget's prune and the file system check are (service/store-space.ts).
+   */
+  readonly budgetMiB?: number;
+}
+
 
 /**
  * Modes whoever opens the store first, under whatever umask: a data_dir made here is 0700 and the files
@@ -60,7 +88,7 @@ export interface Store {
  * 2770 group sipreg from systemd): there they are 0660, so admin commands and the console can write the
  * lock file. An existing directory or file keeps its mode.
  */
-export function openStore(dataDir: string): Store {
+export function openStore(dataDir: string, options: OpenOptions = {}): Store {
   let shared: boolean;
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -72,7 +100,8 @@ export function openStore(dataDir: string): Store {
   let root: RootDatabase;
   const umask = process.umask(shared ? 0o007 : 0o077);
   try {
-    root = open({ path: dataDir, maxDbs: 16, compression: false });
+    const mapSize = options.budgetMiB === undefined ? undefined : mapSizeFor(budgetBytesFor(options.budgetMiB, fileSystemSpace(dataDir).totalBytes));
+    root = open({ path: dataDir, maxDbs: 16, compression: false, ...(mapSize === undefined ? {} : { mapSize }) });
   } catch (err) {
     throw new StoreError('ERR_STORE_OPEN', `data_dir ${dataDir}: cannot open the store (${describe(err)})`);
   } finally {
@@ -106,6 +135,7 @@ export function openStore(dataDir: string): Store {
     trunks: root.openDB({ name: 'trunks' }),
     samples: root.openDB({ name: 'samples' }),
     commands: root.openDB({ name: 'commands' }),
+    space: { historyPaused: false, historyRowsNotWritten: 0 },
     close: () => root.close(),
   };
 }

@@ -32,7 +32,8 @@ export type EventType =
   | 'registered' | 'refreshed' | 'unregistered' | 'expired' | 'force_unregistered' | 'replaced'
   | 'rejected' | 'auth_failed' | 'locked_out' | 'unlocked' | 'unreachable'
   | 'trunk_registered' | 'trunk_failed' | 'trunk_unregistered' | 'trunk_alert'
-  | 'alert' | 'config_reloaded' | 'config_refused' | 'service_started' | 'service_stopped';
+  | 'alert' | 'config_reloaded' | 'config_refused' | 'service_started' | 'service_stopped'
+  | 'store_full' | 'store_space_back';
 
 /** Every event type, in the order their one-byte codes follow (append only: the codes are stored). */
 export const EVENT_TYPES: readonly EventType[] = [
@@ -40,6 +41,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'rejected', 'auth_failed', 'locked_out', 'unlocked', 'unreachable',
   'trunk_registered', 'trunk_failed', 'trunk_unregistered', 'trunk_alert',
   'alert', 'config_reloaded', 'config_refused', 'service_started', 'service_stopped',
+  'store_full', 'store_space_back',
 ];
 
 /** History row, as queryEvents gives it; stored as bytes (events.ts) in `history`, the rows of one commit in one value keyed [atMs, pid, seq]. */

@@ -26,3 +26,13 @@ export function pruneSamples(store: Store, cutoffMs: number, batchMax = 10_000):
   }
   return removed;
 }
+
+/** Drops the `count` oldest samples whatever their age (the store's budget, once no history is left). Returns how many. */
+export function pruneOldestSamples(store: Store, count: number): number {
+  let removed = 0;
+  for (const key of store.samples.getKeys({ limit: count })) {
+    store.samples.remove(key);
+    removed++;
+  }
+  return removed;
+}

@@ -5,8 +5,9 @@ import { withStore } from '../context.js';
 import { noPositionals } from './list.js';
 import { analyse, trend, type Analysis, type Rates, type TrendWindow } from '../../stats/analysis.js';
 import { readCountersSnapshot } from '../../stats/sampler.js';
-import { alertLines, readStatus, statusLines, type Status } from '../../console/status.js';
+import { alertLines, formatBytes, readStatus, statusLines, type Status } from '../../console/status.js';
 import { configInForce } from '../../console/config-follow.js';
+import { storeLimits, type StoreReport } from '../../store/index.js';
 import { columnChart } from '../../console/chart.js';
 import { formatClock, formatDateTime, isoOrNull, wrap } from '../../console/format.js';
 import { snakeCase } from '../../stats/prometheus.js';
@@ -42,6 +43,7 @@ export function statsJson(s: Status, a: Analysis, snapshot: ReturnType<typeof re
       file: s.config?.file ?? null, generation: s.config?.generation ?? null, sha256: s.config?.sha256 ?? null,
       loaded_at: isoOrNull(s.config?.loadedAtMs ?? null), problem: s.configProblem,
     },
+    store: s.store === null ? null : storeJson(s.store),
     counters_at: isoOrNull(snapshot?.atMs ?? null),
     counters: snapshot === null ? null
       : Object.fromEntries(Object.entries(snapshot.values).map(([k, v]) => [snakeCase(k), v])),
@@ -52,6 +54,57 @@ export function statsJson(s: Status, a: Analysis, snapshot: ReturnType<typeof re
     device_types: a.deviceTypes.map((d) => ({ type: d.name, count: d.count })),
     areas: a.areas.map((x) => ({ area: x.name, configured: x.configured, count: x.count })),
   };
+}
+
+/** The store's room (issue 19): pages, history, budget, file system, the service's prune figures and memory. */
+export function storeJson(r: StoreReport): unknown {
+  const f = r.figures;
+  const svc = r.service;
+  return {
+    file_bytes: f.fileBytes, page_size: f.pageSize, file_pages: f.filePages, used_pages: f.usedPages, free_pages: f.freePages,
+    used_bytes: f.usedPages * f.pageSize, free_bytes: f.freePages * f.pageSize,
+    history_rows: f.historyRows, history_bytes: f.historyPages * f.pageSize,
+    budget_bytes: r.budgetBytes, budget_auto: r.budgetAuto, reserve_bytes: r.reserveBytes,
+    file_system_bytes: r.fileSystem.totalBytes, file_system_free_bytes: r.fileSystem.freeBytes,
+    full: r.full, full_since: isoOrNull(r.fullSinceMs),
+    history_rows_not_written: svc?.historyRowsNotWritten ?? null,
+    prune: svc === null ? null : {
+      batches: svc.pruneBatches, rows: svc.prunedRows, bytes: svc.prunedBytes,
+      batch_ms_last: svc.pruneBatchMsLast, batch_ms_max: svc.pruneBatchMsMax,
+      batch_ms_avg: svc.pruneBatches === 0 ? null : Math.round((svc.pruneBatchMsTotal / svc.pruneBatches) * 1000) / 1000,
+    },
+    service_memory: svc === null ? null : {
+      rss_bytes: svc.rssBytes, heap_used_bytes: svc.heapUsedBytes, heap_total_bytes: svc.heapTotalBytes, external_bytes: svc.externalBytes,
+    },
+  };
+}
+
+/** The store section of `sipreg stats`. */
+export function storeLines(r: StoreReport | null): string[] {
+  if (r === null) return ['Store: figures not readable.'];
+  const f = r.figures;
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const b = (x: number): string => formatBytes(x, true);
+  const out = [
+    'Store:',
+    `  file          ${b(f.fileBytes)}: ${n(f.usedPages)} pages used (${b(f.usedPages * f.pageSize)}), ${n(f.freePages)} free (${b(f.freePages * f.pageSize)})`,
+    `  page size     ${f.pageSize} B, ${n(f.filePages)} pages in the file`,
+    `  budget        ${b(r.budgetBytes)}${r.budgetAuto ? ' (auto: half the file system, at most 1 GiB)' : ' (SS_STORE_MAX_MB)'}`,
+    `  reserve       ${b(r.reserveBytes)} kept for binding changes`,
+    `  history       ${n(f.historyRows)} rows in ${n(f.historyPages)} pages (${b(f.historyPages * f.pageSize)})`,
+    `  file system   ${b(r.fileSystem.freeBytes)} free of ${b(r.fileSystem.totalBytes)}`,
+  ];
+  const svc = r.service;
+  if (svc !== null) {
+    out.push(`  pruned        ${n(svc.prunedRows)} rows in ${n(svc.pruneBatches)} transactions` +
+      (svc.pruneBatches === 0 ? '' : `, ${(svc.pruneBatchMsTotal / svc.pruneBatches).toFixed(3)} ms each (max ${svc.pruneBatchMsMax.toFixed(3)})`));
+    out.push(`  service RSS   ${b(svc.rssBytes)}: counts the store pages it has read`, `  service heap  ${b(svc.heapUsedBytes)} used of ${b(svc.heapTotalBytes)}`);
+  }
+  if (r.full) out.push(`  ALERT         store full: history paused${svc === null ? '' : `, ${n(svc.historyRowsNotWritten)} rows not written`}`);
+  if (f.freePages > f.filePages * storeLimits.compactFreeShare && f.fileBytes >= storeLimits.compactFileMinBytes) {
+    out.push('  compact       over half the file is free: given back at the next start,', '                or stop the service and run sipreg compact');
+  }
+  return out;
 }
 
 /** The rates table: one column per period. */
@@ -100,6 +153,8 @@ export const statsCommand: Command = {
         ...columnChart(hour.map((p) => p.registered), 6, formatClock(hour[0]!.atMs), formatClock(nowMs)),
         '',
         ...ratesLines(a),
+        '',
+        ...storeLines(status.store),
       ];
       for (const w of ['day', 'week'] as const) {
         const pts = trend(a.samples, nowMs, w).flatMap((p) => (p.registered === null ? [] : [p]));
