@@ -300,7 +300,7 @@ t.test('help: every global option; two-column command help; the man page and bas
     t.match(help.stdout, row);
   }
   const commands = [...help.stdout.matchAll(/^ {2}([a-z]+) {2,}\S/gm)].map((m) => m[1]!);
-  t.same(commands, ['run', 'check', 'console', 'list', 'show', 'unregister', 'trunks', 'events', 'lockouts', 'unlock', 'stats', 'params', 'help']);
+  t.same(commands, ['run', 'check', 'console', 'list', 'show', 'unregister', 'trunks', 'events', 'lockouts', 'unlock', 'stats', 'compact', 'params', 'help']);
   t.same(help.stdout.split('\n').filter((l) => l.length > 80), [], '80 columns');
 
   const man = runSipreg(['help', '--man']);

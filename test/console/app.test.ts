@@ -127,7 +127,7 @@ t.test('trunks: re-register writes a command for the service', async (t) => {
 t.test('parameters: values in force, paged; reload with the service down says so', async (t) => {
   const r = await drive(store, env.configFile, ['8', '8', '1', '0', '0']);
   t.match(r.screens[1]!, /SS_ENDPOINT_EXPIRE +3600/);
-  t.match(r.screens[1]!, /page 1\/2/);
+  t.match(r.screens[1]!, /page 1\/3/);
   t.match(r.screens[2]!, /SS_EVENT_MAX/);
   t.match(r.screens.join(''), /The service is down: it reads the config when it starts\./);
 });

@@ -2,8 +2,13 @@
 import type { Test } from 'tap';
 import type { SoakFigures, SoakOptions } from './store-load.js';
 
-/** `overfill`: how many times over the history written would fill the budget (checked, so the soak proves something). */
-export function assertSoak(t: Test, o: SoakOptions, f: SoakFigures, overfill: number): void {
+/**
+ * `overfill`: how many times over the history written would fill the budget (checked, so the soak proves
+ * something). `timed`: also hold the prune's event-loop time to a bound — only in `make soak-store`, on a
+ * machine left to it; in `make test` (shared, loaded CI cores) the figure is printed, not asserted: a
+ * wall-clock bound there fails on the machine's load, not on the code.
+ */
+export function assertSoak(t: Test, o: SoakOptions, f: SoakFigures, overfill: number, timed: boolean): void {
   const s = f.store;
   t.equal(f.failed, 0, `every SIPp call ended with its 200 (${f.successful} of ${f.calls})`);
   t.equal(f.successful, f.calls);
@@ -18,5 +23,9 @@ export function assertSoak(t: Test, o: SoakOptions, f: SoakFigures, overfill: nu
   t.ok(f.fileBytesMax <= s.budget_bytes * 1.25, `the store file stayed near its budget (at most ${f.fileBytesMax} of ${s.budget_bytes} B)`);
   t.ok(f.fileSystemMinFreeBytes >= s.reserve_bytes, `the file system never came near full (least free ${f.fileSystemMinFreeBytes} B)`);
   t.equal(f.storeFullSeen, false, 'so history never had to stop');
+  if (!timed) {
+    t.comment(`prune transactions: largest ${prune?.batch_ms_max} ms on the event loop (asserted by make soak-store)`);
+    return;
+  }
   t.ok((prune?.batch_ms_max ?? Infinity) < 50, `each prune transaction short on the event loop (largest ${prune?.batch_ms_max} ms)`);
 }
