@@ -12,6 +12,7 @@
 //     never pruned.
 // What it knows goes to `meta` (SPACE_KEY) with each flush, and at once when history stops or resumes.
 import { performance } from 'node:perf_hooks';
+import { boundedInterval } from '../timers.js';
 import type { ServiceContext } from './component.js';
 import {
   SPACE_KEY, appendEvent, budgetBytesFor, fileSystemSpace, historyExcessBytes, measureStore, pruneHistoryIn, pruneOldestSamples,
@@ -49,7 +50,7 @@ export class StoreSpaceKeeper {
   async start(): Promise<void> {
     this.setBudget();
     void this.tick();
-    this.timer = setInterval(() => { void this.tick(); }, storeLimits.spaceCheckIntervalMs);
+    this.timer = boundedInterval(() => { void this.tick(); }, storeLimits.spaceCheckIntervalMs);
     this.timer.unref();
   }
 
