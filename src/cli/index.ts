@@ -18,6 +18,7 @@ import { statsCommand } from './commands/stats.js';
 import { helpCommand } from './commands/help.js';
 import { commandHelp, usageText } from './help.js';
 import { compactCommand } from './commands/compact.js';
+import { configCommand } from './commands/config.js';
 import { versionLine } from '../version.js';
 import { displayText } from '../ops/sanitize.js';
 import type { Writable } from 'node:stream';
@@ -26,6 +27,7 @@ import type { Writable } from 'node:stream';
 export const commands: readonly Command[] = [
   runCommand,
   checkCommandSpec,
+  configCommand,
   consoleCommand,
   listCommand,
   showCommand,
