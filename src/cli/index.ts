@@ -19,6 +19,9 @@ import { helpCommand } from './commands/help.js';
 import { commandHelp, usageText } from './help.js';
 import { compactCommand } from './commands/compact.js';
 import { configCommand } from './commands/config.js';
+import { backupCommand } from './commands/backup.js';
+import { restoreCommand } from './commands/restore.js';
+import { factoryResetCommand } from './commands/factory-reset.js';
 import { versionLine } from '../version.js';
 import { displayText } from '../ops/sanitize.js';
 import type { Writable } from 'node:stream';
@@ -38,6 +41,9 @@ export const commands: readonly Command[] = [
   unlockCommand,
   statsCommand,
   compactCommand,
+  backupCommand,
+  restoreCommand,
+  factoryResetCommand,
   paramsCommand,
   helpCommand(() => commands),
 ];

@@ -19,7 +19,8 @@ export const HISTORY_KEPT = 200;
 const HISTORY = 'history.jsonl';
 const LOCK = '.lock';
 
-export type PushResult = 'applied' | 'rolled back';
+/** applied: the service confirmed it; rolled back: it did not, the previous config went back; installed: put in place while the service was stopped (a restore). */
+export type PushResult = 'applied' | 'rolled back' | 'installed';
 
 export interface PushEntry {
   /** The push's number; N.yaml holds what it replaced. */
