@@ -34,6 +34,8 @@ export interface PushRequest {
   /** For the history: `apply FILE`, `rollback to N`, ... */
   readonly from: string;
   readonly timeoutMs: number;
+  /** The service's data_dir when it runs with --data-dir; default the config's. */
+  readonly dataDir?: string | undefined;
   /** Progress lines for the operator. */
   readonly say: (line: string) => void;
 }
@@ -97,10 +99,11 @@ async function askReload(store: Store): Promise<void> {
 /** Pushes `req.bytes`; resolves with the history entry (applied or rolled back); throws PushRefused when nothing was changed. */
 export async function pushConfig(req: PushRequest): Promise<PushOutcome> {
   const before = current(req.configFile);
-  const store = openServiceStore(before.config.dataDir);
+  const dataDir = req.dataDir ?? before.config.dataDir;
+  const store = openServiceStore(dataDir);
   try {
     if (!serviceRunning(readService(store), Date.now())) {
-      throw new PushRefused(`the service is not running (no live heartbeat in ${before.config.dataDir}): nothing could confirm the push, ` +
+      throw new PushRefused(`the service is not running (no live heartbeat in ${dataDir}): nothing could confirm the push, ` +
         'the config is unchanged; start it (systemctl start sipreg) and push again');
     }
     const release = lockPushes(req.configFile);

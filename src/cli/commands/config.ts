@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.js';
-import { optInt, UsageError } from '../args.js';
+import { DATA_DIR_OPTION } from '../command.js';
+import { optInt, optString, UsageError } from '../args.js';
 import { CommandError, missingConfig } from '../context.js';
 import { formatProblem } from '../../config/index.js';
 import { fileSha256 } from '../../config/fingerprint.js';
@@ -18,9 +20,11 @@ const TIMEOUT_S_DEFAULT = 15;
 export const configCommand: Command = {
   name: 'config',
   usage: 'apply FILE|- | history | rollback [N]',
+  subcommands: ['apply', 'history', 'rollback'],
   summary: 'push a config to the running service (checked, kept, confirmed, else rolled back); list pushes; go back to a kept version',
   options: [
     { name: 'timeout', value: 'S', help: `seconds to wait for the service to confirm a push before putting the previous config back (default ${TIMEOUT_S_DEFAULT})` },
+    { ...DATA_DIR_OPTION, help: 'the running service\'s data_dir, when it was started with --data-dir' },
   ],
   async run(ctx) {
     const [sub, arg, extra] = ctx.args.positionals;
@@ -72,7 +76,8 @@ async function apply(ctx: CommandContext, file: string): Promise<number> {
 async function push(ctx: CommandContext, bytes: Buffer, from: string): Promise<number> {
   let out: PushOutcome;
   try {
-    out = await pushConfig({ configFile: ctx.configFile, bytes, from, timeoutMs: timeoutMs(ctx), say: (l) => ctx.stdout.write(`${displayText(l)}\n`) });
+    const dataDir = optString(ctx.args, 'data-dir');
+    out = await pushConfig({ configFile: ctx.configFile, bytes, from, timeoutMs: timeoutMs(ctx), dataDir: dataDir === undefined ? undefined : resolve(dataDir), say: (l) => ctx.stdout.write(`${displayText(l)}\n`) });
   } catch (err) {
     if (err instanceof PushRefused || err instanceof VersionsError) throw new CommandError(err.message);
     throw err;
