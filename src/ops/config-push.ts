@@ -10,7 +10,7 @@
  * bytes go back the same way and the service is asked to reload them. Every push ends as one line of
  * the history (config-versions.ts).
  */
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { sha256Hex } from '../config/fingerprint.js';
 import { loadConfig, parseConfigText } from '../config/index.js';
 import type { Config } from '../config/types.js';
@@ -20,9 +20,13 @@ import {
 import { replaceFileAtomic } from './atomic-file.js';
 import { appendHistory, keepVersion, lockPushes, nextPushNumber, type PushEntry } from './config-versions.js';
 import { STORE_FILE } from '../service/lock.js';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 const POLL_MS = 100;
+
+function realPath(file: string): string {
+  try { return realpathSync(file); } catch { return resolve(file); }
+}
 
 /** Nothing was changed, for the reason given (one line). */
 export class PushRefused extends Error {}
@@ -105,6 +109,10 @@ export async function pushConfig(req: PushRequest): Promise<PushOutcome> {
     if (!serviceRunning(readService(store), Date.now())) {
       throw new PushRefused(`the service is not running (no live heartbeat in ${dataDir}): nothing could confirm the push, ` +
         'the config is unchanged; start it (systemctl start sipreg) and push again');
+    }
+    const running = readConfigRecord(store);
+    if (running !== null && realPath(running.file) !== realPath(req.configFile)) {
+      throw new PushRefused(`the service on ${dataDir} runs ${running.file}, not ${req.configFile}: push to that file (-c ${running.file}); the config is unchanged`);
     }
     const release = lockPushes(req.configFile);
     try {
