@@ -11,6 +11,7 @@
  * the history (config-versions.ts).
  */
 import { lstatSync, readFileSync, realpathSync } from 'node:fs';
+import { boundedTimeout } from '../timers.js';
 import { sha256Hex } from '../config/fingerprint.js';
 import { loadConfig, parseConfigText } from '../config/index.js';
 import type { Config } from '../config/types.js';
@@ -92,7 +93,7 @@ async function waitForService(store: Store, sha256: string, afterGeneration: num
     if (refused !== null && refused.atMs >= sinceMs && refused.sha256 === sha256) return { ok: false, reason: `the service refused it: ${refused.reason}` };
     if (!serviceRunning(readService(store), Date.now())) return { ok: false, reason: 'the service stopped during the push' };
     if (Date.now() >= deadline) return { ok: false, reason: `the service did not confirm it within ${Math.round(timeoutMs / 1000)} s` };
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await new Promise<void>((r) => boundedTimeout(r, POLL_MS));
   }
 }
 
