@@ -24,6 +24,8 @@ export interface Command {
   readonly usage: string;          // arguments after the command name, for --help
   readonly summary: string;
   readonly options: readonly OptionSpec[];
+  /** Words the first argument may be (`config apply|history|rollback`), for bash completion. */
+  readonly subcommands?: readonly string[];
   run(ctx: CommandContext): Promise<number>;
 }
 

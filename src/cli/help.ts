@@ -132,6 +132,7 @@ export function manPage(commands: readonly Command[]): string {
     '.SH FILES',
     '.TP', `\\fI${roff(INSTALLED_CONFIG)}\\fR`, roff(`the config, when neither -c nor SIPREG_CONFIG names one and the working directory has no ${CONFIG_NAME}; \`sipreg check\` validates it`),
     '.TP', '\\fI/var/lib/sipreg\\fR', roff('the default data_dir: the store (data.mdb, lock.mdb)'),
+    '.TP', `\\fI${roff(INSTALLED_CONFIG)}.versions/\\fR`, roff('the config before each `sipreg config apply` (N.yaml, the last 10) and history.jsonl, the pushes and their results'),
     '.TP', `\\fIdata_dir/${roff(PID_FILE)}\\fR`, roff('the running service\'s PID; a second `sipreg run` on the same data_dir refuses to start'),
     '.SH EXIT STATUS',
     roff('0 success; 1 an operating error (invalid config, nothing found, store unusable, data_dir in use or lost), with one line on stderr; 2 a usage error (unknown command or option), with the usage.'),
@@ -164,6 +165,7 @@ export function bashCompletion(commands: readonly Command[]): string {
   }
   const optionWords = (c: Command): string => [
     ...(c.name === 'help' ? commands.map((x) => x.name) : []), // `sipreg help COMMAND`
+    ...(c.subcommands ?? []),
     ...[...c.options, ...COMMON_OPTIONS].flatMap((o) => [`--${o.name}`, ...(o.short === undefined ? [] : [`-${o.short}`])]),
   ].join(' ');
   return [

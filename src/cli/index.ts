@@ -18,6 +18,10 @@ import { statsCommand } from './commands/stats.js';
 import { helpCommand } from './commands/help.js';
 import { commandHelp, usageText } from './help.js';
 import { compactCommand } from './commands/compact.js';
+import { configCommand } from './commands/config.js';
+import { backupCommand } from './commands/backup.js';
+import { restoreCommand } from './commands/restore.js';
+import { factoryResetCommand } from './commands/factory-reset.js';
 import { versionLine } from '../version.js';
 import { displayText } from '../ops/sanitize.js';
 import type { Writable } from 'node:stream';
@@ -26,6 +30,7 @@ import type { Writable } from 'node:stream';
 export const commands: readonly Command[] = [
   runCommand,
   checkCommandSpec,
+  configCommand,
   consoleCommand,
   listCommand,
   showCommand,
@@ -36,6 +41,9 @@ export const commands: readonly Command[] = [
   unlockCommand,
   statsCommand,
   compactCommand,
+  backupCommand,
+  restoreCommand,
+  factoryResetCommand,
   paramsCommand,
   helpCommand(() => commands),
 ];

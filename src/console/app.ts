@@ -30,6 +30,10 @@ import { readStatus, statusLines, type Status } from './status.js';
 import { trunkDetails, trunksTable, trunkViews } from './trunks.js';
 import { eventWords, lockoutWords } from './words.js';
 import { EndOfInput, Ui, type LineSource } from './ui.js';
+import { backupScreen } from './screens/backup.js';
+import { restoreScreen } from './screens/restore.js';
+import { factoryResetScreen } from './screens/factory-reset.js';
+import type { ScreenContext } from './screens/context.js';
 
 /** How long the Parameters screen waits for the service to report a reload. */
 const RELOAD_WAIT_MS = 10_000;
@@ -65,10 +69,12 @@ export class ConsoleApp {
   private filter: BindingFilter = {};
   private readonly store: Store;
   private readonly now: () => number;
+  private readonly write: (text: string) => void;
   readonly ui: Ui;
 
   constructor(o: ConsoleOptions) {
     this.store = o.store;
+    this.write = o.write;
     this.follower = new ConfigFollower(o.store, o.config);
     this.now = o.now ?? Date.now;
     this.ui = new Ui({ write: o.write, lines: o.lines, clear: o.clear, status: () => statusLines(this.status()) });
@@ -102,6 +108,9 @@ export class ConsoleApp {
           ' 7  Trunks               (outbound registrations)',
           ' 8  Parameters           (SS_* values in force; reload the config)',
           ' 9  Event log',
+          '10  Backup               (store and config to one file, service running)',
+          '11  Restore              (a backup back in place; service stopped)',
+          '12  Factory reset        (erase data and pushed config; service stopped)',
           ...this.alertsBelowMenu(),
         ],
         menu: ['Type a number and Enter; 0 or q goes back (here: quits). Enter alone refreshes.'],
@@ -116,6 +125,9 @@ export class ConsoleApp {
           case '7': await this.trunks(); return;
           case '8': await this.parameters(); return;
           case '9': await this.eventLog(); return;
+          case '10': return backupScreen(this.screenContext());
+          case '11': return restoreScreen(this.screenContext());
+          case '12': return factoryResetScreen(this.screenContext());
           default: return unknown(choice);
         }
       });
@@ -123,6 +135,14 @@ export class ConsoleApp {
       if (!(err instanceof EndOfInput)) throw err;
     }
     return 0;
+  }
+
+  /** For the screens in screens/: leave() writes plainly (the store may be closed) and ends the console. */
+  private screenContext(): ScreenContext {
+    return {
+      ui: this.ui, store: this.store, config: this.config, now: this.now,
+      leave: (text) => { this.write(`\n${wrap(text, 80, '').join('\n')}\n`); throw new EndOfInput(); },
+    };
   }
 
   /** The active alerts under the main menu (the status line has room for one). */

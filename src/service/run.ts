@@ -3,8 +3,10 @@ import { formatProblem } from '../config/index.js';
 import { loadConfigFingerprinted } from '../config/fingerprint.js';
 import type { Config } from '../config/types.js';
 import {
-  compactStore, openStore, StoreError, StoreFlush, appendEvent, isStoreCommitFailure, recordConfigInForce, takeCommands, type CommandRecord, type Store,
+  compactStore, openStore, StoreError, StoreFlush, appendEvent, isStoreCommitFailure, recordConfigInForce, recordConfigRefused, takeCommands,
+  type CommandRecord, type Store,
 } from '../store/index.js';
+import { listenProblem } from './listen-check.js';
 import { counters } from '../stats/counters.js';
 import { createLogger, flushLog, type LogFormat, type Logger } from '../log.js';
 import type { Component, ServiceContext } from './component.js';
@@ -145,21 +147,33 @@ export async function runService(opts: RunOptions): Promise<number> {
       return;
     }
     reloading = true;
+    let sha256 = '';
+    // Refused: logged, kept as an event, and recorded for `sipreg config apply`, which waits on it.
+    const refuse = async (errors: string[]): Promise<void> => {
+      log.error({ errors, reason }, 'config reload refused: the running config is kept');
+      await appendEvent(store, { atMs: Date.now(), type: 'config_refused', number: '', source: '', userAgent: '', detail: errors.slice(0, 5).join('; ') });
+      await recordConfigRefused(store, config.file, sha256, errors.slice(0, 3).join('; '), Date.now());
+    };
     try {
       const next = loadConfigFingerprinted(config.file);
+      sha256 = next.sha256 ?? '';
       if (next.config === null || next.sha256 === null) {
-        const errors = next.problems.map(formatProblem);
-        log.error({ errors, reason }, 'config reload refused: the running config is kept');
-        await appendEvent(store, { atMs: Date.now(), type: 'config_refused', number: '', source: '', userAgent: '', detail: errors.slice(0, 5).join('; ') });
+        await refuse(next.problems.map(formatProblem));
         return;
       }
       const nextConfig = withOverride(next.config, opts.dataDirOverride);
-      warnIfExposed(nextConfig, log);
       const previous = config;
-      if (nextConfig.dataDir !== previous.dataDir) log.warn({ dataDir: nextConfig.dataDir }, 'data_dir changed: takes effect at the next restart');
       if (nextConfig.sip.listen.map((l) => l.text).join() !== previous.sip.listen.map((l) => l.text).join()) {
+        // Kept for the next restart, which must not find an address it cannot bind: refused now instead.
+        const problem = await listenProblem(nextConfig.sip.listen, previous.sip.listen);
+        if (problem !== null) {
+          await refuse([`${problem}; the service keeps its sockets and its running config`]);
+          return;
+        }
         log.warn('sip.listen changed: takes effect at the next restart');
       }
+      warnIfExposed(nextConfig, log);
+      if (nextConfig.dataDir !== previous.dataDir) log.warn({ dataDir: nextConfig.dataDir }, 'data_dir changed: takes effect at the next restart');
       config = { ...nextConfig, dataDir: previous.dataDir, sip: { ...nextConfig.sip, listen: previous.sip.listen } };
       log.level = config.logLevel;
       writes.changeInterval(config.params.storeFlushIntervalS);
@@ -169,6 +183,7 @@ export async function runService(opts: RunOptions): Promise<number> {
       await appendEvent(store, { atMs: Date.now(), type: 'config_reloaded', number: '', source: '', userAgent: '', detail: `${reason}; generation ${generation}` });
     } catch (err) {
       log.error({ err: errorText(err) }, 'config reload failed');
+      await recordConfigRefused(store, config.file, sha256, `reload failed: ${errorText(err)}`, Date.now()).catch(() => {});
     } finally {
       reloading = false;
     }

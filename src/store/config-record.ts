@@ -26,3 +26,28 @@ export async function recordConfigInForce(store: Store, file: string, sha256: st
   await store.meta.put(CONFIG_META_KEY, rec);
   return rec;
 }
+
+/**
+ * The last config the service refused to put in force (invalid, unreadable, a `sip.listen` address it
+ * cannot bind, a part that failed to take it), kept in `meta` under CONFIG_REFUSED_META_KEY: what
+ * `sipreg config apply` watches besides the record above, so a refused push is known at once rather
+ * than after its timeout. `sha256` is of the bytes refused ('' when the file could not be read).
+ */
+export interface ConfigRefusal {
+  sha256: string;
+  file: string;
+  reason: string;
+  atMs: number;
+  pid: number;
+}
+
+export const CONFIG_REFUSED_META_KEY = 'config_refused';
+
+export function readConfigRefusal(store: Store): ConfigRefusal | null {
+  return (store.meta.get(CONFIG_REFUSED_META_KEY) as ConfigRefusal | undefined) ?? null;
+}
+
+export async function recordConfigRefused(store: Store, file: string, sha256: string, reason: string, nowMs: number): Promise<void> {
+  const rec: ConfigRefusal = { sha256, file, reason, atMs: nowMs, pid: process.pid };
+  await store.meta.put(CONFIG_REFUSED_META_KEY, rec);
+}

@@ -299,8 +299,9 @@ t.test('help: every global option; two-column command help; the man page and bas
   for (const row of [/^ {2}-c, --config FILE +config file/m, /^ {2}-h, --help +this help/m, /^ {2}-V, --version +version/m, /^ {2}SIPREG_CONFIG +the config file/m]) {
     t.match(help.stdout, row);
   }
-  const commands = [...help.stdout.matchAll(/^ {2}([a-z]+) {2,}\S/gm)].map((m) => m[1]!);
-  t.same(commands, ['run', 'check', 'console', 'list', 'show', 'unregister', 'trunks', 'events', 'lockouts', 'unlock', 'stats', 'compact', 'params', 'help']);
+  const commands = [...help.stdout.matchAll(/^ {2}([a-z-]+) {2,}\S/gm)].map((m) => m[1]!);
+  t.same(commands, ['run', 'check', 'config', 'console', 'list', 'show', 'unregister', 'trunks', 'events', 'lockouts', 'unlock', 'stats', 'compact',
+    'backup', 'restore', 'factory-reset', 'params', 'help']);
   t.same(help.stdout.split('\n').filter((l) => l.length > 80), [], '80 columns');
 
   const man = runSipreg(['help', '--man']);

@@ -68,8 +68,8 @@ t.test('--help, --version, unknown command and bad option', async (t) => {
   const help = runSipreg(['--help']);
   t.equal(help.status, 0);
   t.match(help.stdout, /^usage: sipreg <command> \[options\]/);
-  t.match(help.stdout, /\n {2}run {9}the service/);
-  t.match(help.stdout, /\n {2}check {7}validate/);
+  t.match(help.stdout, /\n {2}run {12}the service/);
+  t.match(help.stdout, /\n {2}check {10}validate/);
   t.same(help.stdout.split('\n').filter((l) => l.length > 80), [], 'fits an 80-column serial terminal');
   const version = runSipreg(['--version']);
   t.equal(version.status, 0);

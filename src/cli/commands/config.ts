@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command, CommandContext } from '../command.js';
+import { DATA_DIR_OPTION } from '../command.js';
+import { optInt, optString, UsageError } from '../args.js';
+import { CommandError, missingConfig } from '../context.js';
+import { formatProblem } from '../../config/index.js';
+import { fileSha256 } from '../../config/fingerprint.js';
+import { checkPushed, pushConfig, PushRefused, type PushOutcome } from '../../ops/config-push.js';
+import { keptVersions, readHistory, versionFile, versionsDirOf, VersionsError, VERSIONS_KEPT } from '../../ops/config-versions.js';
+import { formatDateTime } from '../../console/format.js';
+import { displayText } from '../../ops/sanitize.js';
+
+const TIMEOUT_S_DEFAULT = 15;
+
+/**
+ * `sipreg config apply FILE | history | rollback [N]` (issue 18): config pushes that cannot leave the
+ * box without phones. ops/config-push.ts does the push; this parses, checks and reports.
+ */
+export const configCommand: Command = {
+  name: 'config',
+  usage: 'apply FILE|- | history | rollback [N]',
+  subcommands: ['apply', 'history', 'rollback'],
+  summary: 'push a config to the running service (checked, kept, confirmed, else rolled back); list pushes; go back to a kept version',
+  options: [
+    { name: 'timeout', value: 'S', help: `seconds to wait for the service to confirm a push before putting the previous config back (default ${TIMEOUT_S_DEFAULT})` },
+    { ...DATA_DIR_OPTION, help: 'the running service\'s data_dir, when it was started with --data-dir' },
+  ],
+  async run(ctx) {
+    const [sub, arg, extra] = ctx.args.positionals;
+    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    switch (sub) {
+      case 'apply': {
+        if (arg === undefined) throw new UsageError('apply needs FILE (- reads the config from stdin)');
+        return apply(ctx, arg);
+      }
+      case 'history':
+        if (arg !== undefined) throw new UsageError(`unexpected argument '${arg}'`);
+        return history(ctx);
+      case 'rollback':
+        return rollback(ctx, arg);
+      case undefined: throw new UsageError('apply, history or rollback?');
+      default: throw new UsageError(`unknown subcommand '${sub}' (apply, history, rollback)`);
+    }
+  },
+};
+
+function timeoutMs(ctx: CommandContext): number {
+  return (optInt(ctx.args, 'timeout', 1, 600) ?? TIMEOUT_S_DEFAULT) * 1000;
+}
+
+function requireTarget(ctx: CommandContext): void {
+  const missing = missingConfig(ctx);
+  if (missing !== null) throw new CommandError(missing);
+}
+
+async function apply(ctx: CommandContext, file: string): Promise<number> {
+  requireTarget(ctx);
+  const label = file === '-' ? '<stdin>' : file;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file === '-' ? 0 : file);
+  } catch (err) {
+    throw new CommandError(`${label}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}; nothing changed`);
+  }
+  // The same lines as `sipreg check -c FILE`.
+  const checked = checkPushed(bytes, label);
+  if (checked.config === null) {
+    for (const p of checked.problems) ctx.stderr.write(`${formatProblem(p)}\n`);
+    const n = checked.problems.length;
+    throw new CommandError(`${label}: invalid configuration (${n} problem${n === 1 ? '' : 's'}); nothing changed`);
+  }
+  return push(ctx, bytes, `apply ${label}`);
+}
+
+async function push(ctx: CommandContext, bytes: Buffer, from: string): Promise<number> {
+  let out: PushOutcome;
+  try {
+    const dataDir = optString(ctx.args, 'data-dir');
+    out = await pushConfig({ configFile: ctx.configFile, bytes, from, timeoutMs: timeoutMs(ctx), dataDir: dataDir === undefined ? undefined : resolve(dataDir), say: (l) => ctx.stdout.write(`${displayText(l)}\n`) });
+  } catch (err) {
+    if (err instanceof PushRefused || err instanceof VersionsError) throw new CommandError(err.message);
+    throw err;
+  }
+  const e = out.entry;
+  if (e.result === 'applied') {
+    ctx.stdout.write(`applied: push ${e.n}, the service runs generation ${e.generation} (sha256 ${e.sha256.slice(0, 12)})\n`);
+    for (const note of out.notes) ctx.stdout.write(`note: ${displayText(note)}\n`);
+    return 0;
+  }
+  throw new CommandError(`rolled back: push ${e.n} not applied: ${e.reason}`);
+}
+
+function history(ctx: CommandContext): number {
+  const entries = readHistory(ctx.configFile);
+  const kept = new Set(keptVersions(ctx.configFile));
+  ctx.stdout.write(`${displayText(`${ctx.configFile}: pushes, newest last; the config before each is kept in ${versionsDirOf(ctx.configFile)}/N.yaml (the last ${VERSIONS_KEPT})`)}\n`);
+  if (entries.length === 0) {
+    ctx.stdout.write('(no push yet)\n');
+    return 0;
+  }
+  ctx.stdout.write(`${'#'.padStart(4)}  ${'TIME'.padEnd(19)}  ${'PUSHED'.padEnd(12)}  ${'BEFORE'.padEnd(12)}  ${'GEN'.padStart(4)}  RESULT\n`);
+  for (const e of entries) {
+    ctx.stdout.write(`${String(e.n).padStart(4)}  ${formatDateTime(e.atMs)}  ${e.sha256.slice(0, 12)}  ${e.previousSha256.slice(0, 12)}  ${String(e.generation).padStart(4)}  ` +
+      `${e.result}${kept.has(e.n) ? '' : ' (version not kept)'}  ${displayText(e.from)}\n`);
+    if (e.reason !== '') ctx.stdout.write(`      ${displayText(e.reason)}\n`);
+  }
+  return 0;
+}
+
+async function rollback(ctx: CommandContext, arg: string | undefined): Promise<number> {
+  requireTarget(ctx);
+  const kept = keptVersions(ctx.configFile);
+  let n: number;
+  if (arg === undefined) {
+    // The newest kept version that is not what the file holds now.
+    const now = fileSha256(ctx.configFile);
+    const found = [...kept].reverse().find((k) => fileSha256(versionFile(ctx.configFile, k)) !== now);
+    if (found === undefined) throw new CommandError(`no kept version of ${ctx.configFile} differs from it (sipreg config history)`);
+    n = found;
+  } else {
+    if (!/^\d+$/.test(arg)) throw new UsageError(`rollback N: N is a push number (sipreg config history). Received '${arg}'`);
+    n = Number(arg);
+    if (!kept.includes(n)) throw new CommandError(`no kept version ${n} in ${versionsDirOf(ctx.configFile)} (kept: ${kept.join(', ') || 'none'})`);
+  }
+  const file = versionFile(ctx.configFile, n);
+  const bytes = readFileSync(file);
+  const checked = checkPushed(bytes, file);
+  if (checked.config === null) {
+    for (const p of checked.problems) ctx.stderr.write(`${formatProblem(p)}\n`);
+    throw new CommandError(`${file}: no longer a valid configuration for this sipreg; nothing changed`);
+  }
+  ctx.stdout.write(`rolling back to version ${n} (the config before push ${n})\n`);
+  return push(ctx, bytes, `rollback to ${n}`);
+}
