@@ -17,7 +17,8 @@
 // includes the background writes too): B(r) = idle + (B(nearest) - idle) x r / nearest, x 86,400.
 // Each measurement gets a fresh service and store.
 //   node bench/registrar/wear.ts [--rates 10,100,1000] [--period 60] [--seconds 20] [--idle 60]
-//     [--projections 100:300,1000:300,10000:300,1000:60,1000:3600]
+//     [--projections 100:300,1000:300,10000:300,1000:60,1000:3600] [--kinds first,refresh]
+// (--kinds first: only the first registrations, no projection.)
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +29,7 @@ const rates = arg('rates', '10,100,1000').split(',').map(Number);
 const periodS = Number(arg('period', '60'));
 const seconds = Number(arg('seconds', '20'));
 const idleS = Number(arg('idle', '60'));
+const kinds = arg('kinds', 'first,refresh').split(',');
 const projections = arg('projections', '100:300,1000:300,10000:300,1000:60,1000:3600').split(',')
   .map((p) => { const [n, e] = p.split(':').map(Number); return { phones: n!, everyS: e! }; });
 
@@ -122,20 +124,20 @@ function figure(kind: Figure['kind'], rate: number, registrations: number, faile
 
 async function main(): Promise<void> {
   const firsts: Figure[] = [];
-  for (const r of rates) {
+  for (const r of kinds.includes('first') ? rates : []) {
     const f = await first(r);
     firsts.push(f);
     process.stderr.write(`first registrations at ${r}/s: ${f.registrations} ok, ${f.failed} failed, ${f.bytesPerRegistration} B and ${f.writeCallsPerRegistration} write calls each\n`);
   }
   const refreshes: Awaited<ReturnType<typeof refresh>>[] = [];
-  for (const r of rates) {
+  for (const r of kinds.includes('refresh') ? rates : []) {
     const f = await refresh(r, r === rates[0]);
     refreshes.push(f);
     process.stderr.write(`refreshes at ${r}/s (${Math.round(r * periodS)} phones every ${periodS} s): ${f.registrations} in ${f.windowS} s, ${f.failed} calls failed, ` +
       `${f.bytesPerRegistration} B and ${f.writeCallsPerRegistration} write calls each${f.idleBytesPerS === undefined ? '' : `; then idle ${f.idleBytesPerS} B/s`}\n`);
   }
-  const idleBytesPerS = refreshes[0]!.idleBytesPerS ?? 0;
-  const projected = projections.map(({ phones, everyS }) => {
+  const idleBytesPerS = refreshes[0]?.idleBytesPerS ?? 0;
+  const projected = refreshes.length === 0 ? [] : projections.map(({ phones, everyS }) => {
     const perS = phones / everyS;
     const nearest = refreshes.reduce((a, b) => (Math.abs(Math.log(b.rate / perS)) < Math.abs(Math.log(a.rate / perS)) ? b : a));
     const measuredPerS = nearest.bytesPerRegistration * nearest.rate;
@@ -154,7 +156,7 @@ async function main(): Promise<void> {
   process.stderr.write(table);
 
   writeResult('registrar-wear', {
-    command: `node bench/registrar/wear.ts --rates ${rates.join(',')} --period ${periodS} --seconds ${seconds} --idle ${idleS}`,
+    command: `node bench/registrar/wear.ts --rates ${rates.join(',')} --period ${periodS} --seconds ${seconds} --idle ${idleS} --kinds ${kinds.join(',')}`,
     measure: '/proc/<pid>/io of the service: write_bytes and syscw deltas over the window, per successful registration (first) or per refresh answered 200 (refresh)',
     scenarios: { first: 'test/fixtures/sipp/load-auth.xml', refresh: 'bench/registrar/steady-refresh.xml (nonce reused with the next nc)' },
     periodS, idleBytesPerS, first: firsts, refresh: refreshes, projection: projected,

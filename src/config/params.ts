@@ -159,13 +159,15 @@ export const paramSpecs: readonly ParamSpec[] = [
   // costs no binding a phone was told about (README "Durability"); a longer interval writes less.
   int({ name: 'SS_STORE_FLUSH_INTERVAL', field: 'storeFlushIntervalS', unit: 's',
     description: 'refreshed expiries and periodic records are written to the store together this often' }, ours, 30, 1, 300),
-  // A storm of changes (every phone re-registering after a power failure) shares commits: the next one
-  // starts at least this long after the previous one started. Alone, a change commits at once. 50 ms:
-  // at most 20 commits a second; each commit costs ~50 KB of flash whatever it holds (LMDB pages of
-  // the bindings, index, history and meta trees), so at 100 new bindings/s five share one (~13 KB each,
-  // measured) instead of ~53 KB each; a phone waits at most 50 ms more for its 200.
+  // Changes share commits: the next one starts at least this long after the previous one started
+  // (sooner once registrarLimits.commitBatchEarly changes wait). Alone, a change commits at once. Every
+  // commit costs about five LMDB pages of flash whatever it holds (the bindings' leaf and branch, the
+  // main and free-page trees, the meta page: ~20 KiB), so 250 ms (at most 4 commits a second) lets
+  // new bindings arriving at 10/s share commits two or three at a time (~13 KB each, measured, against
+  // ~33 KB at 50 ms); a phone waits at most 250 ms more for its 200, half of SIP's first
+  // retransmission (T1, 500 ms).
   int({ name: 'SS_STORE_COMMIT_WINDOW_MS', field: 'storeCommitWindowMs', unit: 'ms',
-    description: 'least time between the starts of two commits of changes, so a storm shares them; 0 = off' }, ours, 50, 1, 1000, true),
+    description: 'least time between the starts of two commits of changes, so a storm shares them; 0 = off' }, ours, 250, 1, 1000, true),
   // Issue 19: history and samples live within this; bindings, lockouts and trunk state are never pruned
   // and keep a reserve (README "Store size"). Auto: half the data_dir's file system, at most 1024 MiB
   // (store/limits.ts says why). The minimum holds the reserve and a few thousand history rows.

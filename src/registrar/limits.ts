@@ -12,6 +12,10 @@ export const registrarLimits = {
   // new REGISTERs get 503 with Retry-After (issue 4 "503 when overloaded") rather than queueing
   // without bound. 8,192 is ~0.4 s of the 20,000/s target, far above what one commit normally holds.
   pendingCommitsMax: 8_192,
+  // Changes queued that start their commit without waiting out SS_STORE_COMMIT_WINDOW_MS: the window
+  // is there to bound commits a second at low and moderate rates (flash wear); a batch this large
+  // already spreads its commit thin, and waiting longer would only fill pendingCommitsMax.
+  commitBatchEarly: 1_024,
   // REGISTERs held back because an earlier one for the same number is still being committed
   // (serialised per number so the Call-ID/CSeq decisions read the committed store). Past it: 503.
   deferredMax: 4_096,
@@ -35,6 +39,7 @@ export const registrarLimits = {
 
 assert(registrarLimits.pendingCommitsMax >= limits.responseSlotCount);
 assert(registrarLimits.deferredMax >= 1);
+assert(registrarLimits.commitBatchEarly >= 1 && registrarLimits.commitBatchEarly <= registrarLimits.pendingCommitsMax / 4);
 assert(registrarLimits.sweepBatchMax >= 1);
 assert(registrarLimits.nonceCountTableMax >= 1024);
 assert(registrarLimits.lockoutEventsPerSecondMax >= 1);

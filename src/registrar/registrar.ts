@@ -40,6 +40,7 @@ import { ByteChars, sourceOf } from '../net/index.js';
 import { NonceCounts, NonceIssuer } from './nonce.js';
 import { Apply, RegisterAsk, decide, type Decision } from './policy.js';
 import { RefreshWriteBack } from './write-back.js';
+import { ChangeTail } from './change-tail.js';
 
 const { Str } = codec;
 
@@ -111,6 +112,8 @@ class Batch {
   count = 0;
   /** The commit resolved (visible); its answers now wait for the fdatasync. */
   committed = false;
+  /** Its history rows: handed to the next flush once the commit is durable (change-tail.ts). */
+  readonly rows = new EventWriter();
   readonly write: () => void;
   readonly onCommitted: () => void;
   readonly onDurable: () => void;
@@ -167,7 +170,7 @@ export class Registrar {
   private readonly merge = new AorMerge();
   private readonly mergePuts = new RecordList();
   private readonly mergeDrops = new RecordList();
-  private readonly rows = new EventWriter();
+  private readonly writes: StoreFlush;
   private dateSecond = -1;
   private dateText = '';
   private eventSecond = -1;
@@ -181,6 +184,8 @@ export class Registrar {
   constructor(deps: RegistrarDeps) {
     this.store = deps.store;
     this.writeBack = new RefreshWriteBack(deps.writes);
+    this.writes = deps.writes;
+    this.merge.deferral = new ChangeTail(deps.writes);
     this.log = deps.log;
     this.transport = deps.transport;
     this.transactions = deps.transactions;
@@ -634,14 +639,21 @@ export class Registrar {
 
   /**
    * Starts the next group commit when none is in flight, and not before SS_STORE_COMMIT_WINDOW_MS after
-   * the last one started: alone, a change commits at once; in a storm (every phone re-registering after
-   * a power failure) the changes of each window share one commit and one fdatasync.
+   * the last one started (unless commitBatchEarly changes wait): alone, a change commits at once; in a
+   * storm (every phone re-registering after a power failure) the changes of each window share one
+   * commit and one fdatasync.
    */
   private scheduleCommit(): void {
-    if (this.committing || this.commitTimer !== null || this.queuedCount === 0) return;
+    if (this.committing || this.queuedCount === 0) return;
+    const early = this.queuedCount >= registrarLimits.commitBatchEarly;
+    if (this.commitTimer !== null) {
+      if (!early) return;
+      clearTimeout(this.commitTimer);
+      this.commitTimer = null;
+    }
     const windowMs = this.params.storeCommitWindowMs;
     const waitMs = this.lastCommitAtMs + windowMs - performance.now();
-    if (windowMs > 0 && waitMs >= 1) {
+    if (windowMs > 0 && waitMs >= 1 && !early) {
       this.commitTimer = boundedTimeout(this.onCommitTimer, waitMs);
       return;
     }
@@ -699,7 +711,8 @@ export class Registrar {
 
   /** The batch's writes, inside its write transaction (synchronous, as lmdb-js requires). */
   writeBatch(batch: Batch): void {
-    this.rows.reset();
+    const rows = batch.rows;
+    rows.reset();
     for (let i = 0; i < batch.count; i++) {
       const r = batch.replies[i]!;
       const d = r.decision;
@@ -717,18 +730,16 @@ export class Registrar {
       try {
         for (let i = 0; i < d.changeCount; i++) {
           const rec = d.changeRec[i]!;
-          this.rows.begin(r.nowMs, d.changeEvent[i]!).text(r.number).next()
+          rows.begin(r.nowMs, d.changeEvent[i]!).text(r.number).next()
             .bytes(buf, codec.strStart(buf, rec, Str.source), codec.strLength(buf, rec, Str.source)).next()
             .bytes(buf, codec.strStart(buf, rec, Str.userAgent), codec.strLength(buf, rec, Str.userAgent)).next()
             .bytes(buf, d.detailStart[i]!, d.detailLength[i]!).endRow();
         }
       } catch (err) {
-        this.rows.dropPartial();
+        rows.dropPartial();
         this.log.error({ err: err instanceof Error ? err.message : String(err), number: r.number }, 'history row not written');
       }
     }
-    // Every row of this commit in one history value.
-    this.rows.putIn(this.store);
     this.mergePuts.clear();
     this.mergeDrops.clear();
   }
@@ -743,7 +754,10 @@ export class Registrar {
       if (detail instanceof Promise) detail.catch((cause: unknown) => this.log.error({ err: String(cause) }, 'store commit failure cause'));
       counters.storeWriteFailures++;
       this.log.error({ err: err instanceof Error ? err.message : String(err), registers: batch.count }, 'store commit failed: answering 500');
+    } else {
+      this.writes.rows.append(batch.rows);   // durable: its history rows join the next flush
     }
+    batch.rows.reset();
     for (let i = 0; i < batch.count; i++) {
       const r = batch.replies[i]!;
       const slot = r.slot!;

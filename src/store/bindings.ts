@@ -153,7 +153,20 @@ const EMPTY = Buffer.alloc(0);
  * its earliest remaining expiry (sweep.ts). Only a binding that expires before everything the number
  * held (a new number, a shorter expiry) adds an entry here.
  */
+/**
+ * Where the service's merges leave their bookkeeping for its next flush (registrar/change-tail.ts), so
+ * a change's commit writes the binding itself and little else: the binding count, and an index entry
+ * due well after the next flush. Each returns false when it cannot take it (then the merge writes it
+ * now). After a crash what was taken is rebuilt from the bindings (extendForRecoveryIn).
+ */
+export interface MergeDeferral {
+  deferCount(delta: number): boolean;
+  deferIndex(atMs: number, number: string): boolean;
+}
+
 export class AorMerge {
+  /** Set by the service's REGISTER path; other writers (admin commands, the console, the sweep) write all at once. */
+  deferral: MergeDeferral | null = null;
   private readonly stored = new StoredBindings();
   private readonly out = new Scratch(4096);
   private readonly expiryKey: [number, string] = [0, ''];
@@ -191,13 +204,13 @@ export class AorMerge {
     } else {
       store.bindings.put(number, asValue(out, p));
     }
-    if (uncovered !== Infinity) {
+    if (uncovered !== Infinity && !(this.deferral?.deferIndex(uncovered, number) ?? false)) {
       const key = this.expiryKey;
       key[0] = uncovered;
       key[1] = number;
       store.expiry.put(key, ONE);
     }
-    if (count !== stored.count) {
+    if (count !== stored.count && !(this.deferral?.deferCount(count - stored.count) ?? false)) {
       const total = (store.meta.get(BINDING_COUNT_KEY) as number | undefined) ?? 0;
       store.meta.put(BINDING_COUNT_KEY, Math.max(0, total + count - stored.count));
     }
@@ -397,6 +410,7 @@ export class ExpiryMove {
  */
 export function extendForRecoveryIn(store: Store, flushedAtMs: number, horizonMs: number): number {
   let extended = 0;
+  let total = 0;
   const stored = new StoredBindings();
   // The numbers first: values are rewritten below, not while a cursor walks them.
   const numbers = [...store.bindings.getKeys({})] as string[];
@@ -415,6 +429,13 @@ export function extendForRecoveryIn(store: Store, flushedAtMs: number, horizonMs
       extended++;
     }
     if (changed) store.bindings.put(number, asValue(buf, stored.length));
+    // What the service's flush would have written (MergeDeferral): an index entry at the number's
+    // earliest expiry (entries left from before are visited and dropped by the sweep) and the count.
+    let earliest = Infinity;
+    for (let i = 0; i < stored.count; i++) earliest = Math.min(earliest, expiresAtMs(buf, stored.recs[i]!));
+    if (earliest !== Infinity) store.expiry.put([earliest, number], ONE);
+    total += stored.count;
   }
+  store.meta.put(BINDING_COUNT_KEY, total);
   return extended;
 }

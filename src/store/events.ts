@@ -87,6 +87,25 @@ export class EventWriter {
     if (this.rows > 1) countExtraRows(store, this.rows - 1);
     this.rows = 0;
   }
+  /** Rows built (ended) and not yet written. */
+  get count(): number { return this.rows; }
+  /**
+   * Appends the rows `other` has built (ended) to this writer's, and forgets them there: a change's
+   * history rows, built inside its commit, join the next flush once that commit is durable.
+   */
+  append(other: EventWriter): void {
+    if (other.rows === 0) return;
+    if (this.field !== 4) throw new Error('history row: the previous row was not ended');
+    if (this.rows === 0) { this.t.at(0); this.rowsEnd = 0; this.newestAtMs = other.newestAtMs; }
+    if (other.newestAtMs > this.newestAtMs) this.newestAtMs = other.newestAtMs;
+    const at = this.t.p;
+    this.t.scratch.ensure(at + other.rowsEnd, at);
+    other.t.buf.copy(this.t.buf, at, 0, other.rowsEnd);
+    this.t.p = at + other.rowsEnd;
+    this.rowsEnd = this.t.p;
+    this.rows += other.rows;
+    other.rows = 0;
+  }
   /** The rows built, as a value of their own (a copy); starts afresh. */
   copy(): Buffer {
     const out = Buffer.from(this.t.buf.subarray(0, this.t.p));

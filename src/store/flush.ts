@@ -1,7 +1,8 @@
 // The service's periodic write (issue 14: storage on flash). Everything that is not a change a phone or
 // an operator waits for goes to the store together, in ONE write transaction every
 // SS_STORE_FLUSH_INTERVAL: the later expiries of refreshed bindings and their aggregated `refreshed`
-// rows (registrar/write-back.ts), keepalive marks, the counters snapshot and samples, the heartbeat, the
+// rows (registrar/write-back.ts), the history rows, binding count and far index entries of the changes
+// committed since (registrar/change-tail.ts), keepalive marks, the counters snapshot and samples, the heartbeat, the
 // store's space record, and one-off rows queued with event(). Each writer joins as a FlushPart. (The
 // history prune runs in small transactions of its own: service/store-space.ts.)
 //

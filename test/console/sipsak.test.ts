@@ -11,7 +11,8 @@ import { TmuxConsole } from './fixtures/tmux.js';
 const term = new TmuxConsole('sipsak');
 let svc: Service;
 t.before(async () => {
-  svc = await startService('params:\n  SS_ENDPOINT_MIN_EXPIRE: 60\n' + accountsYaml(['1003']));
+  // A change's history row is written with the next flush (issue 14): every second here.
+  svc = await startService('params:\n  SS_ENDPOINT_MIN_EXPIRE: 60\n  SS_STORE_FLUSH_INTERVAL: 1\n' + accountsYaml(['1003']));
 });
 t.teardown(async () => {
   term.close();
@@ -43,6 +44,10 @@ t.test('the guides\' sipsak line, then with -u, then with -x: what each answer m
   const events = svc.cli(['events', '--number', '1003']).stdout;
   t.match(events, HINT_403, 'sipreg events: the hint under the 403');
   t.match(events, HINT_423, 'and under the 423');
+  // The registration's row joins the next flush.
+  for (let i = 0; i < 40 && !/registered/.test(svc.cli(['events', '--number', '1003', '--type', 'registered']).stdout); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
 
   term.start(svc.configFile, svc.dataDir);
   await term.waitFor(/Choice:/);

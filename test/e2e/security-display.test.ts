@@ -77,6 +77,7 @@ t.before(async () => {
   svc = await startService([
     'params:',
     '  SS_ENDPOINT_EXPIRE_JITTER: 0',
+    '  SS_STORE_FLUSH_INTERVAL: 1',   // a change's history row joins the next flush (issue 14)
     accountsYaml(['1001', '1002', '1003']).trimEnd(),
     'trunks:',
     `  - { name: carrier-x, registrar: "127.0.0.1", port: ${upstream.port}, username: "4420", password: "p", expire: 60 }`,
@@ -97,6 +98,10 @@ t.before(async () => {
   const failed = await register({ user: INTRUDER, password: 'guess', expires: 600, userAgent: UA_1001 });
   if (failed.status < 400) throw new Error(`the intruder got ${failed.status}`);
   const deadline = Date.now() + 15_000;
+  while (!svc.cli(['events', '--json', '--number', '1001']).stdout.includes('"registered"')) {
+    if (Date.now() > deadline) throw new Error('the registrations\' history rows were not written');
+    await new Promise((r) => setTimeout(r, 200));
+  }
   while (!svc.cli(['trunks', '--json']).stdout.includes('"last_status": 403')) {
     if (Date.now() > deadline) throw new Error(`the trunk never saw the upstream's 403 (upstream saw ${upstream.seen()} REGISTERs)`);
     await new Promise((r) => setTimeout(r, 200));

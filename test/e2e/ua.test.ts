@@ -7,7 +7,8 @@ import { accountsYaml, startService, type Service } from './service.js';
 
 let svc: Service;
 t.before(async () => {
-  svc = await startService('params:\n  SS_ENDPOINT_EXPIRE_JITTER: 0\n' + accountsYaml(['1001', '1002']));
+  // A change's history row is written with the next flush (issue 14): every second here.
+  svc = await startService('params:\n  SS_ENDPOINT_EXPIRE_JITTER: 0\n  SS_STORE_FLUSH_INTERVAL: 1\n' + accountsYaml(['1001', '1002']));
 });
 t.teardown(() => svc.kill('SIGTERM'));
 
@@ -15,6 +16,15 @@ interface EventRow { type: string; number: string; detail: string }
 function events(number: string): EventRow[] {
   const r = svc.cli(['events', '--json', '--number', number]);
   return r.status === 0 ? JSON.parse(r.stdout) as EventRow[] : [];
+}
+/** The history of `number` once it holds every one of `types` (a change's row joins the next flush), or after 10 s. */
+async function eventsWith(number: string, types: string[]): Promise<EventRow[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const rows = events(number);
+    if (types.every((ty) => rows.some((e) => e.type === ty)) || Date.now() > deadline) return rows;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 t.test('sipsak registers (digest), then removes its binding', async (t) => {
@@ -27,7 +37,7 @@ t.test('sipsak registers (digest), then removes its binding', async (t) => {
   t.match(shown.stdout, /sip:1001@127\.0\.0\.1:5999/, 'the binding is there');
   const removed = sipsak(0);
   t.equal(removed.status, 0, String(removed.stdout).slice(-1500));
-  const types = events('1001').map((e) => e.type);
+  const types = (await eventsWith('1001', ['registered', 'unregistered'])).map((e) => e.type);
   t.ok(types.includes('registered'), 'registered event');
   t.ok(types.includes('unregistered'), 'unregistered event');
   t.equal(svc.cli(['show', '1001']).status, 1, 'no binding left');
@@ -53,7 +63,7 @@ t.test('baresip registers and unregisters on quit', async (t) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(); }, 10_000);
     child.on('exit', () => { clearTimeout(timer); resolve(); });
   });
-  const types = events('1002').map((e) => e.type);
+  const types = (await eventsWith('1002', ['registered', 'unregistered'])).map((e) => e.type);
   t.ok(types.includes('registered'));
   t.ok(types.includes('unregistered'), `baresip unregistered on quit: ${out.slice(-1500)}`);
 });

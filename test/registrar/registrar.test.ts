@@ -46,6 +46,7 @@ t.test('digest: 401 with qop=auth, then 200 with the contact, its expires and Da
   t.equal(b[0]!.account, 'A');
   t.equal(b[0]!.nat, false);
   t.equal(b[0]!.userAgent, 'sipreg-test');
+  await h.ctx.writes.flushNow();   // a change's history rows join the next flush
   const ev = queryEvents(h.store, { number: '1001', type: 'registered' });
   t.equal(ev.length, 1);
   t.match(ev[0]!.detail, /^200 OK: registered sip:1001@127\.0\.0\.1:\d+ for 600 s \(asked 600 s by Expires header\)$/);
@@ -64,6 +65,7 @@ t.test('refresh with the same nonce and a higher nc, then unregister', async (t)
   t.equal(refresh.status, 200, 'a higher nc on the same nonce works (the un-REGISTER)');
   t.equal(refresh.header('contact'), undefined, 'no contact left');
   t.equal(bindingsOf(h.store, '1003').length, 0);
+  await h.ctx.writes.flushNow();   // a change's history rows join the next flush
   t.equal(queryEvents(h.store, { number: '1003', type: 'unregistered' }).length, 1);
 });
 
@@ -136,6 +138,7 @@ t.test('several contacts; max bindings with replace On', async (t) => {
   const third = await c.register({ user: '2003', contacts: ['<sip:c@127.0.0.1:5003>'], expires: 200, callId: 'other-device' });
   t.equal(third.status, 200);
   t.equal(third.all('contact').length, 2);
+  await h.ctx.writes.flushNow();   // a change's history rows join the next flush
   t.equal(queryEvents(h.store, { number: '2003', type: 'replaced' }).length, 1);
   t.match(queryEvents(h.store, { number: '2003', type: 'replaced' })[0]!.detail, /replaced by sip:c@127\.0\.0\.1:5003/);
   const nat = await c.register({ user: '2003', contacts: ['<sip:c@192.168.1.20:5060>'], expires: 3600, callId: 'other-device' });
@@ -151,6 +154,7 @@ t.test('REGISTERs for one number in one turn are serialised, none lost', async (
   // max 2, replace On: each newcomer replaced the oldest; the store holds the last two.
   const stored = bindingsOf(h.store, '2004').map((b) => b.sourcePort).sort();
   t.same(stored, clients.slice(3).map((k) => k.port).sort());
+  await h.ctx.writes.flushNow();   // a change's history rows join the next flush
   t.equal(queryEvents(h.store, { number: '2004', type: 'registered' }).length, 5);
   t.equal(queryEvents(h.store, { number: '2004', type: 'replaced' }).length, 3);
   for (const k of clients) k.close();

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  MARK_KEY, StoreFlush, bindingsOf, openStore, putBinding, queryEvents, readMark, type Store, type StoreMark,
+  MARK_KEY, StoreFlush, bindingCount, bindingsOf, lapsedEntries, openStore, putBinding, queryEvents, readMark, type Store, type StoreMark,
 } from '../../src/store/index.js';
 import { sweepOnce } from '../../src/registrar/sweep.js';
 import { counters } from '../../src/stats/counters.js';
@@ -23,7 +23,7 @@ params:
 `;
 const accounts = `
 accounts:
-${['2001', '2002', '2003', '2004', '2005', '2006', '2007'].map((n) => `  - { number: "${n}", auth_mode: ip, allow: ["127.0.0.0/8"] }`).join('\n')}
+${['2001', '2002', '2003', '2004', '2005', '2006', '2007', '2008'].map((n) => `  - { number: "${n}", auth_mode: ip, allow: ["127.0.0.0/8"] }`).join('\n')}
 `;
 
 let h: Harness;
@@ -131,6 +131,7 @@ t.test('a force-unregister by another process is not undone by a pending write-b
   t.equal(again.status, 200);
   t.ok(lastTxnId(h.store) > txn, 'committed');
   t.equal(bindingsOf(h.store, '2003').length, 1);
+  await h.ctx.writes.flushNow();   // a change's history rows join the next flush
   t.equal(queryEvents(h.store, { number: '2003', type: 'registered' }).length, 2, 'recorded as registered, not refreshed');
 });
 
@@ -190,6 +191,46 @@ t.test('SS_ENDPOINT_EXPIRE_JITTER: refreshes stay quiet, their grant moved withi
     t.ok(e >= 3240 && e <= 3600, `granted ${e} s, within 10 % of 3600`);
   }
   t.equal(lastTxnId(j.store), txn, 'twenty refreshes, no commit');
+});
+
+t.test("a change's commit holds its binding; its history row, the count and its index entry join the flush", async (t) => {
+  await h.ctx.writes.flushNow();   // what earlier tests left waiting
+  const count = bindingCount(h.store);
+  const farMs = Date.now() + 10 * 86_400_000;
+  const indexed = (): number => lapsedEntries(h.store, farMs, 1_000_000).filter(([, n]) => n === '2008').length;
+  t.equal(indexed(), 0);
+  const r = await c.register({ user: '2008', expires: 3600 });
+  t.equal(r.status, 200);
+  t.equal(bindingsOf(h.store, '2008').length, 1, 'the binding is in the store when its 200 arrives');
+  t.equal(queryEvents(h.store, { number: '2008', type: 'registered' }).length, 0, 'its history row waits for the flush');
+  t.equal(bindingCount(h.store), count, 'so does the count');
+  t.equal(indexed(), 0, 'and the index entry of an expiry far past the next flush');
+  t.equal(await h.ctx.writes.flushNow(), true);
+  t.equal(queryEvents(h.store, { number: '2008', type: 'registered' }).length, 1, 'the flush writes the row');
+  t.equal(bindingCount(h.store), count + 1, 'the count');
+  t.equal(indexed(), 1, 'and the index entry');
+});
+
+t.test('recovery rule: after an unclean stop, the index and the count are rebuilt from the bindings', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipreg-recovery-'));
+  const store = openStore(dir);
+  t.teardown(() => store.close());
+  const now = Date.now();
+  // Two bindings committed by a service that died before its flush wrote their index entries and count.
+  await putBinding(store, binding('3101', 'sip:a@x', { expiresS: 60, expiresAtMs: now + 30_000 }));
+  await putBinding(store, binding('3102', 'sip:b@x', { expiresS: 3600, expiresAtMs: now + 3_600_000 }));
+  await store.root.transaction(() => {
+    for (const k of store.expiry.getKeys({})) store.expiry.remove(k as [number, string]);
+    store.meta.put('binding_count', 0);
+  });
+  t.equal(lapsedEntries(store, now + 86_400_000, 100).length, 0);
+  await store.meta.put(MARK_KEY, { clean: false, flushedAtMs: now - 1_000, horizonMs: now + 59_000, intervalMs: 30_000, pid: 1 } satisfies StoreMark);
+  const writes = new StoreFlush(store, 30);
+  await writes.start(now);
+  t.teardown(() => writes.close());
+  t.equal(bindingCount(store), 2, 'the count');
+  t.same(lapsedEntries(store, now + 86_400_000, 100).map(([, n]) => n), ['3101', '3102'], 'an index entry for every number');
+  t.equal((await sweepOnce(store, null, now + 1_000_000_000)).removed, 2, 'so the sweep finds both once lapsed');
 });
 
 t.test('recovery rule: after an unclean stop, bindings live at the last flush are kept to their bound', async (t) => {
