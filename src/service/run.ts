@@ -12,6 +12,7 @@ import { housekeeping } from './housekeeping.js';
 import { configExposure } from './config-mode.js';
 import { VERSION, COMMIT } from '../version.js';
 import { acquireDataDir, DataDirError, LEASE_CHECK_INTERVAL_MS, type DataDirLease } from './lock.js';
+import { serviceNotifier } from './notify.js';
 
 /** How often the service looks for operator commands (reload, trunk re-register) in the store. */
 const COMMAND_POLL_INTERVAL_MS = 1_000;
@@ -49,6 +50,9 @@ export async function runService(opts: RunOptions): Promise<number> {
   }
   let config = withOverride(loaded.config, opts.dataDirOverride);
   const log = createLogger(config.logLevel, opts.logFormat);
+  // Watchdog pings from here on: opening (or compacting) the store takes a while on a small box.
+  const notify = serviceNotifier({ log });
+  const notStarted = (code: number): number => { notify.close(); return code; };
   warnIfExposed(config, log);
   let lease: DataDirLease;
   let store: Store;
@@ -64,8 +68,9 @@ export async function runService(opts: RunOptions): Promise<number> {
   } catch (err) {
     if (err instanceof StoreError || err instanceof DataDirError) {
       opts.stderr.write(`sipreg: ${err.message}\n`);
-      return 1;
+      return notStarted(1);
     }
+    notify.close();
     throw err;
   }
   // A failed commit rejects every write of its transaction, awaited or not. The writers that answer
@@ -94,7 +99,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     opts.stderr.write(`sipreg: data_dir ${config.dataDir}: cannot write the store (${errorText(err)})\n`);
     process.off('unhandledRejection', onUnhandled);
     await store.close().catch(() => {});
-    return 1;
+    return notStarted(1);
   }
   // Signals that come while the parts start (a quick `systemctl reload` or stop) wait for start-up to end,
   // rather than killing the process with their default action.
@@ -134,7 +139,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     flushLog(log);
     earlySignals(false);
     process.off('unhandledRejection', onUnhandled);
-    return 1;
+    return notStarted(1);
   }
 
   let reloading = false;
@@ -145,6 +150,7 @@ export async function runService(opts: RunOptions): Promise<number> {
       return;
     }
     reloading = true;
+    notify.reloading();
     try {
       const next = loadConfigFingerprinted(config.file);
       if (next.config === null || next.sha256 === null) {
@@ -171,6 +177,7 @@ export async function runService(opts: RunOptions): Promise<number> {
       log.error({ err: errorText(err) }, 'config reload failed');
     } finally {
       reloading = false;
+      notify.ready();
     }
     const again = reloadAgain;
     reloadAgain = null;
@@ -207,6 +214,8 @@ export async function runService(opts: RunOptions): Promise<number> {
         process.exit(1);
       }
       stopping = true;
+      notify.stopping();
+      notify.close();
       log.info({ signal }, 'stopping');
       clearInterval(poll);
       clearInterval(watch);
@@ -239,6 +248,8 @@ export async function runService(opts: RunOptions): Promise<number> {
     earlySignals(false);
     // Logged only now: whoever waits for this line may signal at once.
     log.info({ version: VERSION, commit: COMMIT, config: config.file, configGeneration: generation, dataDir: config.dataDir, listen: config.sip.listen.map((l) => l.text) }, 'sipreg started');
+    // Sockets bound (every component started) and the store open: systemd's Type=notify start ends here.
+    notify.ready();
     void appendEvent(store, { atMs: Date.now(), type: 'service_started', number: '', source: '', userAgent: '', detail: `sipreg ${VERSION} pid ${process.pid}` });
     const stop = early.find((signal) => signal !== 'SIGHUP');
     if (stop !== undefined) onStop(stop);
