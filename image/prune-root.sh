@@ -24,7 +24,7 @@ rm -rf "$ROOT"/usr/share/{doc,man,info,locale,i18n,lintian,linda,bug,gtk-doc,com
   "$ROOT"/usr/sbin/{useradd,userdel,usermod,groupadd,groupdel,groupmod,newusers,chpasswd,chgpasswd,grpck,pwck,vipw,vigr,cppw,cpgr} \
   "$ROOT"/etc/{initramfs-tools,apt,dpkg,debconf.conf,kernel,cron.daily/apt-compat,cron.daily/dpkg,logrotate.d/{apt,dpkg}} \
   "$ROOT"/usr/bin/{perl,perl5*,dpkg,dpkg-*,apt,apt-*,debconf,debconf-*,localedef,openssl,zstd,pzstd,unzstd,zstdcat,zstdmt,zstdgrep,zstdless} \
-  "$ROOT"/usr/bin/{ssh,ssh-add,ssh-agent,ssh-keyscan,ssh-argv0,ssh-copy-id,slogin,sftp,gpgv,update-alternatives,run-parts} \
+  "$ROOT"/usr/bin/{ssh,ssh-add,ssh-agent,ssh-keyscan,ssh-argv0,ssh-copy-id,slogin,sftp,gpgv,update-alternatives} \
   "$ROOT"/usr/sbin/{dpkg-*,update-initramfs,mkinitramfs,unmkinitramfs,lsinitramfs,update-ca-certificates,adduser,addgroup,deluser,delgroup,debugfs,fsck.minix,mkfs.minix,mkfs.bfs,mkfs.cramfs} \
   "$ROOT"/usr/sbin/{update-passwd,add-shell,remove-shell,installkernel,dpkg-preconfigure,dpkg-reconfigure,pam-auth-update,pam_getenv}
 # /var is the data partition, mounted over whatever the image has there; systemd-tmpfiles makes what the

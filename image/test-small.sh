@@ -139,6 +139,10 @@ memory() {
     console.log(m.rss_bytes, m.heap_used_bytes);'
 }
 events() { as_admin sipreg events -c "$FACTORY" --json --type "$1" | grep -c "\"type\": *\"$1\"" || true; }
+# Bindings stored and NATed ones, as `sipreg stats` counts them.
+stat_of() { stats | node -e 'const s = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(s[process.argv[1]] ?? -1);' "$1"; }
+bindings() { stat_of registered; }
+service_pid() { stats | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).service?.pid ?? -1)'; }
 
 sleep 20   # let start-up settle and the next flush record the memory
 read -r IDLE_RSS IDLE_HEAP < <(memory) || { log "no service memory in sipreg stats"; exit 1; }
@@ -184,10 +188,6 @@ OK=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "SuccessfulCall(C)
 KO=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "FailedCall(C)") c = i } END { print $c + 0 }' "$STAT" 2>/dev/null || echo 0)
 log "SIPp: $OK successful, $KO failed in $REG_S s"
 
-# Bindings stored and NATed ones, as `sipreg stats` counts them.
-stat_of() { stats | node -e 'const s = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(s[process.argv[1]] ?? -1);' "$1"; }
-bindings() { stat_of registered; }
-service_pid() { stats | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).service?.pid ?? -1)'; }
 BOUND="$(bindings)"
 log "bindings stored: $BOUND ($(stat_of nat) NATed: pinged by the keepalive)"
 [[ $BOUND -ge $PHONES ]] || failed "$BOUND bindings stored, not $PHONES (SIPp: $OK ok, $KO failed)"
