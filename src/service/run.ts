@@ -14,6 +14,7 @@ import { housekeeping } from './housekeeping.js';
 import { configExposure } from './config-mode.js';
 import { VERSION, COMMIT } from '../version.js';
 import { acquireDataDir, DataDirError, LEASE_CHECK_INTERVAL_MS, type DataDirLease } from './lock.js';
+import { serviceNotifier } from './notify.js';
 
 /** How often the service looks for operator commands (reload, trunk re-register) in the store. */
 const COMMAND_POLL_INTERVAL_MS = 1_000;
@@ -51,6 +52,9 @@ export async function runService(opts: RunOptions): Promise<number> {
   }
   let config = withOverride(loaded.config, opts.dataDirOverride);
   const log = createLogger(config.logLevel, opts.logFormat);
+  // Watchdog pings from here on: opening (or compacting) the store takes a while on a small box.
+  const notify = serviceNotifier({ log });
+  const notStarted = (code: number): number => { notify.close(); return code; };
   warnIfExposed(config, log);
   let lease: DataDirLease;
   let store: Store;
@@ -66,8 +70,9 @@ export async function runService(opts: RunOptions): Promise<number> {
   } catch (err) {
     if (err instanceof StoreError || err instanceof DataDirError) {
       opts.stderr.write(`sipreg: ${err.message}\n`);
-      return 1;
+      return notStarted(1);
     }
+    notify.close();
     throw err;
   }
   // A failed commit rejects every write of its transaction, awaited or not. The writers that answer
@@ -96,7 +101,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     opts.stderr.write(`sipreg: data_dir ${config.dataDir}: cannot write the store (${errorText(err)})\n`);
     process.off('unhandledRejection', onUnhandled);
     await store.close().catch(() => {});
-    return 1;
+    return notStarted(1);
   }
   // Signals that come while the parts start (a quick `systemctl reload` or stop) wait for start-up to end,
   // rather than killing the process with their default action.
@@ -136,7 +141,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     flushLog(log);
     earlySignals(false);
     process.off('unhandledRejection', onUnhandled);
-    return 1;
+    return notStarted(1);
   }
 
   let reloading = false;
@@ -154,6 +159,7 @@ export async function runService(opts: RunOptions): Promise<number> {
       await appendEvent(store, { atMs: Date.now(), type: 'config_refused', number: '', source: '', userAgent: '', detail: errors.slice(0, 5).join('; ') });
       await recordConfigRefused(store, config.file, sha256, errors.slice(0, 3).join('; '), Date.now());
     };
+    notify.reloading();
     try {
       const next = loadConfigFingerprinted(config.file);
       sha256 = next.sha256 ?? '';
@@ -186,6 +192,7 @@ export async function runService(opts: RunOptions): Promise<number> {
       await recordConfigRefused(store, config.file, sha256, `reload failed: ${errorText(err)}`, Date.now()).catch(() => {});
     } finally {
       reloading = false;
+      notify.ready();
     }
     const again = reloadAgain;
     reloadAgain = null;
@@ -222,6 +229,8 @@ export async function runService(opts: RunOptions): Promise<number> {
         process.exit(1);
       }
       stopping = true;
+      notify.stopping();
+      notify.close();
       log.info({ signal }, 'stopping');
       clearInterval(poll);
       clearInterval(watch);
@@ -254,6 +263,8 @@ export async function runService(opts: RunOptions): Promise<number> {
     earlySignals(false);
     // Logged only now: whoever waits for this line may signal at once.
     log.info({ version: VERSION, commit: COMMIT, config: config.file, configGeneration: generation, dataDir: config.dataDir, listen: config.sip.listen.map((l) => l.text) }, 'sipreg started');
+    // Sockets bound (every component started) and the store open: systemd's Type=notify start ends here.
+    notify.ready();
     void appendEvent(store, { atMs: Date.now(), type: 'service_started', number: '', source: '', userAgent: '', detail: `sipreg ${VERSION} pid ${process.pid}` });
     const stop = early.find((signal) => signal !== 'SIGHUP');
     if (stop !== undefined) onStop(stop);

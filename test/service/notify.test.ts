@@ -1,0 +1,152 @@
+/**
+ * sd_notify for Type=notify + WatchdogSec= (systemd/sipreg.service): what a service manager listening
+ * on $NOTIFY_SOCKET receives from the real binary. The manager is a unix datagram listener (python3)
+ * that prints each message; the messages go through the host's real `systemd-notify`.
+ */
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSipreg, writeConfig, freeUdpPort, waitForLine, exitOf, tmpDir } from '../helpers/sipreg.js';
+import { serviceNotifier, watchdogIntervalMs } from '../../src/service/notify.js';
+
+const config = (port: number): string => `
+sip:
+  listen: ["127.0.0.1:${port}"]
+  realm: "test"
+data_dir: "@DATA@"
+log_level: info
+`;
+
+const LISTENER = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    for line in s.recv(4096).decode().splitlines():
+        if line != "BARRIER=1":
+            print(line, flush=True)
+`;
+
+interface Manager { readonly socket: string; readonly child: ChildProcess; readonly messages: { text: string; atMs: number }[] }
+
+async function fakeManager(t: { teardown(fn: () => void): void }): Promise<Manager> {
+  const socket = join(tmpDir('sipreg-notify-'), 'notify.sock');
+  const child = spawn('python3', ['-c', LISTENER, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  const messages: { text: string; atMs: number }[] = [];
+  await waitForLine(child, (line) => line === 'listening', 30_000);
+  child.stdout?.on('data', (c: Buffer) => {
+    for (const text of c.toString().split('\n')) if (text !== '' && text !== 'listening') messages.push({ text, atMs: Date.now() });
+  });
+  return { socket, child, messages };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => { const h = setTimeout(resolve, ms); void h; });
+
+async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function optionsAnswered(port: number): Promise<boolean> {
+  const s = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+    const me = s.address().port;
+    const req = `OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${me};branch=z9hG4bK-notify1\r\n` +
+      `Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=n1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: notify-probe\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`;
+    const answer = new Promise<boolean>((resolve) => {
+      s.once('message', (m) => resolve(m.toString().startsWith('SIP/2.0 ')));
+      const h = setTimeout(() => resolve(false), 2_000);
+      void h;
+    });
+    s.send(req, port, '127.0.0.1');
+    return await answer;
+  } finally {
+    s.close();
+  }
+}
+
+t.test('the watchdog interval is half of WATCHDOG_USEC, for this process only', async (t) => {
+  t.equal(watchdogIntervalMs({ WATCHDOG_USEC: '30000000' }), 15_000);
+  t.equal(watchdogIntervalMs({ WATCHDOG_USEC: '30000000', WATCHDOG_PID: String(process.pid) }), 15_000);
+  t.equal(watchdogIntervalMs({ WATCHDOG_USEC: '30000000', WATCHDOG_PID: '1' }), null, 'meant for another process');
+  t.equal(watchdogIntervalMs({}), null, 'no watchdog asked for');
+  t.equal(watchdogIntervalMs({ WATCHDOG_USEC: 'soon' }), null);
+});
+
+t.test('without NOTIFY_SOCKET nothing is spawned; with it, one command per message, in order', async (t) => {
+  const dir = tmpDir();
+  const marker = join(dir, 'sent');
+  const command = join(dir, 'notify');
+  writeFileSync(command, `#!/bin/sh\necho "$NOTIFY_SOCKET $*" >>'${marker}'\n`, { mode: 0o755 });
+  const off = serviceNotifier({ env: { WATCHDOG_USEC: '2000' }, command });
+  t.equal(off.enabled, false);
+  t.equal(off.watchdogIntervalMs, null);
+  off.ready(); off.reloading(); off.stopping(); off.close();
+  await sleep(300);
+  t.notOk(existsSync(marker), 'no command run');
+
+  const on = serviceNotifier({ env: { NOTIFY_SOCKET: '/run/x.sock' }, command });
+  t.equal(on.enabled, true);
+  const lines = (): number => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').length - 1 : 0);
+  on.ready(); on.reloading(); on.ready();
+  await until('three messages', () => lines() === 3, 5_000);
+  on.stopping();
+  on.ready(); // after STOPPING=1: dropped
+  on.close();
+  await until('four messages', () => lines() === 4, 5_000);
+  await sleep(300);
+  t.equal(readFileSync(marker, 'utf8'), '/run/x.sock READY=1\n/run/x.sock RELOADING=1\n/run/x.sock READY=1\n/run/x.sock STOPPING=1\n');
+});
+
+t.test('READY once SIP answers, watchdog pings from the loop (none while it is stopped), RELOADING/READY on SIGHUP, STOPPING on SIGTERM', async (t) => {
+  const manager = await fakeManager(t);
+  const port = await freeUdpPort();
+  const file = writeConfig(config(port));
+  // 600 ms watchdog: a ping every 300 ms.
+  const child = spawnSipreg(['run', '-c', file], { NOTIFY_SOCKET: manager.socket, WATCHDOG_USEC: '600000' });
+  t.teardown(() => { child.kill('SIGCONT'); child.kill('SIGKILL'); });
+  const texts = (): string[] => manager.messages.map((m) => m.text);
+
+  await until('READY=1', () => texts().includes('READY=1'));
+  t.ok(await optionsAnswered(port), 'the SIP socket answers when READY=1 has been sent');
+  t.equal(texts().filter((m) => m !== 'WATCHDOG=1').join(','), 'READY=1', 'READY=1 is the first state sent');
+
+  await until('watchdog pings', () => texts().filter((m) => m === 'WATCHDOG=1').length >= 3);
+  // A stopped loop sends nothing: the last ping may be on its way, none after.
+  child.kill('SIGSTOP');
+  await sleep(400);
+  const stoppedAt = Date.now();
+  await sleep(1_500);
+  const duringStop = manager.messages.filter((m) => m.atMs > stoppedAt && m.atMs < Date.now()).length;
+  child.kill('SIGCONT');
+  t.equal(duringStop, 0, 'no ping while the process is stopped');
+  const resumedAt = Date.now();
+  await until('pings after SIGCONT', () => manager.messages.some((m) => m.atMs > resumedAt && m.text === 'WATCHDOG=1'));
+  const gaps = manager.messages.filter((m) => m.text === 'WATCHDOG=1' && m.atMs > resumedAt);
+  t.ok(gaps.length >= 1, 'the pings resume');
+
+  const beforeHup = manager.messages.length;
+  child.kill('SIGHUP');
+  await waitForLine(child, (line) => line.includes('"msg":"config reloaded"'));
+  await until('READY=1 after the reload', () => manager.messages.slice(beforeHup).some((m) => m.text === 'READY=1'));
+  t.same(manager.messages.slice(beforeHup).map((m) => m.text).filter((m) => m !== 'WATCHDOG=1'), ['RELOADING=1', 'READY=1'],
+    'RELOADING=1 then READY=1, in that order');
+
+  const beforeStop = manager.messages.length;
+  child.kill('SIGTERM');
+  const { code } = await exitOf(child);
+  t.equal(code, 0);
+  await until('STOPPING=1', () => manager.messages.slice(beforeStop).some((m) => m.text === 'STOPPING=1'), 5_000);
+  await sleep(700);
+  const afterStopping = manager.messages.slice(beforeStop);
+  const at = afterStopping.findIndex((m) => m.text === 'STOPPING=1');
+  t.same(afterStopping.slice(at + 1).map((m) => m.text), [], 'no ping after STOPPING=1');
+});
