@@ -18,6 +18,7 @@ import { statsCommand } from './commands/stats.js';
 import { helpCommand } from './commands/help.js';
 import { commandHelp, usageText } from './help.js';
 import { compactCommand } from './commands/compact.js';
+import { firmwareCommand } from './commands/firmware.js';
 import { versionLine } from '../version.js';
 import { displayText } from '../ops/sanitize.js';
 import type { Writable } from 'node:stream';
@@ -36,6 +37,7 @@ export const commands: readonly Command[] = [
   unlockCommand,
   statsCommand,
   compactCommand,
+  firmwareCommand,
   paramsCommand,
   helpCommand(() => commands),
 ];
