@@ -30,6 +30,7 @@ import { readStatus, statusLines, type Status } from './status.js';
 import { trunkDetails, trunksTable, trunkViews } from './trunks.js';
 import { eventWords, lockoutWords } from './words.js';
 import { EndOfInput, Ui, type LineSource } from './ui.js';
+import { firmwareMenu } from './screens/firmware.js';
 
 /** How long the Parameters screen waits for the service to report a reload. */
 const RELOAD_WAIT_MS = 10_000;
@@ -102,6 +103,7 @@ export class ConsoleApp {
           ' 7  Trunks               (outbound registrations)',
           ' 8  Parameters           (SS_* values in force; reload the config)',
           ' 9  Event log',
+          '10  Firmware             (slots, versions; install an update)',
           ...this.alertsBelowMenu(),
         ],
         menu: ['Type a number and Enter; 0 or q goes back (here: quits). Enter alone refreshes.'],
@@ -116,6 +118,7 @@ export class ConsoleApp {
           case '7': await this.trunks(); return;
           case '8': await this.parameters(); return;
           case '9': await this.eventLog(); return;
+          case '10': await firmwareMenu(this.ui); return;
           default: return unknown(choice);
         }
       });

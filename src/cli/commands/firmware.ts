@@ -1,11 +1,10 @@
-import { accessSync, constants, existsSync } from 'node:fs';
 import type { Command, CommandContext } from '../command.js';
 import { optFlag, optInt, optString, UsageError } from '../args.js';
 import { CommandError, dataDirOf, openStoreOrFail, requireConfig } from '../context.js';
-import { BundleError } from '../../firmware/bundle.js';
-import { APPLIANCE_LAYOUT, entriesDir, slotDevice, type FirmwareLayout } from '../../firmware/layout.js';
-import { checkBundle, DEFAULT_TRIES, installBundle } from '../../firmware/install.js';
-import { processQueue, submitToQueue } from '../../firmware/queue.js';
+import { APPLIANCE_LAYOUT, type FirmwareLayout } from '../../firmware/layout.js';
+import { DEFAULT_TRIES } from '../../firmware/install.js';
+import { processQueue } from '../../firmware/queue.js';
+import { requestInstall } from '../../firmware/request.js';
 import { firmwareStatus, formatStatus } from '../../firmware/status.js';
 import { probeSip, probeTarget } from '../../firmware/boot-check.js';
 import { readService, serviceRunning } from '../../store/index.js';
@@ -24,15 +23,6 @@ function layoutOf(ctx: CommandContext): FirmwareLayout {
   };
 }
 
-function writable(path: string): boolean {
-  try {
-    accessSync(path, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function install(ctx: CommandContext, l: FirmwareLayout): Promise<number> {
   const tries = optInt(ctx.args, 'tries', 1, 9) ?? DEFAULT_TRIES;
   const say = (line: string): void => { ctx.stdout.write(`${displayText(line)}\n`); };
@@ -45,25 +35,15 @@ async function install(ctx: CommandContext, l: FirmwareLayout): Promise<number> 
   const [file, extra] = ctx.args.positionals.slice(1);
   if (file === undefined) throw new UsageError('FILE is missing');
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
-  try {
-    // Every check that needs no writing comes first, whoever runs it: a bad bundle is refused here.
-    const { manifest, target } = checkBundle(file, l, process.arch);
-    if (writable(slotDevice(l, target)) && writable(entriesDir(l))) {
-      const r = installBundle(file, l, process.arch, tries, say);
-      say(`installed sipreg ${r.manifest.version} in slot ${r.slot}${r.from === null ? '' : ` (running: ${r.from})`}; reboot to try it`);
-      return 0;
-    }
-    if (!existsSync(l.queueDir) || !writable(l.queueDir)) {
-      throw new CommandError(`cannot write slot ${target} (${slotDevice(l, target)}) and no install service queue at ${l.queueDir}: run as root`);
-    }
-    say(`verified: sipreg ${manifest.version} for ${manifest.arch}`);
-    const r = await submitToQueue(file, l, (optInt(ctx.args, 'timeout', 10, 7200) ?? 1800) * 1000, say);
-    for (const line of r.lines) say(line);
-    return r.code;
-  } catch (err) {
-    if (err instanceof BundleError) throw new CommandError(`refused, nothing written: ${err.message}`);
-    throw err;
-  }
+  // A refusal is the command's error: on stderr, exit 1.
+  let last = '';
+  const code = await requestInstall(file, l, tries, (optInt(ctx.args, 'timeout', 10, 7200) ?? 1800) * 1000, (line) => {
+    if (last !== '') say(last);
+    last = line;
+  });
+  if (code === 0) say(last);
+  else throw new CommandError(last);
+  return 0;
 }
 
 async function checkBoot(ctx: CommandContext): Promise<number> {
