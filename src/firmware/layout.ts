@@ -74,7 +74,8 @@ export function readSelectedEntry(l: FirmwareLayout): string | null {
 export interface SlotManifest {
   readonly version: string;
   readonly arch: string;
-  readonly installedAt: string;
+  /** null: written by the image build (the factory install). */
+  readonly installedAt: string | null;
   readonly rootSha256: string;
 }
 
@@ -83,7 +84,7 @@ export function readSlotManifest(l: FirmwareLayout, slot: Slot): SlotManifest | 
   try {
     const m = JSON.parse(readFileSync(join(slotFilesDir(l, slot), 'manifest.json'), 'utf8')) as Partial<SlotManifest>;
     if (typeof m.version !== 'string') return null;
-    return { version: m.version, arch: String(m.arch ?? ''), installedAt: String(m.installedAt ?? ''), rootSha256: String(m.rootSha256 ?? '') };
+    return { version: m.version, arch: String(m.arch ?? ''), installedAt: typeof m.installedAt === 'string' ? m.installedAt : null, rootSha256: String(m.rootSha256 ?? '') };
   } catch {
     return null;
   }
