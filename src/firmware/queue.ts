@@ -22,8 +22,10 @@ export interface QueueResult {
 }
 
 /** Leaves `file` in the queue and waits for the service's answer. */
-export async function submitToQueue(file: string, l: FirmwareLayout, timeoutMs: number, say: (line: string) => void): Promise<QueueResult> {
+export async function submitToQueue(file: string, l: FirmwareLayout, tries: number, timeoutMs: number, say: (line: string) => void): Promise<QueueResult> {
   const id = randomBytes(8).toString('hex');
+  // What the install is asked to do besides the file, before the file: the service reads it with it.
+  writeFileSync(join(l.queueDir, `request-${id}.json`), `${JSON.stringify({ tries })}\n`);
   const tmp = join(l.queueDir, `.request-${id}.tmp`);
   copyFileSync(file, tmp);
   const fd = openSync(tmp, 'r');
@@ -54,10 +56,11 @@ export function processQueue(l: FirmwareLayout, workDir: string, arch: string, t
     const lines: string[] = [];
     const say = (line: string): void => { lines.push(line); log(line); };
     const copy = join(workDir, `${id}.fw`);
+    const options = join(l.queueDir, `request-${id}.json`);
     let code = 0;
     try {
       takeRequest(join(l.queueDir, name), copy);
-      const r = installBundle(copy, l, arch, tries, say);
+      const r = installBundle(copy, l, arch, requestedTries(options) ?? tries, say);
       say(`installed sipreg ${r.manifest.version} in slot ${r.slot}${r.from === null ? '' : ` (running: ${r.from})`}; reboot to try it`);
     } catch (err) {
       code = 1;
@@ -66,12 +69,34 @@ export function processQueue(l: FirmwareLayout, workDir: string, arch: string, t
     } finally {
       rmSync(copy, { force: true });
       try { unlinkSync(join(l.queueDir, name)); } catch { /* gone already */ }
+      rmSync(options, { force: true });
     }
     const tmp = join(l.queueDir, `.result-${id}-${randomBytes(4).toString('hex')}`);
     writeFileSync(tmp, `${JSON.stringify({ code, lines })}\n`, { flag: 'wx', mode: 0o644 });
     renameSync(tmp, join(l.queueDir, `result-${id}.json`));
   }
   return failures === 0 ? 0 : 1;
+}
+
+/** The tries the request asks for (1..9), or null: read without following a link, a few bytes at most. */
+function requestedTries(path: string): number | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return null;
+    const buf = Buffer.alloc(256);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const tries = (JSON.parse(buf.toString('utf8', 0, n)) as { tries?: unknown }).tries;
+    return typeof tries === 'number' && Number.isInteger(tries) && tries >= 1 && tries <= 9 ? tries : null;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Copies a request into the service's own directory: a regular file, reached without links. */

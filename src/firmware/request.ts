@@ -30,7 +30,7 @@ export async function requestInstall(file: string, l: FirmwareLayout, tries: num
       return 1;
     }
     say(`verified: sipreg ${manifest.version} for ${manifest.arch}`);
-    const r = await submitToQueue(file, l, timeoutMs, say);
+    const r = await submitToQueue(file, l, tries, timeoutMs, say);
     for (const line of r.lines) say(line);
     return r.code;
   } catch (err) {

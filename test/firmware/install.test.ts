@@ -166,7 +166,7 @@ t.test('unprivileged: verified by the caller, handed to the install service thro
   }
   const args = b.args.map((a) => (a.endsWith('no-queue') ? queue : a));
   const cmd = sipregCommand();
-  const client = spawn(cmd.file, [...cmd.prefix, 'firmware', 'install', file, '--timeout', '120', ...args],
+  const client = spawn(cmd.file, [...cmd.prefix, 'firmware', 'install', file, '--tries', '2', '--timeout', '120', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/', ...(asRoot ? { uid: 65534, gid: 65534, env: { ...process.env, HOME: '/nonexistent' } } : {}) });
   let out = '';
   client.stdout.on('data', (d: Buffer) => { out += d.toString(); });
@@ -183,6 +183,7 @@ t.test('unprivileged: verified by the caller, handed to the install service thro
   t.match(out, /verified: sipreg 1\.4\.0/);
   t.match(out, /handed to sipreg-firmware\.service/);
   t.match(out, /installed sipreg 1\.4\.0 in slot b/);
+  t.match(out, /boot entry sipreg-2-b\+2\.conf: slot b boots next, 2 tries/, 'the tries asked for reach the service');
   t.same(readdirSync(queue), [], 'request and result taken away');
   t.same(readdirSync(work), [], 'the service\'s copy removed');
   t.ok(readFileSync(join(b.slots, 'sipreg-root-b')).subarray(0, payload.root.length).equals(payload.root));
