@@ -156,6 +156,9 @@ node -e '
   const [, file, password, ...numbers] = process.argv;
   const doc = require("yaml").parseDocument(require("fs").readFileSync(file, "utf8"));
   doc.set("accounts", numbers.map((number) => ({ number, password })));
+  // The phones are behind the NAT of QEMU (Contact 192.0.2.50, source 10.0.2.2): their bindings would get the
+  // NAT expiry (300 s), shorter than the updates take under TCG; an hour outlives the whole test.
+  doc.setIn(["params", "SS_ENDPOINT_NAT_EXPIRE"], 3600);
   process.stdout.write(doc.toString());' "$WORK/factory.yaml" "$PASSWORD" "${PHONES[@]}" >"$WORK/pushed.yaml"
 admin_sftp <<EOF >/dev/null
 put $WORK/pushed.yaml /var/etc/sipreg/.push.yaml
