@@ -3,8 +3,14 @@ SHELL := /bin/bash
 CONFIG ?= etc/sipreg.yaml
 DATA ?= var
 ARCH ?= $(shell node -p process.arch)
+# A firmware build's version (default package.json's) and the Ed25519 key its bundle is signed with
+# (default: a development key made in image/keys/). README "Updating and backing up".
+VERSION ?=
+FW_KEY ?=
+export SIPREG_VERSION = $(VERSION)
+export SIPREG_FW_KEY = $(FW_KEY)
 
-.PHONY: all build run install test test-system bench image image-test image-test-small image-powercut deps test-deps typecheck clean soak-store
+.PHONY: all build run install test test-system bench image image-test image-test-small image-powercut firmware-bundle image-firmware-test deps test-deps typecheck clean soak-store
 
 all: build
 
@@ -108,6 +114,13 @@ image-test:
 # service (image/test-small.sh). 10-15 minutes for x64 under TCG.
 image-test-small:
 	bash image/test-small.sh --arch $(ARCH)
+# image/out/sipreg-<arch>-<version>.fw: the signed bundle `sipreg firmware install` takes; made with the image.
+firmware-bundle: image
+
+# Firmware update under QEMU (issue 18): versions N and N+1 built, N booted, phones register, N+1 installed
+# and booted, a broken N+2 rolled back by boot counting; bad bundles refused. About 30-45 minutes (TCG).
+image-firmware-test:
+	bash image/test-firmware.sh
 
 # Power cuts under QEMU (issue 14): SIGKILL at random moments of phone traffic, then every acknowledged change
 # and expiry checked. About 10-20 minutes (six TCG boots).

@@ -80,6 +80,11 @@ function replaceFile(tmp, final) {
 
 // ---- 1. bundle -----------------------------------------------------------------------------------------
 const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'));
+// SIPREG_VERSION (make VERSION=...): the version a firmware build says, instead of package.json's.
+if (process.env.SIPREG_VERSION) {
+  if (!/^[0-9A-Za-z][0-9A-Za-z.+~-]{0,63}$/.test(process.env.SIPREG_VERSION)) fail(`SIPREG_VERSION '${process.env.SIPREG_VERSION}' is not a version`);
+  pkg.version = process.env.SIPREG_VERSION;
+}
 let commit = 'unknown';
 try {
   commit = execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })

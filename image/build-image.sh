@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Builds the sipreg appliance disk image: GPT with an EFI system partition (systemd-boot, kernel, initrd),
-# a read-only squashfs root and a data partition for /var that systemd formats on first boot.
+# Builds the sipreg appliance disk image: GPT with an EFI system partition (systemd-boot, each slot's kernel
+# and initrd), two root slots (A/B, read-only squashfs; the image fills A) and a data partition for /var that
+# systemd formats on first boot; and the signed firmware bundle of the same root (image/firmware-bundle.mjs),
+# what `sipreg firmware install` writes into the other slot of a running box.
 #
-#   bash image/build-image.sh --arch x64|arm64      (make image [ARCH=arm64])
+#   bash image/build-image.sh --arch x64|arm64      (make image [ARCH=arm64] [VERSION=...] [FW_KEY=...])
+#
+# SIPREG_FW_KEY: the Ed25519 private key (PKCS#8 PEM) bundles are signed with; its public key goes into the
+# image as /usr/share/sipreg/firmware.pub. Without it a development key is made once in image/keys/.
+# SIPREG_VERSION: the version the bundle says (default: package.json's, what `make build` put in the binary).
 #
 # No loop devices and no mounts for the disk: sfdisk writes the table, mkfs.fat --offset and mtools fill the
 # ESP, dd puts the squashfs in place (this host's kernel has no vfat, and CI may not allow loop devices).
@@ -48,11 +54,13 @@ case "$ARCH" in
   *) echo "build-image: unknown --arch '$ARCH' (x64 or arm64)" >&2; exit 2 ;;
 esac
 ESP_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a00e5f0
+ROOT_B_UUID="${ROOT_UUID%????}b${ROOT_UUID: -3}"   # slot b: slot a's with the 4th-last digit 'b'
 DATA_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a00da7a
 
-# Partition sizes are part of the upgrade contract: an upgrade rewrites partitions 1 and 2 in place and
-# leaves the data partition alone, so they stay fixed across releases (root: about 2x today's squashfs).
-ESP_MIB=64
+# Partition sizes are part of the upgrade contract: `sipreg firmware install` writes a slot in place and
+# both slots' kernels and initrds share the ESP, so they stay fixed across releases (root: about 2x today's
+# squashfs; ESP: two arm64 kernels, uncompressed, and initrds with room to grow).
+ESP_MIB=128
 ROOT_MIB=256
 DATA_MIB=64          # grown to the end of the disk at first boot by systemd-repart (image/rootfs/repart.d)
 
@@ -60,6 +68,8 @@ BINARY="${SIPREG_IMAGE_BINARY:-$REPO/dist/sipreg-linux-$ARCH}"
 # The factory config: the example without its (published) accounts and trunks, on every interface
 # (image/factory-config.mjs); SIPREG_IMAGE_CONFIG=FILE ships FILE instead, as it is (data_dir aside).
 CONFIG_SRC="${SIPREG_IMAGE_CONFIG:-}"
+FW_VERSION="${SIPREG_VERSION:-$(node -p "require('$REPO/package.json').version")}"
+FW_KEY="${SIPREG_FW_KEY:-}"
 
 log() { printf '[build-image %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { printf 'build-image: %s\n' "$*" >&2; exit 1; }
@@ -231,6 +241,41 @@ else
 fi
 
 
+# Boot assessment: systemd-bless-boot (and its generator) come with Debian's systemd-boot package, not in the
+# cached root; its files are unpacked from the .deb of the root's own systemd version (it links the root's
+# libsystemd-shared), fetched once into the cache. Its maintainer scripts would install a boot loader: not run.
+SD_VER="$(awk '/^Package: systemd$/ { p = 1 } p && /^Version:/ { print $2; exit }' "$ROOT/var/lib/dpkg/status")"
+SD_DEB="$CACHE/debs/systemd-boot_${SD_VER//:/%3a}_$DEBARCH.deb"
+if [[ ! -f $SD_DEB ]]; then
+  mkdir -p "$CACHE/debs"
+  log "fetching systemd-boot $SD_VER ($DEBARCH)"
+  ( cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root "systemd-boot:$DEBARCH=$SD_VER" ) ||
+    die "cannot fetch systemd-boot $SD_VER for $DEBARCH (the root's systemd; apt-get update, or dpkg --add-architecture $DEBARCH)"
+  [[ -f $SD_DEB ]] || SD_DEB="$(ls "$CACHE"/debs/systemd-boot_*"$DEBARCH".deb | grep -F "${SD_VER#*:}" | head -1)"
+fi
+# Only the three files of boot assessment, into /usr (the .deb says /lib; the root's /lib is a symlink).
+rm -rf "$WORK/systemd-boot"; dpkg-deb -x "$SD_DEB" "$WORK/systemd-boot"
+for f in systemd/systemd-bless-boot systemd/system-generators/systemd-bless-boot-generator systemd/system/systemd-bless-boot.service; do
+  src="$WORK/systemd-boot/lib/$f"; [[ -e $src ]] || src="$WORK/systemd-boot/usr/lib/$f"
+  [[ -e $src ]] || die "no $f in $SD_DEB"
+  install -D -m "$([[ $f == *.service ]] && echo 0644 || echo 0755)" "$src" "$ROOT/usr/lib/$f"
+done
+
+# The firmware key: the image trusts bundles signed with it (src/firmware/bundle.ts).
+if [[ -z $FW_KEY ]]; then
+  FW_KEY="$(node "$REPO/image/firmware-bundle.mjs" --dev-key "$REPO/image/keys")"
+  log "signing with the development key $FW_KEY (SIPREG_FW_KEY=FILE, make image FW_KEY=FILE, names yours)"
+fi
+[[ -f $FW_KEY ]] || die "no signing key at $FW_KEY (SIPREG_FW_KEY)"
+node -e '
+  const c = require("node:crypto"), fs = require("node:fs");
+  const k = c.createPrivateKey(fs.readFileSync(process.argv[1]));
+  if (k.asymmetricKeyType !== "ed25519") { console.error(`${process.argv[1]}: not an ed25519 key`); process.exit(1); }
+  fs.writeFileSync(process.argv[2], c.createPublicKey(k).export({ type: "spki", format: "pem" }));' \
+  "$FW_KEY" "$ROOT/usr/share/sipreg/firmware.pub" || die "cannot read the signing key $FW_KEY"
+chmod 0644 "$ROOT/usr/share/sipreg/firmware.pub"
+mkdir -p "$ROOT/efi"
+
 # first-boot and read-only-root settings
 : >"$ROOT/etc/machine-id"
 rm -f "$ROOT/var/lib/dbus/machine-id"
@@ -240,12 +285,14 @@ ln -sf ../run/systemd/resolve/stub-resolv.conf "$ROOT/etc/resolv.conf"
 ln -sf /usr/share/zoneinfo/Etc/UTC "$ROOT/etc/localtime"
 cat >"$ROOT/etc/fstab" <<EOF
 # <device>                              <dir> <type>   <options>                                         <dump> <pass>
-PARTUUID=$ROOT_UUID  /     squashfs ro                                                 0 0
+# / is the slot the boot entry names (root=PARTLABEL=sipreg-root-a or -b on the kernel command line).
 PARTLABEL=data                          /var  ext4     rw,noatime,nosuid,nodev,x-systemd.makefs,x-systemd.growfs 0 2
+# The ESP, for systemd-bless-boot and sipreg firmware: written by root only, read by group sipreg (admin).
+PARTLABEL=esp                           /efi  vfat     rw,nosuid,nodev,noexec,uid=0,gid=990,fmask=0137,dmask=0027,nofail 0 0
 EOF
 rm -f "$ROOT"/etc/ssh/ssh_host_*     # each box makes its own on first boot (/var/lib/ssh)
 
-systemctl --root="$ROOT" --quiet enable sipreg.service sipreg-config.path systemd-networkd.service \
+systemctl --root="$ROOT" --quiet enable sipreg.service sipreg-config.path sipreg-boot-check.service sipreg-firmware.path systemd-networkd.service \
   systemd-resolved.service systemd-timesyncd.service ssh.service 2>&1 | grep -v -e '^Synchronizing' -e '^Executing' >&2 || true
 [[ -e $ROOT/etc/systemd/system/local-fs.target.wants/tmp.mount ]] || {
   cp "$ROOT/usr/share/systemd/tmp.mount" "$ROOT/etc/systemd/system/tmp.mount"
@@ -288,7 +335,7 @@ SQ_BYTES=$(stat -c %s "$WORK/root.squashfs")
 log "assembling the disk"
 IMG="$OUT/sipreg-$ARCH.img"
 rm -f "$IMG" "$IMG.tmp"
-TOTAL_MIB=$((1 + ESP_MIB + ROOT_MIB + DATA_MIB + 1))
+TOTAL_MIB=$((1 + ESP_MIB + 2 * ROOT_MIB + DATA_MIB + 1))
 truncate -s "${TOTAL_MIB}M" "$IMG.tmp"
 S=2048 # sectors per MiB
 sfdisk -q --no-reread --no-tell-kernel "$IMG.tmp" <<EOF
@@ -296,8 +343,9 @@ label: gpt
 label-id: 5E1F0C2A-7D3B-4A61-9C58-0B1E5A000000
 unit: sectors
 start=$((1 * S)), size=$((ESP_MIB * S)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=$ESP_UUID, name="esp"
-start=$(((1 + ESP_MIB) * S)), size=$((ROOT_MIB * S)), type=$ROOT_TYPE, uuid=$ROOT_UUID, name="root"
-start=$(((1 + ESP_MIB + ROOT_MIB) * S)), size=$((DATA_MIB * S)), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$DATA_UUID, name="data"
+start=$(((1 + ESP_MIB) * S)), size=$((ROOT_MIB * S)), type=$ROOT_TYPE, uuid=$ROOT_UUID, name="sipreg-root-a"
+start=$(((1 + ESP_MIB + ROOT_MIB) * S)), size=$((ROOT_MIB * S)), type=$ROOT_TYPE, uuid=$ROOT_B_UUID, name="sipreg-root-b"
+start=$(((1 + ESP_MIB + 2 * ROOT_MIB) * S)), size=$((DATA_MIB * S)), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$DATA_UUID, name="data"
 EOF
 ESP_OFF=$((1024 * 1024))
 mkfs.fat -F 32 -s 1 -S 512 -n ESP -i 5e1f0c2a --offset=$((ESP_OFF / 512)) "$IMG.tmp" $((ESP_MIB * 1024)) >/dev/null 2>&1   # 1-sector clusters: enough of them for FAT32
@@ -306,19 +354,29 @@ E="$IMG.tmp@@$ESP_OFF"
 # mtools warns on every call that the FAT's size differs from the image file's (it is a partition of it).
 mmd() { command mmd "$@" 2> >(grep -v 'block count mismatch' >&2); }
 mcopy() { command mcopy "$@" 2> >(grep -v 'block count mismatch' >&2); }
-mmd -i "$E" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries ::/sipreg
+mmd -i "$E" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries ::/sipreg ::/sipreg/a
 mcopy -i "$E" "$WORK/$EFI_NAME" "::/EFI/BOOT/$EFI_NAME"
-mcopy -i "$E" "$WORK/vmlinuz" ::/sipreg/vmlinuz
-mcopy -i "$E" "$WORK/initrd.img" ::/sipreg/initrd.img
-CMDLINE="root=PARTUUID=$ROOT_UUID ro rootfstype=squashfs systemd.gpt_auto=0 console=$CONSOLE,115200 panic=10 quiet"
-printf 'timeout 0\ndefault sipreg.conf\neditor no\n' >"$WORK/loader.conf"
-printf 'title sipreg\nlinux /sipreg/vmlinuz\ninitrd /sipreg/initrd.img\noptions %s\n' "$CMDLINE" >"$WORK/sipreg.conf"
+mcopy -i "$E" "$WORK/vmlinuz" ::/sipreg/a/vmlinuz
+mcopy -i "$E" "$WORK/initrd.img" ::/sipreg/a/initrd.img
+# Slot a boots from entry sipreg-1-a.conf; `sipreg firmware install` adds sipreg-<n>-<slot>+<tries>.conf
+# (src/firmware/entries.ts). `default sipreg-*`: the first in systemd-boot's order, the newest install
+# unless it used up its tries.
+CMDLINE="root=PARTLABEL=sipreg-root-a ro rootfstype=squashfs systemd.gpt_auto=0 console=$CONSOLE,115200 panic=10 quiet"
+printf 'timeout 0\ndefault sipreg-*\neditor no\n' >"$WORK/loader.conf"
+printf 'title sipreg %s (slot a)\nlinux /sipreg/a/vmlinuz\ninitrd /sipreg/a/initrd.img\noptions %s\n' "$FW_VERSION" "$CMDLINE" >"$WORK/sipreg-1-a.conf"
+printf '{ "version": "%s", "arch": "%s", "installedAt": null, "rootSha256": "%s" }\n' "$FW_VERSION" "$ARCH" \
+  "$(sha256sum "$WORK/root.squashfs" | cut -d' ' -f1)" >"$WORK/manifest.json"
 mcopy -i "$E" "$WORK/loader.conf" ::/loader/loader.conf
-mcopy -i "$E" "$WORK/sipreg.conf" ::/loader/entries/sipreg.conf
+mcopy -i "$E" "$WORK/sipreg-1-a.conf" ::/loader/entries/sipreg-1-a.conf
+mcopy -i "$E" "$WORK/manifest.json" ::/sipreg/a/manifest.json
 dd if="$WORK/root.squashfs" of="$IMG.tmp" bs=1M seek=$((1 + ESP_MIB)) conv=notrunc,sparse status=none
 mv "$IMG.tmp" "$IMG"
 cp "$WORK/vmlinuz" "$OUT/sipreg-$ARCH.vmlinuz"; cp "$WORK/initrd.img" "$OUT/sipreg-$ARCH.initrd.img"
 echo "$CMDLINE" >"$OUT/sipreg-$ARCH.cmdline"
+
+log "firmware bundle"
+FW="$(node "$REPO/image/firmware-bundle.mjs" --key "$FW_KEY" --version "$FW_VERSION" --arch "$ARCH" \
+  --root "$WORK/root.squashfs" --kernel "$WORK/vmlinuz" --initrd "$WORK/initrd.img" --out "$OUT")"
 
 log "compressing"
 # The squashfs inside is compressed already: a fast level gives the same size as -19 in a fraction of the time.
@@ -327,3 +385,4 @@ RAW=$(stat -c %s "$IMG"); ALLOC=$(( $(stat -c %b "$IMG") * 512 )); ZST=$(stat -c
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 echo "image $IMG: raw $(mib "$RAW") ($(mib "$ALLOC") allocated), zstd $(mib "$ZST");" \
   "root file system $(mib $((ROOT_KIB * 1024))) (squashfs $(mib "$SQ_BYTES")), kernel $(mib "$(stat -c %s "$WORK/vmlinuz")"), initrd $(mib "$(stat -c %s "$WORK/initrd.img")")"
+echo "firmware bundle $FW: sipreg $FW_VERSION, $(mib "$(stat -c %s "$FW")")"

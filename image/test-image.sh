@@ -76,7 +76,7 @@ elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
 # ---- the units' exposure, on the unit files inside the image ------------------------------------------
 # The root partition (2nd) holds the squashfs; only the unit directories are unpacked.
 read -r ROOT_START ROOT_SECTORS < <(sfdisk -J "$IMG" | node -e '
-  const p = JSON.parse(require("fs").readFileSync(0, "utf8")).partitiontable.partitions.find((x) => x.name === "root");
+  const p = JSON.parse(require("fs").readFileSync(0, "utf8")).partitiontable.partitions.find((x) => x.name === "sipreg-root-a");
   console.log(p.start, p.size);')
 dd if="$IMG" of="$WORK/root.squashfs" bs=512 skip="$ROOT_START" count="$ROOT_SECTORS" status=none
 unsquashfs -q -n -d "$WORK/root" "$WORK/root.squashfs" usr/lib/systemd etc/systemd >/dev/null

@@ -22,6 +22,7 @@ import { configCommand } from './commands/config.js';
 import { backupCommand } from './commands/backup.js';
 import { restoreCommand } from './commands/restore.js';
 import { factoryResetCommand } from './commands/factory-reset.js';
+import { firmwareCommand } from './commands/firmware.js';
 import { versionLine } from '../version.js';
 import { displayText } from '../ops/sanitize.js';
 import type { Writable } from 'node:stream';
@@ -44,6 +45,7 @@ export const commands: readonly Command[] = [
   backupCommand,
   restoreCommand,
   factoryResetCommand,
+  firmwareCommand,
   paramsCommand,
   helpCommand(() => commands),
 ];

@@ -34,6 +34,7 @@ import { backupScreen } from './screens/backup.js';
 import { restoreScreen } from './screens/restore.js';
 import { factoryResetScreen } from './screens/factory-reset.js';
 import type { ScreenContext } from './screens/context.js';
+import { firmwareMenu } from './screens/firmware.js';
 
 /** How long the Parameters screen waits for the service to report a reload. */
 const RELOAD_WAIT_MS = 10_000;
@@ -111,6 +112,7 @@ export class ConsoleApp {
           '10  Backup               (store and config to one file, service running)',
           '11  Restore              (a backup back in place; service stopped)',
           '12  Factory reset        (erase data and pushed config; service stopped)',
+          '13  Firmware             (slots, versions; install an update)',
           ...this.alertsBelowMenu(),
         ],
         menu: ['Type a number and Enter; 0 or q goes back (here: quits). Enter alone refreshes.'],
@@ -128,6 +130,7 @@ export class ConsoleApp {
           case '10': return backupScreen(this.screenContext());
           case '11': return restoreScreen(this.screenContext());
           case '12': return factoryResetScreen(this.screenContext());
+          case '13': await firmwareMenu(this.ui); return;
           default: return unknown(choice);
         }
       });

@@ -3,8 +3,8 @@ import { formatProblem } from '../config/index.js';
 import { loadConfigFingerprinted } from '../config/fingerprint.js';
 import type { Config } from '../config/types.js';
 import {
-  compactStore, openStore, StoreError, StoreFlush, appendEvent, isStoreCommitFailure, recordConfigInForce, recordConfigRefused, takeCommands,
-  type CommandRecord, type Store,
+  compactStore, followSchema, openStore, StoreError, StoreFlush, appendEvent, isStoreCommitFailure, recordConfigInForce, recordConfigRefused,
+  takeCommands, type CommandRecord, type SchemaFollow, type Store,
 } from '../store/index.js';
 import { listenProblem } from './listen-check.js';
 import { counters } from '../stats/counters.js';
@@ -58,10 +58,16 @@ export async function runService(opts: RunOptions): Promise<number> {
   warnIfExposed(config, log);
   let lease: DataDirLease;
   let store: Store;
+  let followed: SchemaFollow = { action: 'none', message: '' };
   try {
     lease = acquireDataDir(config.dataDir);
     // However the process ends from here (return, process.exit), the pid file goes; after a kill it is stale.
     process.once('exit', () => lease.release());
+    // First the store follows the firmware: a snapshot before this version converts it, or the snapshot of
+    // this version's schema back after a fallback from a newer one (store/schema-snapshots.ts).
+    followed = await followSchema(config.dataDir, VERSION);
+    if (followed.action === 'restored') log.warn({ dataDir: config.dataDir }, followed.message);
+    else if (followed.action === 'snapshot') log.info({ dataDir: config.dataDir }, followed.message);
     // Before the store is opened: give back the disk pruned history left in the file, when more than
     // half of it is free and no other process has it open.
     await compactAtStart(config.dataDir, log);
@@ -102,6 +108,9 @@ export async function runService(opts: RunOptions): Promise<number> {
     process.off('unhandledRejection', onUnhandled);
     await store.close().catch(() => {});
     return notStarted(1);
+  }
+  if (followed.action !== 'none') {
+    await appendEvent(store, { atMs: Date.now(), type: 'alert', number: '', source: '', userAgent: '', detail: followed.message }).catch(() => {});
   }
   // Signals that come while the parts start (a quick `systemctl reload` or stop) wait for start-up to end,
   // rather than killing the process with their default action.

@@ -58,7 +58,7 @@ export function storeHolders(dataDir: string): number[] | null {
   return [...pids].sort((a, b) => a - b);
 }
 
-function refuseIfHeld(dataDir: string): void {
+export function refuseIfHeld(dataDir: string): void {
   const holders = storeHolders(dataDir);
   if (holders === null) {
     throw new StoreError('ERR_STORE_IN_USE', `data_dir ${dataDir}: cannot tell whether other processes have the store open (no /proc/locks)`);

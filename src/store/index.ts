@@ -20,3 +20,4 @@ export * from './space.js';
 export * from './budget.js';
 export * from './limits.js';
 export * from './compact.js';
+export * from './schema-snapshots.js';
