@@ -258,8 +258,10 @@ ln -sf /usr/share/zoneinfo/Etc/UTC "$ROOT/etc/localtime"
 cat >"$ROOT/etc/fstab" <<EOF
 # <device>                              <dir> <type>   <options>                                         <dump> <pass>
 PARTUUID=$ROOT_UUID  /     squashfs ro                                                 0 0
-PARTLABEL=data                          /var  ext4     rw,noatime,nosuid,nodev,x-systemd.makefs,x-systemd.growfs 0 2
+PARTLABEL=data                          /var  ext4     rw,noatime,nosuid,nodev,x-systemd.makefs,x-systemd.growfs,x-systemd.device-timeout=10min 0 2
 EOF
+# x-systemd.device-timeout: systemd's 90 s default for the data partition to show up was not enough for the
+# arm64 image under TCG on a loaded host (udev still busy: emergency mode, no SIP). A slow box waits instead.
 rm -f "$ROOT"/etc/ssh/ssh_host_*     # each box makes its own on first boot (/var/lib/ssh)
 
 systemctl --root="$ROOT" --quiet enable sipreg.service sipreg-config.path systemd-networkd.service \
