@@ -38,10 +38,14 @@ function header(msg, name, compact) {
 function exchanger() {
   const sock = dgram.createSocket('udp4');
   let waiter = null;
+  let waiting = null;
+  const cseqOf = (text) => /\r\nCSeq:\s*([^\r]*)/i.exec(text)?.[1]?.trim() ?? '';
   sock.on('message', (buf) => {
     const text = buf.toString('utf8');
     if (/^SIP\/2\.0 1\d\d/.test(text)) return; // provisional: keep waiting
-    if (waiter) waiter(text);
+    // Only the answer to the request in flight: with retransmissions a late copy of the previous answer
+    // (the 401 before the authenticated REGISTER) can still arrive.
+    if (waiter && cseqOf(text) === waiting) waiter(text);
   });
   return {
     sock,
@@ -52,6 +56,7 @@ function exchanger() {
     send(text, to, timeoutMs) {
       return new Promise((resolve) => {
         const buf = Buffer.from(text);
+        waiting = cseqOf(text);
         let interval = 500;
         let again = null;
         const resend = () => {
