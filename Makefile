@@ -10,7 +10,7 @@ FW_KEY ?=
 export SIPREG_VERSION = $(VERSION)
 export SIPREG_FW_KEY = $(FW_KEY)
 
-.PHONY: all build run install test test-system bench image image-test image-test-small image-powercut firmware-bundle image-firmware-test deps test-deps typecheck clean soak-store
+.PHONY: all build build-cross run install test test-system bench image image-test image-test-small image-powercut firmware-bundle image-firmware-test deps test-deps typecheck clean soak-store
 
 all: build
 
@@ -79,9 +79,17 @@ install: build
 	  '  usermod -aG sipreg NAME   # lets NAME run sipreg list, console, ... (log in again)'
 
 # The apt tools the tests drive as real peers; installed only when missing.
-TEST_TOOLS := sipp:sip-tester kamailio:kamailio sipsak:sipsak baresip:baresip tmux:tmux tshark:tshark strace:strace
+TEST_TOOLS := sipp:sip-tester kamailio:kamailio sipsak:sipsak baresip:baresip tmux:tmux tshark:tshark strace:strace \
+  qemu-aarch64-static:qemu-user-static aarch64-linux-gnu-strip:binutils-aarch64-linux-gnu \
+  arm-linux-gnueabihf-strip:binutils-arm-linux-gnueabihf
+# test/image/foreign-arch.test.ts runs the arm64 and armv7 builds under qemu-user against these sysroots.
+TEST_FILES := /usr/aarch64-linux-gnu/lib/libc.so.6:libc6-arm64-cross \
+  /usr/aarch64-linux-gnu/lib/libstdc++.so.6:libstdc++6-arm64-cross /usr/aarch64-linux-gnu/lib/libgcc_s.so.1:libgcc-s1-arm64-cross \
+  /usr/arm-linux-gnueabihf/lib/libc.so.6:libc6-armhf-cross /usr/arm-linux-gnueabihf/lib/libstdc++.so.6:libstdc++6-armhf-cross \
+  /usr/arm-linux-gnueabihf/lib/libgcc_s.so.1:libgcc-s1-armhf-cross /usr/arm-linux-gnueabihf/lib/libatomic.so.1:libatomic1-armhf-cross
 test-deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
+	for f in $(TEST_FILES); do [ -e $${f%%:*} ] || missing="$$missing $${f##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing test tools:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
@@ -91,7 +99,13 @@ test-deps:
 typecheck: deps
 	npx tsc --noEmit -p .
 
-test: deps test-deps typecheck build
+# The other architectures' builds that test/image/foreign-arch.test.ts runs under qemu-user, in dist/cross/
+# (dist/sipreg stays this host's). The first time downloads their Node and lmdb addon into image/cache/.
+CROSS_ARCHS := $(filter-out $(shell node -p process.arch 2>/dev/null),arm64 arm)
+build-cross: deps
+	@for a in $(CROSS_ARCHS); do node image/build-binary.mjs --arch $$a --dist dist/cross || exit 1; done
+
+test: deps test-deps typecheck build build-cross
 	npx tap
 
 # The store soak (issue 19, README "Store size"): ten minutes, 10,000 phones, data_dir on a 32 MiB tmpfs
@@ -107,7 +121,7 @@ image: build
 	bash image/build-image.sh --arch $(ARCH)
 
 image-test:
-	bash image/test-image.sh
+	bash image/test-image.sh --arch $(ARCH)
 
 # The image with 256 MiB of RAM (issue 17): 10,000 phones registered with SIPp through the forwarded port,
 # NAT keepalive running, no OOM kill, RSS and boot-to-SIP figures, and the watchdog restarting a stopped

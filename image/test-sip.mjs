@@ -38,19 +38,34 @@ function header(msg, name, compact) {
 function exchanger() {
   const sock = dgram.createSocket('udp4');
   let waiter = null;
+  let waiting = null;
+  const cseqOf = (text) => /\r\nCSeq:\s*([^\r]*)/i.exec(text)?.[1]?.trim() ?? '';
   sock.on('message', (buf) => {
     const text = buf.toString('utf8');
     if (/^SIP\/2\.0 1\d\d/.test(text)) return; // provisional: keep waiting
-    if (waiter) waiter(text);
+    // Only the answer to the request in flight: with retransmissions a late copy of the previous answer
+    // (the 401 before the authenticated REGISTER) can still arrive.
+    if (waiter && cseqOf(text) === waiting) waiter(text);
   });
   return {
     sock,
     ready: new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve)),
+    // Retransmits as a UDP client does (RFC 3261 Timer E: 500 ms, doubling to 4 s) until timeoutMs: a
+    // guest under TCG on a loaded host can stall for tens of seconds (soft lockups on the arm64 console),
+    // and one lost or late answer is not a failed registrar.
     send(text, to, timeoutMs) {
       return new Promise((resolve) => {
-        const timer = setTimeout(() => { waiter = null; resolve(null); }, timeoutMs);
-        waiter = (resp) => { clearTimeout(timer); waiter = null; resolve(resp); };
-        sock.send(Buffer.from(text), to.port, to.host);
+        const buf = Buffer.from(text);
+        waiting = cseqOf(text);
+        let interval = 500;
+        let again = null;
+        const resend = () => {
+          again = setTimeout(() => { sock.send(buf, to.port, to.host); interval = Math.min(interval * 2, 4000); resend(); }, interval);
+        };
+        const timer = setTimeout(() => { clearTimeout(again); waiter = null; resolve(null); }, timeoutMs);
+        waiter = (resp) => { clearTimeout(timer); clearTimeout(again); waiter = null; resolve(resp); };
+        sock.send(buf, to.port, to.host);
+        resend();
       });
     },
     close() { sock.close(); },
@@ -101,13 +116,13 @@ async function register(to, user, password, contact) {
   await x.ready;
   const local = x.sock.address();
   const opts = { callId: `${tag()}@sipreg-image-test`, cseq: 1, fromTag: tag(), contact, expires: contact ? 3600 : undefined };
-  let resp = await x.send(request('REGISTER', to, local, user, opts), to, 3000);
+  let resp = await x.send(request('REGISTER', to, local, user, opts), to, 32000); // Timer F
   if (resp && /^SIP\/2\.0 40[17]/.test(resp)) {
     const challenge = header(resp, 'WWW-Authenticate')[0] ?? header(resp, 'Proxy-Authenticate')[0];
     if (!challenge) fail('401 without a challenge');
     opts.cseq = 2;
     opts.auth = digest(challenge, 'REGISTER', `sip:${to.host}:${to.port}`, user, password);
-    resp = await x.send(request('REGISTER', to, local, user, opts), to, 3000);
+    resp = await x.send(request('REGISTER', to, local, user, opts), to, 32000); // Timer F
   }
   x.close();
   if (!resp) fail('no answer to REGISTER');

@@ -19,7 +19,8 @@
 // sharing a value (2^-32) would re-open that window for the nonces of the earlier one only.
 // The counter makes every nonce of one start unique, so the replay table can be keyed by nonce alone.
 import assert from 'node:assert';
-import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash } from '../sip/one-shot-hash.js';
 import type { Store } from '../store/index.js';
 import type { DigestAlgorithm } from '../config/types.js';
 import { parseAddress } from '../net/index.js';

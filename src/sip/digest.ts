@@ -3,7 +3,8 @@
 // -sess forms, and SHA-512-256), constant-time verification for the registrar and an Authorization
 // builder for the trunk client.
 import assert from 'node:assert';
-import { hash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { hash } from './one-shot-hash.js';
 import { limits } from '../limits.js';
 import { COMMA, DQUOTE, EQUAL, BACKSLASH, skipWs, skipToken, skipQuoted, equalsLower, lowerBytes, isWs } from './scan.js';
 import { H_SIZE, H_VALUE_S, H_VALUE_E } from './message.js';

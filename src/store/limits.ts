@@ -15,6 +15,13 @@ export const storeLimits = {
   // with their expiry index): 1 GiB holds both with room. A bigger store only makes the compacting copy
   // (start-up, `sipreg compact`) and backups slower; an operator who wants more says so.
   budgetAutoMaxBytes: 1024 * MiB,
+  // bytes; on a 32-bit process (armv7) no budget, configured or auto, is more than this. The map is twice
+  // the budget (mapSizeBudgetFactor) and must fit the 3 GiB a 32-bit process has (Debian's armhf kernels
+  // split 3G/1G) beside Node (~75 MiB mapped), its heap (V8 reserves its spaces up front) and the thread
+  // stacks, and never be remapped: lmdb-js keeps each old map, so a remap of a big map exhausts the
+  // address space where 64 bits would not notice. A 512 MiB map leaves over 2 GiB for the rest; 256 MiB
+  // hold the bindings of 100,000 phones and the whole history of 10,000 (README "Store size").
+  budget32BitMaxBytes: 256 * MiB,
   // bytes; the smallest budget (SS_STORE_MAX_MB's minimum, and the auto one on a tiny file system):
   // the reserve below plus a few thousand history rows.
   budgetMinBytes: 4 * MiB,
@@ -55,6 +62,7 @@ export const storeLimits = {
 assert(storeLimits.budgetAutoFileSystemShare > 0 && storeLimits.budgetAutoFileSystemShare <= 0.5); // room for the compacting copy
 assert(storeLimits.budgetMinBytes > storeLimits.reserveMinBytes);
 assert(storeLimits.budgetAutoMaxBytes >= storeLimits.budgetMinBytes);
+assert(storeLimits.budget32BitMaxBytes >= storeLimits.budgetMinBytes && storeLimits.budget32BitMaxBytes * storeLimits.mapSizeBudgetFactor <= 1024 * MiB);
 assert(storeLimits.resumeReserveFactor > 1);
 assert(storeLimits.pruneBatchValuesMax >= 1);
 assert(storeLimits.pruneBatchBytesMax >= 64 * 1024); // a registrar value (one commit's rows) is at most a few hundred KiB

@@ -23,6 +23,12 @@ t.test('the budget: SS_STORE_MAX_MB, else half the file system within its bounds
   t.equal(budgetBytesFor(0, 32 * MiB), 16 * MiB, 'auto: half of a 32 MiB file system');
   t.equal(budgetBytesFor(0, 64 * 1024 * MiB), storeLimits.budgetAutoMaxBytes, 'auto: never more than the cap');
   t.equal(budgetBytesFor(0, 2 * MiB), storeLimits.budgetMinBytes, 'auto: never less than the minimum');
+  t.equal(budgetBytesFor(0, 64 * 1024 * MiB, 32), 256 * MiB, '32-bit (armv7): auto never more than 256 MiB');
+  t.equal(budgetBytesFor(2048, 64 * 1024 * MiB, 32), 256 * MiB, '32-bit: nor a configured budget');
+  t.equal(budgetBytesFor(100, 32 * MiB, 32), 100 * MiB, '32-bit: a configured budget below the cap is taken');
+  t.equal(budgetBytesFor(0, 32 * MiB, 32), 16 * MiB, '32-bit: auto on a small file system as on 64-bit');
+  t.equal(budgetBytesFor(2048, 64 * 1024 * MiB, 64), 2048 * MiB, '64-bit: no such cap');
+  t.equal(mapSizeFor(budgetBytesFor(0, 64 * 1024 * MiB, 32)), 512 * MiB, '32-bit: the map is at most 512 MiB');
   t.equal(mapSizeFor(16 * MiB), 32 * MiB, 'the map covers twice the budget');
   t.equal(mapSizeFor(3 * MiB + 1) % MiB, 0, 'in whole MiB');
 });
