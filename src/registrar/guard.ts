@@ -52,7 +52,7 @@
 import { boundedInterval } from '../timers.js';
 import assert from 'node:assert';
 import type { Config, Params } from '../config/types.js';
-import type { ServiceContext, Component } from '../service/component.js';
+import type { ServiceContext, Component } from '../component.js';
 import type { Guard, NumberVerdict, SourceVerdict } from './guard-types.js';
 import {
   appendEvent, lockoutKeyAddress, lockoutKeyNumber, lockoutKeyPair, type LockoutRecord, type Store,

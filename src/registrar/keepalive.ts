@@ -31,8 +31,8 @@ import { boundedInterval } from '../timers.js';
 import assert from 'node:assert';
 import type { RemoteInfo } from 'node:dgram';
 import type { Config } from '../config/types.js';
-import type { Component, ServiceContext } from '../service/component.js';
-import type { SipEndpoint } from '../service/endpoint.js';
+import type { Component, ServiceContext } from '../component.js';
+import type { SipEndpoint } from '../sip/endpoint.js';
 import {
   StoredBindings, appendEvent, bindingCount, storedNumbers, formatAddress, removeBindingIn, setKeepaliveIn, type BindingRecord, type EventRecord,
 } from '../store/index.js';

@@ -7,7 +7,7 @@
 // pass after a start removes whatever lapsed while the service was down. A binding refreshed since the
 // last flush lives to the expiry its 200 gave (the write-back overlay), not the one stored.
 import { boundedTimeout } from '../timers.js';
-import type { Component, ServiceContext } from '../service/component.js';
+import type { Component, ServiceContext } from '../component.js';
 import { appendEvent, expireLapsedIn, lapsedEntries, type ExpiryOverlay, type Store } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { registrarLimits } from './limits.js';

@@ -7,7 +7,7 @@ import {
 } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { createLogger, flushLog, type LogFormat, type Logger } from '../log.js';
-import type { Component, ServiceContext } from './component.js';
+import type { Component, ServiceContext } from '../component.js';
 import { housekeeping } from './housekeeping.js';
 import { configExposure } from './config-mode.js';
 import { VERSION, COMMIT } from '../version.js';

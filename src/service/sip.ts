@@ -25,8 +25,8 @@
 //         → CANCEL: 481 (no INVITE transactions here, RFC 3261 §9.2) · anything else: 405 with Allow.
 import { boundedInterval } from '../timers.js';
 import type { RemoteInfo } from 'node:dgram';
-import type { Component, ServiceContext } from './component.js';
-import type { LocalSocket, SipEndpoint } from './endpoint.js';
+import type { Component, ServiceContext } from '../component.js';
+import type { LocalSocket, SipEndpoint } from '../sip/endpoint.js';
 import {
   Method, ResponseWriter, ServerTransactions, SipMessage, SipTransport, failureResponse, parse, responseTarget,
   type ResponseTarget,

@@ -12,7 +12,7 @@
 //     never pruned.
 // What it knows goes to `meta` (SPACE_KEY) with each flush, and at once when history stops or resumes.
 import { performance } from 'node:perf_hooks';
-import type { ServiceContext } from './component.js';
+import type { ServiceContext } from '../component.js';
 import {
   SPACE_KEY, appendEvent, budgetBytesFor, fileSystemSpace, historyExcessBytes, measureStore, pruneHistoryIn, pruneOldestSamples,
   reserveBytesFor, storeLimits, type FileSystemSpace, type PruneResult, type SpaceRecord, type Store,

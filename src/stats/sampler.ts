@@ -6,7 +6,7 @@
  * `sipreg stats` is at most SS_STORE_FLUSH_INTERVAL behind; the textfile is written every few seconds.
  */
 import { boundedInterval, boundedTimeout } from '../timers.js';
-import type { Component, ServiceContext } from '../service/component.js';
+import type { Component, ServiceContext } from '../component.js';
 import {
   activeLockouts, allTrunkStates, bindingCount, countBindings, minuteOf, pruneSamples, samplesSince, storeReport,
   type SampleRecord, type Store, type StoreReport,

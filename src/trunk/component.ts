@@ -3,8 +3,8 @@
  * reconciled with the config on reload, stopped (un-REGISTERing per SS_SIP_USER_AGENT_SEND_UNREGISTER)
  * on SIGTERM, and driven by the operator's `trunk_reregister` command.
  */
-import type { Component, ServiceContext } from '../service/component.js';
-import type { SipEndpoint } from '../service/endpoint.js';
+import type { Component, ServiceContext } from '../component.js';
+import type { SipEndpoint } from '../sip/endpoint.js';
 import type { Config, Trunk } from '../config/types.js';
 import { appendEvent, type CommandRecord, type EventType, type TrunkStateRecord } from '../store/index.js';
 import { TrunkAgent, type AgentEnv } from './agent.js';

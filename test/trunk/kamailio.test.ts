@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trunks as makeTrunks } from '../../src/trunk/index.js';
-import type { Component } from '../../src/service/component.js';
+import type { Component } from '../../src/component.js';
 import type { Params, Trunk } from '../../src/config/types.js';
 import { queryEvents, type TrunkStateRecord } from '../../src/store/index.js';
 import { Kamailio } from './kamailio.js';
