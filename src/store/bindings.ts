@@ -3,7 +3,7 @@
 // goes through AorMerge inside a write transaction: it re-reads the number's value there, so writes
 // from several processes (the service, `sipreg unregister`, the console) merge by contact key instead
 // of overwriting each other, and the index and the count stay exact.
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import type { BindingRecord } from './records.js';
 import {
   AOR_FORMAT, FLAG_KEEPALIVE, FLAG_NAT, flags, FLAG_UNREACHABLE, R_EXPIRES_AT, R_FLAGS, R_KA_ANSWERED, R_KA_MISSED, R_KA_SENT, RecordWriter, Str,

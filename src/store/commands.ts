@@ -1,4 +1,4 @@
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import type { CommandRecord } from './records.js';
 import { timeKey } from './keys.js';
 

@@ -1,4 +1,4 @@
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 
 /**
  * The config the running service has in force (issue 16, item 1), kept in `meta` under CONFIG_META_KEY:

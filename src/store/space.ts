@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from 'lmdb';
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import { historyRows } from './events.js';
 import { storeLimits } from './limits.js';
 import { budgetBytesFor, fileSystemSpace, type FileSystemSpace } from './budget.js';

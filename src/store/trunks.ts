@@ -1,4 +1,4 @@
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import type { TrunkStateRecord } from './records.js';
 
 /** The stored state of one trunk, or null before the trunk module first wrote it. */
