@@ -14,21 +14,21 @@ import {
 } from '../store/index.js';
 import { activeAlerts } from '../stats/active-alerts.js';
 import { analyse, failedLog, trend, type TrendWindow } from '../stats/analysis.js';
-import { forceUnregister, liftLockoutKey, requestReload, requestTrunkReregister, type HoldTarget } from './actions.js';
+import { forceUnregister, liftLockoutKey, requestReload, requestTrunkReregister, type HoldTarget } from '../ops/actions.js';
 import {
   BINDING_STATUSES, bindingDetails, bindingsCsv, bindingsTable, describeFilter, findBindings, isFilterProblem,
   makeFilter, type BindingFilter,
-} from './bindings.js';
-import { barChart, columnChart } from './chart.js';
-import { ConfigFollower, type ConfigInForce } from './config-follow.js';
-import { cut, formatClock, formatDateTime, formatDuration, table, wrap } from './format.js';
+} from '../ops/bindings.js';
+import { barChart, columnChart } from '../ops/chart.js';
+import { ConfigFollower, type ConfigInForce } from '../ops/config-follow.js';
+import { cut, formatClock, formatDateTime, formatDuration, table, wrap } from '../ops/format.js';
 import {
   DECISION_TYPES, EVENT_TYPES, eventLines, FAILED_TYPES, isEventType, lockoutDetails, lockoutsTable, lockoutTarget,
-} from './history.js';
+} from '../ops/history.js';
 import { menuLines, type Screen } from './screen.js';
-import { readStatus, statusLines, type Status } from './status.js';
-import { trunkDetails, trunksTable, trunkViews } from './trunks.js';
-import { eventWords, lockoutWords } from './words.js';
+import { readStatus, statusLines, type Status } from '../ops/status.js';
+import { trunkDetails, trunksTable, trunkViews } from '../ops/trunks.js';
+import { eventWords, lockoutWords } from '../ops/words.js';
 import { EndOfInput, Ui, type LineSource } from './ui.js';
 
 /** How long the Parameters screen waits for the service to report a reload. */

@@ -4,8 +4,8 @@ import type { Command } from '../command.js';
 import { optFlag } from '../args.js';
 import { openStoreOrFail, requireConfig } from '../context.js';
 import { renderParamsListing, renderParamsMarkdown } from '../../config/index.js';
-import { configInForce, type ConfigInForce } from '../../console/config-follow.js';
-import { formatDateTime } from '../../console/format.js';
+import { configInForce, type ConfigInForce } from '../../ops/config-follow.js';
+import { formatDateTime } from '../../ops/format.js';
 import { displayText } from '../../ops/sanitize.js';
 
 /**

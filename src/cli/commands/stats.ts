@@ -5,11 +5,11 @@ import { withStore } from '../context.js';
 import { noPositionals } from './list.js';
 import { analyse, trend, type Analysis, type Rates, type TrendWindow } from '../../stats/analysis.js';
 import { readCountersSnapshot } from '../../stats/sampler.js';
-import { alertLines, formatBytes, readStatus, statusLines, type Status } from '../../console/status.js';
-import { configInForce } from '../../console/config-follow.js';
+import { alertLines, formatBytes, readStatus, statusLines, type Status } from '../../ops/status.js';
+import { configInForce } from '../../ops/config-follow.js';
 import { storeLimits, type StoreReport } from '../../store/index.js';
-import { columnChart } from '../../console/chart.js';
-import { formatClock, formatDateTime, isoOrNull, wrap } from '../../console/format.js';
+import { columnChart } from '../../ops/chart.js';
+import { formatClock, formatDateTime, isoOrNull, wrap } from '../../ops/format.js';
 import { snakeCase } from '../../stats/prometheus.js';
 import { jsonText } from '../../ops/sanitize.js';
 

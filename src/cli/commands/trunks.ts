@@ -2,8 +2,8 @@ import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
 import { optFlag, UsageError } from '../args.js';
 import { CommandError, withStore } from '../context.js';
-import { configInForce } from '../../console/config-follow.js';
-import { trunkDetails, trunkJson, trunksTable, trunkViews } from '../../console/trunks.js';
+import { configInForce } from '../../ops/config-follow.js';
+import { trunkDetails, trunkJson, trunksTable, trunkViews } from '../../ops/trunks.js';
 import { displayText, jsonText } from '../../ops/sanitize.js';
 
 export const trunksCommand: Command = {

@@ -2,8 +2,8 @@ import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
 import { UsageError } from '../args.js';
 import { withStore } from '../context.js';
-import { liftLockout } from '../../console/actions.js';
-import { lockoutTarget } from '../../console/history.js';
+import { liftLockout } from '../../ops/actions.js';
+import { lockoutTarget } from '../../ops/history.js';
 import { displayText } from '../../ops/sanitize.js';
 
 export const unlockCommand: Command = {

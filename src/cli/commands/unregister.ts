@@ -2,7 +2,7 @@ import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
 import { optInt, optString, UsageError } from '../args.js';
 import { CommandError, withStore } from '../context.js';
-import { forceUnregister } from '../../console/actions.js';
+import { forceUnregister } from '../../ops/actions.js';
 import { bindingsOf } from '../../store/index.js';
 import { displayText } from '../../ops/sanitize.js';
 
