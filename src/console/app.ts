@@ -12,6 +12,7 @@ import {
   activeLockouts, bindingsOf, queryEvents, readService, serviceRunning,
   type EventRecord, type EventType, type Store,
 } from '../store/index.js';
+import { ratesLines } from '../ops/rates.js';
 import { activeAlerts } from '../stats/active-alerts.js';
 import { analyse, failedLog, trend, type TrendWindow } from '../stats/analysis.js';
 import { forceUnregister, liftLockoutKey, requestReload, requestTrunkReregister, type HoldTarget } from '../ops/actions.js';
@@ -372,21 +373,7 @@ export class ConsoleApp {
   }
 
   private ratesLines(): string[] {
-    const a = analyse(this.store, this.config, this.now());
-    const cols = [['last 5 min', a.last5min], ['last hour', a.lastHour], ['last day', a.lastDay]] as const;
-    const row = (label: string, f: (r: typeof a.last5min) => string): string => `${label.padEnd(24)}${cols.map(([, r]) => f(r).padStart(12)).join('')}`;
-    return [
-      `${''.padEnd(24)}${cols.map(([l]) => l.padStart(12)).join('')}`,
-      row('REGISTER received /s', (r) => r.registersPerS.toFixed(2)),
-      row('accepted (200 OK) /s', (r) => r.acceptedPerS.toFixed(2)),
-      row('auth failures /s', (r) => r.authFailuresPerS.toFixed(2)),
-      row('auth failure ratio', (r) => `${(r.authFailureRatio * 100).toFixed(1)}%`),
-      row('rejected /s', (r) => r.rejectedPerS.toFixed(2)),
-      row('avg processing (ms)', (r) => (r.avgProcessingMs === null ? '-' : r.avgProcessingMs.toFixed(3))),
-      row('minutes sampled', (r) => String(r.minutes)),
-      '',
-      'Samples are written by the running service once a minute.',
-    ];
+    return [...ratesLines(analyse(this.store, this.config, this.now())), '', 'Samples are written by the running service once a minute.'];
   }
 
   private async trendScreen(window: TrendWindow): Promise<void> {

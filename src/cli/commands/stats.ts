@@ -9,6 +9,7 @@ import { alertLines, formatBytes, readStatus, statusLines, type Status } from '.
 import { configInForce } from '../../ops/config-follow.js';
 import { storeLimits, type StoreReport } from '../../store/index.js';
 import { columnChart } from '../../ops/chart.js';
+import { ratesLines } from '../../ops/rates.js';
 import { formatClock, formatDateTime, isoOrNull, wrap } from '../../ops/format.js';
 import { snakeCase } from '../../stats/prometheus.js';
 import { jsonText } from '../../ops/sanitize.js';
@@ -105,22 +106,6 @@ export function storeLines(r: StoreReport | null): string[] {
     out.push('  compact       over half the file is free: given back at the next start,', '                or stop the service and run sipreg compact');
   }
   return out;
-}
-
-/** The rates table: one column per period. */
-export function ratesLines(a: Analysis): string[] {
-  const cols: [string, Rates][] = [['last 5 min', a.last5min], ['last hour', a.lastHour], ['last day', a.lastDay]];
-  const row = (label: string, f: (r: Rates) => string): string => `${label.padEnd(22)}${cols.map(([, r]) => f(r).padStart(12)).join('')}`;
-  return [
-    `${''.padEnd(22)}${cols.map(([l]) => l.padStart(12)).join('')}`,
-    row('REGISTER received /s', (r) => r.registersPerS.toFixed(2)),
-    row('accepted (200) /s', (r) => r.acceptedPerS.toFixed(2)),
-    row('auth failures /s', (r) => r.authFailuresPerS.toFixed(2)),
-    row('auth failure ratio', (r) => `${(r.authFailureRatio * 100).toFixed(1)}%`),
-    row('rejected /s', (r) => r.rejectedPerS.toFixed(2)),
-    row('avg processing ms', (r) => (r.avgProcessingMs === null ? '-' : r.avgProcessingMs.toFixed(3))),
-    row('minutes sampled', (r) => String(r.minutes)),
-  ];
 }
 
 export const statsCommand: Command = {
