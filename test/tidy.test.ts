@@ -11,9 +11,16 @@
 //   console    nothing outside src/console/ imports src/console/; what the console and the admin commands
 //              share lives in src/ops/. The one exception: src/cli/commands/console.ts starts the console
 //              through src/console/index.ts.
+//   floor      src/net/ imports only src/net/ and src/limits.ts; only src/service/, src/cli/ and
+//              src/main.ts import src/service/ (the parts the service runs get their types from
+//              src/component.ts and src/sip/endpoint.ts, below them).
 //   length     no function in src/ over FUNCTION_LINES_MAX lines, counted from its first line to its closing
 //              brace (inner functions count toward the outer one: a factory of closures is one function).
-//              Exceptions: none.
+//              Exceptions: LONG_FUNCTIONS below, each with the length it may not grow past. They are
+//              factories whose closures share mutable state; splitting them means turning them into
+//              classes (or state plus module functions), which is its own change. An exception that is
+//              no longer needed (the function split, renamed or shorter) fails the test too, so the list
+//              only shrinks.
 // The scanner is the TypeScript parser (a devDependency already): imports are the module specifiers of
 // import/export declarations and of import() calls, and functions are the nodes TypeScript calls
 // function-like that have a body. Only relative specifiers name project modules.
@@ -28,9 +35,18 @@ const CONSOLE_ENTRY_IMPORTERS: ReadonlyMap<string, string> = new Map([
   ['src/cli/commands/console.ts', 'src/console/index.ts'],
 ]);
 const SIP_MAY_IMPORT = ['src/limits.ts'];
+const NET_MAY_IMPORT = ['src/limits.ts'];
+const SERVICE_IMPORTERS = ['src/service/', 'src/cli/', 'src/main.ts'];
+/** "path:name" → the most lines it may have (today's length). */
+const LONG_FUNCTIONS: ReadonlyMap<string, number> = new Map([
+  ['src/registrar/keepalive.ts:natKeepalive', 290],
+  ['src/registrar/guard.ts:createGuard', 284],
+  ['src/service/run.ts:runService', 205],
+  ['src/service/sip.ts:createSipService', 195],
+]);
 
 type Sources = ReadonlyMap<string, string>; // path relative to the repository, '/'-separated → text
-type Problem = { rule: 'circle' | 'sip' | 'console' | 'length'; path: string; detail: string };
+type Problem = { rule: 'circle' | 'sip' | 'console' | 'floor' | 'length'; path: string; detail: string };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -159,6 +175,21 @@ function consoleLayer(sources: Sources): Problem[] {
   return problems;
 }
 
+function floors(sources: Sources): Problem[] {
+  const problems: Problem[] = [];
+  for (const path of sources.keys()) {
+    for (const target of importsOf(path, sources)) {
+      if (path.startsWith('src/net/') && !target.startsWith('src/net/') && !NET_MAY_IMPORT.includes(target)) {
+        problems.push({ rule: 'floor', path, detail: `imports ${target}` });
+      }
+      if (target.startsWith('src/service/') && !SERVICE_IMPORTERS.some((p) => path.startsWith(p))) {
+        problems.push({ rule: 'floor', path, detail: `imports ${target}` });
+      }
+    }
+  }
+  return problems;
+}
+
 function functionName(node: ts.SignatureDeclaration, sf: ts.SourceFile): string {
   if (node.name !== undefined) return node.name.getText(sf);
   const parent = node.parent;
@@ -168,8 +199,9 @@ function functionName(node: ts.SignatureDeclaration, sf: ts.SourceFile): string 
   return '(anonymous)';
 }
 
-function longFunctions(sources: Sources): Problem[] {
+function longFunctions(sources: Sources, exceptions: ReadonlyMap<string, number>): Problem[] {
   const problems: Problem[] = [];
+  const used = new Set<string>();
   for (const [path, text] of sources) {
     const sf = sourceFile(path, text);
     const visit = (node: ts.Node): void => {
@@ -177,10 +209,13 @@ function longFunctions(sources: Sources): Problem[] {
         const first = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line;
         const last = sf.getLineAndCharacterOfPosition(node.getEnd()).line;
         const lines = last - first + 1;
-        if (lines > FUNCTION_LINES_MAX) {
+        const name = functionName(node, sf);
+        const allowed = exceptions.get(`${path}:${name}`);
+        if (allowed !== undefined && lines > FUNCTION_LINES_MAX) used.add(`${path}:${name}`);
+        if (lines > (allowed ?? FUNCTION_LINES_MAX)) {
           problems.push({
             rule: 'length', path: `${path}:${first + 1}`,
-            detail: `${functionName(node, sf)} is ${lines} lines (max ${FUNCTION_LINES_MAX})`,
+            detail: `${name} is ${lines} lines (max ${allowed ?? FUNCTION_LINES_MAX})`,
           });
         }
       }
@@ -188,11 +223,18 @@ function longFunctions(sources: Sources): Problem[] {
     };
     visit(sf);
   }
+  for (const key of exceptions.keys()) {
+    const path = key.slice(0, key.lastIndexOf(':'));
+    if (sources.has(path) && !used.has(key)) {
+      problems.push({ rule: 'length', path, detail: `${key} is listed as too long but is not: remove the exception` });
+    }
+  }
   return problems;
 }
 
-function tidy(sources: Sources): Problem[] {
-  return [...circles(sources), ...sipLayer(sources), ...consoleLayer(sources), ...longFunctions(sources)];
+function tidy(sources: Sources, exceptions: ReadonlyMap<string, number> = new Map()): Problem[] {
+  return [...circles(sources), ...sipLayer(sources), ...consoleLayer(sources), ...floors(sources),
+    ...longFunctions(sources, exceptions)];
 }
 
 const lines = (n: number): string => Array.from({ length: n }, (_, i) => `  const v${i} = ${i};`).join('\n');
@@ -237,9 +279,25 @@ test('each rule catches a planted violation', async (t) => {
     .map((p) => p.detail), [`outer is ${FUNCTION_LINES_MAX + 1} lines (max ${FUNCTION_LINES_MAX})`],
   'a factory counts its closures');
   t.same(long('s', 'export const s = "function s() {\\n\\n\\n}";\n'), [], 'text in strings is not a function');
+
+  const longText = `export function f(): void {\n${lines(FUNCTION_LINES_MAX - 1)}\n}\n`;
+  t.same(tidy(plant('src/store/long.ts', longText), new Map([['src/store/long.ts:f', FUNCTION_LINES_MAX + 1]])), [],
+    'an exception allows its function up to its length');
+  t.same(tidy(plant('src/store/long.ts', longText), new Map([['src/store/long.ts:f', FUNCTION_LINES_MAX]]))
+    .map((p) => p.detail), [`f is ${FUNCTION_LINES_MAX + 1} lines (max ${FUNCTION_LINES_MAX})`], 'but not past it');
+  t.same(tidy(clean, new Map([['src/store/a.ts:short', 200]])).map((p) => p.rule), ['length'],
+    'an exception no longer needed is a problem');
+
+  t.same(tidy(plant('src/net/cidr.ts', "import type { Config } from '../config/types.js';\nexport type C = Config;\n")
+    .set('src/config/types.ts', 'export interface Config { a: 1 }\n')).map((p) => [p.rule, p.detail]),
+  [['floor', 'imports src/config/types.ts']], 'net/ importing upwards');
+  t.same(tidy(plant('src/registrar/sweep.ts', "import type { C } from '../service/component.js';\nexport type S = C;\n")
+    .set('src/service/component.ts', 'export interface C { a: 1 }\n')
+    .set('src/cli/run.ts', "import type { C } from '../service/component.js';\nexport type R = C;\n"))
+    .map((p) => [p.rule, p.path]), [['floor', 'src/registrar/sweep.ts']], 'a part of the service importing service/');
 });
 
 test('src/ holds the house rules', async (t) => {
-  const problems = tidy(readSources(join(root, 'src')));
+  const problems = tidy(readSources(join(root, 'src')), LONG_FUNCTIONS);
   t.same(problems.map((p) => `${p.rule}: ${p.path}: ${p.detail}`), [], 'no problem');
 });
