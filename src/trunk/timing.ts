@@ -6,11 +6,11 @@
 import assert from 'node:assert';
 import { TIMER_DELAY_MAX_MS } from '../timers.js';
 
+import { T1_MS, T2_MS, TIMER_F_MS } from '../sip/timers.js';
+
 // RFC 3261 §17.1.2.2 and Table 4: non-INVITE client transaction over UDP. Timer E starts at T1 and
 // doubles up to T2; after a provisional response it fires every T2; Timer F ends the transaction.
-export const T1_MS = 500;
-export const T2_MS = 4_000;
-export const TIMER_F_MS = 64 * T1_MS;
+export { T1_MS, T2_MS, TIMER_F_MS };
 
 // How long `stop()` (SIGTERM) and a reload waits for the answer to an un-REGISTER, per trunk, all
 // trunks in parallel. Long enough for a challenge round trip with two retransmissions on a slow link,
