@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
 import { VERSION } from '../version.js';
+import { limits } from '../limits.js';
 import { parseAllowEntry, parseCidr, parseHost, parseHostPort, parseListen, quote } from './net.js';
 import { checkParamRelations, defaultParams, paramSpecByName, paramSpecs, parseInteger, parseParamValue, parseSwitch, showValue } from './params.js';
 import type { ParamSpec, ParamValue } from './params.js';
@@ -53,7 +54,6 @@ export const configDefaults = {
 const SIP_USER = /^[A-Za-z0-9\-_.!~*'()&=+$,;?/]+$/;
 const SIP_USER_LENGTH_MAX = 64; // longer than any E.164 number or extension plan needs
 const NAME_LENGTH_MAX = 64;     // trunk and area names, shown in fixed-width screens
-const LISTEN_COUNT_MAX = 16;    // sockets the transport binds (limits.listenAddressCountMax)
 /** Keys whose values are secrets: never in a message (the redaction below is a second line of defence). */
 const SECRET_KEY = /pass|secret|ha1/i;
 
@@ -446,8 +446,8 @@ class Loader {
       if (items !== null && items.length === 0) {
         this.report(listenEntry.node, listenEntry.path, 'ERR_CONFIG_REQUIRED', 'must list at least one address to listen on, like "0.0.0.0:5060"');
       }
-      if (items !== null && items.length > LISTEN_COUNT_MAX) {
-        this.report(listenEntry.node, listenEntry.path, 'ERR_CONFIG_RANGE', `must list at most ${LISTEN_COUNT_MAX} addresses. Received ${items.length}`);
+      if (items !== null && items.length > limits.listenAddressCountMax) {
+        this.report(listenEntry.node, listenEntry.path, 'ERR_CONFIG_RANGE', `must list at most ${limits.listenAddressCountMax} addresses. Received ${items.length}`);
       }
       const seen = new Map<string, Entry>();
       for (const item of items ?? []) {

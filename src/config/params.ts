@@ -85,7 +85,7 @@ export const paramSpecs: readonly ParamSpec[] = [
   onOff({ name: 'SS_ENDPOINT_REGISTER_REPLACE', field: 'registerReplace', unit: '',
     description: 'On: a new device replaces the oldest binding when full; Off: the newcomer is refused' }, manual, true),
   // At most 10: a 200 OK lists every binding of the AOR (RFC 3261 §10.3 step 8) and must fit one UDP
-  // response (limits.responseSizeMax, 4096 B, at roughly 200 B a Contact with its parameters).
+  // half response slot (limits.registerOkSizeMax, 4096 B, at up to ~300 B a Contact with its parameters).
   int({ name: 'SERVER_REGISTRAR_MAX_BINDINGS', field: 'bindingsPerAorMax', unit: 'bindings',
     description: 'contacts one number may have registered at once' }, manual, 1, 1, 10),
   { name: 'SS_SIP_USER_AGENT_EXPIRE', field: 'uaExpiresS', unit: 's', origin: manual, kind: 'expiry', default: 'auto', min: 20, max: 7200,

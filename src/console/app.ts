@@ -13,6 +13,7 @@ import {
   type EventRecord, type EventType, type Store,
 } from '../store/index.js';
 import { ratesLines } from '../ops/rates.js';
+import { operatorLimits } from '../limits.js';
 import { activeAlerts } from '../stats/active-alerts.js';
 import { analyse, failedLog, trend, type TrendWindow } from '../stats/analysis.js';
 import { forceUnregister, liftLockoutKey, requestReload, requestTrunkReregister, type HoldTarget } from '../ops/actions.js';
@@ -36,7 +37,7 @@ import { EndOfInput, Ui, type LineSource } from './ui.js';
 const RELOAD_WAIT_MS = 10_000;
 /** Rows of history a screen reads at most (newest first): enough pages for a person. */
 const EVENTS_SHOWN_MAX = 1_000;
-const HOLD_S_MAX = 7 * 86_400;
+const HOLD_S_MAX = operatorLimits.holdSMax;
 
 export interface ConsoleOptions {
   readonly store: Store;

@@ -23,7 +23,7 @@ import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Store } from '../store/index.js';
 import type { DigestAlgorithm } from '../config/types.js';
 import { parseAddress } from '../net/index.js';
-import { registrarLimits } from './limits.js';
+import { registrarLimits } from '../limits.js';
 
 const META_KEY = 'nonce_secret';
 const SECRET_SIZE = 32;

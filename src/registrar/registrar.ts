@@ -31,10 +31,9 @@ import {
 } from '../store/index.js';
 import * as codec from '../store/binding-codec.js';
 import { counters } from '../stats/counters.js';
-import { limits } from '../limits.js';
+import { limits, registrarLimits } from '../limits.js';
 import type { Guard, SourceVerdict } from './guard-types.js';
 import { allowMatches, looksNatted } from './addr.js';
-import { registrarLimits } from './limits.js';
 import { NumberLocks } from './locks.js';
 import { ByteChars, sourceOf } from '../net/index.js';
 import { NonceCounts, NonceIssuer } from './nonce.js';
@@ -61,7 +60,7 @@ export const Responses = {
 export type RegisterVerdict = Extract<SourceVerdict, 'ok' | 'overloaded' | 'address_locked'>;
 
 /** Half of a response slot: the 200 is written into the lower half, the 500 fallback into the upper. */
-const SLOT_HALF = 2048;
+const SLOT_HALF = limits.registerOkSizeMax;
 
 const algorithmIds: Record<ConfigAlgorithm, DigestAlgorithmId> = { 'MD5': DigestAlgorithm.MD5, 'SHA-256': DigestAlgorithm.SHA256 };
 

@@ -10,7 +10,7 @@ import { boundedTimeout } from '../timers.js';
 import type { Component, ServiceContext } from '../component.js';
 import { appendEvent, expireLapsedIn, lapsedEntries, type ExpiryOverlay, type Store } from '../store/index.js';
 import { counters } from '../stats/counters.js';
-import { registrarLimits } from './limits.js';
+import { registrarLimits } from '../limits.js';
 import type { NumberLocks } from './locks.js';
 
 /**

@@ -36,7 +36,7 @@ import { counters } from '../stats/counters.js';
 import { createGuard } from '../registrar/guard.js';
 import type { Guard, SourceVerdict } from '../registrar/guard-types.js';
 import { Registrar, type RegisterVerdict } from '../registrar/registrar.js';
-import { registrarLimits } from '../registrar/limits.js';
+import { registrarLimits } from '../limits.js';
 import { loadNonceSecret } from '../registrar/nonce.js';
 import { NumberLocks } from '../registrar/locks.js';
 import { expirySweep } from '../registrar/sweep.js';

@@ -12,7 +12,7 @@ import { open } from 'lmdb';
 import { StoreError, openStore } from './open.js';
 import { dataFileOf, lockFileOf, measureStore } from './space.js';
 import { fileSystemSpace } from './budget.js';
-import { storeLimits } from './limits.js';
+import { storeLimits } from '../limits.js';
 
 export interface CompactOutcome {
   readonly compacted: boolean;

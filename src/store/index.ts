@@ -18,5 +18,5 @@ export * from './flush.js';
 export * from './config-record.js';
 export * from './space.js';
 export * from './budget.js';
-export * from './limits.js';
+export { storeLimits } from '../limits.js';
 export * from './compact.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Database } from 'lmdb';
 import type { Store } from './env.js';
 import { historyRows } from './events.js';
-import { storeLimits } from './limits.js';
+import { storeLimits } from '../limits.js';
 import { budgetBytesFor, fileSystemSpace, type FileSystemSpace } from './budget.js';
 
 /** The LMDB data file in data_dir (lmdb-js with a directory path: data.mdb and lock.mdb in it). */

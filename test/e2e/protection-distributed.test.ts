@@ -6,7 +6,7 @@
 // capped number of locked_out events.
 import t from 'tap';
 import { paramSpecByName } from '../../src/config/index.js';
-import { registrarLimits } from '../../src/registrar/limits.js';
+import { registrarLimits } from '../../src/limits.js';
 import { SipClient, answerChallenge, type Response } from '../registrar/sipclient.js';
 import { startService, type Service } from './service.js';
 

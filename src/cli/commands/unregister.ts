@@ -5,9 +5,10 @@ import { CommandError, withStore } from '../context.js';
 import { forceUnregister } from '../../ops/actions.js';
 import { bindingsOf } from '../../store/index.js';
 import { displayText } from '../../ops/sanitize.js';
+import { operatorLimits } from '../../limits.js';
 
-/** A hold longer than a week is a ban: that belongs in the config's ACL, not a lockout. */
-export const HOLD_S_MAX = 7 * 86_400;
+/** A hold longer than operatorLimits.holdSMax is a ban: that belongs in the config's ACL, not a lockout. */
+const HOLD_S_MAX = operatorLimits.holdSMax;
 
 export const unregisterCommand: Command = {
   name: 'unregister',
