@@ -13,6 +13,8 @@ import {
   type EventRecord, type EventType, type Store,
 } from '../store/index.js';
 import { ratesLines } from '../ops/rates.js';
+import { countersLines } from '../ops/counters.js';
+import { readCountersSnapshot } from '../stats/sampler.js';
 import { operatorLimits } from '../limits.js';
 import { activeAlerts } from '../stats/active-alerts.js';
 import { analyse, failedLog, trend, type TrendWindow } from '../stats/analysis.js';
@@ -346,7 +348,7 @@ export class ConsoleApp {
           ' 1  Registration count, last hour      5  Device types (User-Agent)',
           ' 2  Registration count, last day       6  Areas',
           ' 3  Registration count, last week      7  Failed registrations',
-          ' 4  Rates and processing time',
+          ' 4  Rates and processing time          8  Counters since the service started',
         ],
         menu: pick(['Enter refresh', '0 back']),
       };
@@ -356,6 +358,7 @@ export class ConsoleApp {
         case '2': await this.trendScreen('day'); return;
         case '3': await this.trendScreen('week'); return;
         case '4': await this.show('Rates', () => this.ratesLines()); return;
+        case '8': await this.show('Counters', () => countersLines(readCountersSnapshot(this.store))); return;
         case '5': await this.show('Device types (by User-Agent)', () => {
           const a = analyse(this.store, this.config, this.now());
           return [`${a.registered} binding(s), ${a.deviceTypes.length} type(s)`, ...barChart(a.deviceTypes)];

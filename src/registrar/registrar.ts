@@ -250,7 +250,7 @@ export class Registrar {
     // Every answer below needs a response slot. With none free the request is dropped here, before any
     // work: in particular before its nonce-count is used, so the phone's retransmission still succeeds.
     if (this.transport.freeSlotCount === 0) {
-      this.transport.counters.dropsNoSlot++;
+      this.transport.counters.sendDropsNoSlot++;
       counters.registersDropped++;
       this.abandon(tx);
       return;

@@ -10,6 +10,7 @@ import { configInForce } from '../../ops/config-follow.js';
 import { storeLimits, type StoreReport } from '../../store/index.js';
 import { columnChart } from '../../ops/chart.js';
 import { ratesLines } from '../../ops/rates.js';
+import { countersLines } from '../../ops/counters.js';
 import { formatClock, formatDateTime, isoOrNull, wrap } from '../../ops/format.js';
 import { snakeCase } from '../../stats/prometheus.js';
 import { jsonText } from '../../ops/sanitize.js';
@@ -148,14 +149,7 @@ export const statsCommand: Command = {
             `first ${pts[0]!.registered} at ${formatDateTime(pts[0]!.atMs)}`);
         }
       }
-      if (snapshot !== null) {
-        out.push('', `Counters since the service started (as of ${formatDateTime(snapshot.atMs)}):`);
-        const entries = Object.entries(snapshot.values);
-        for (let i = 0; i < entries.length; i += 2) {
-          const cell = (e: [string, number] | undefined): string => (e === undefined ? '' : `${snakeCase(e[0]).padEnd(26)}${String(e[1]).padStart(12)}`);
-          out.push(`${cell(entries[i])}  ${cell(entries[i + 1])}`.trimEnd());
-        }
-      }
+      if (snapshot !== null) out.push('', ...countersLines(snapshot));
       ctx.stdout.write(`${out.join('\n')}\n`);
       return 0;
     });
