@@ -43,10 +43,6 @@ export function isFilterProblem(f: BindingFilter | FilterProblem): f is FilterPr
   return 'message' in f;
 }
 
-export function filterIsEmpty(f: BindingFilter): boolean {
-  return f.number === undefined && f.range === undefined && f.account === undefined && f.status === undefined;
-}
-
 /** `number 10*, ip 10.0.0.0/8, status expiring`, or '' when none. */
 export function describeFilter(f: BindingFilter): string {
   const parts: string[] = [];

@@ -51,11 +51,6 @@ export function isPrivateHost(host: Chars): boolean {
   return isPrivateOrUnroutable(classifyAddress(host));
 }
 
-/** Strips IPv6 brackets from a URI/Via host (`[::1]` → `::1`) without allocating for the usual case. */
-export function bareHost(host: string): string {
-  return host.length > 1 && host.charCodeAt(0) === 0x5b && host.charCodeAt(host.length - 1) === 0x5d ? host.slice(1, -1) : host;
-}
-
 /**
  * NAT detection for one contact (issue 4): the Contact or the top Via names a private/unroutable
  * host, or a host/port other than the address/port the datagram came from. `port` -1 means the URI

@@ -1007,13 +1007,6 @@ function hostIn(uri: SipMessage['requestUri'], domains: readonly string[]): bool
   return false;
 }
 
-/** The AOR as registered: the To URI without parameters (scheme, user, host, port). */
-function aorOf(msg: SipMessage): string {
-  const u = msg.to.uri;
-  const port = u.port;
-  return `${u.scheme === Scheme.Sips ? 'sips' : 'sip'}:${u.user()}@${u.host()}${port >= 0 ? `:${port}` : ''}`;
-}
-
 const DQUOTE = 0x22, BACKSLASH = 0x5c;
 
 function hasByte(buf: Buffer, start: number, end: number, byte: number): boolean {
