@@ -173,8 +173,8 @@ export const storeLimits = {
   // large as the used part of the store and sits beside it until it replaces the file.
   budgetAutoFileSystemShare: 0.5,
   // bytes; the auto budget is never more than this. At the defaults the store holds at most
-  // SS_EVENT_MAX (1,000,000) history rows, ~240 MiB at the ~250 B of page space a row takes (README
-  // "Store size"), and the bindings of the largest site sipreg is sized for (100,000 phones, ~33 MiB
+  // SS_EVENT_MAX (1,000,000) history rows, ~240 MiB at the ~250 B of page space a row takes
+  // (docs/architecture.md "Store size"), and the bindings of the largest site sipreg is sized for (100,000 phones, ~33 MiB
   // with their expiry index): 1 GiB holds both with room. A bigger store only makes the compacting copy
   // (start-up, `sipreg compact`) and backups slower; an operator who wants more says so.
   budgetAutoMaxBytes: 1024 * MiB,
@@ -196,7 +196,7 @@ export const storeLimits = {
   // History values removed in one prune transaction at most. The removal runs on the event loop inside
   // the write transaction (lmdb-js runs transaction callbacks on the main thread) and the registrar's
   // next commit waits for it: 128 values (a value holds the rows of one commit) take about a
-  // millisecond (the soak's figures are in README "Store size").
+  // millisecond (the soak's figures are in docs/architecture.md "Store size").
   pruneBatchValuesMax: 128,
   // bytes of history removed in one prune transaction at most: 1 MiB frees 256 pages, whose freelist
   // entry the commit writes; more per commit would only make that commit slower to reach the disk.

@@ -156,7 +156,7 @@ export const paramSpecs: readonly ParamSpec[] = [
     description: 'registration history rows kept at most; the oldest go first' }, ours, 1000000, 1000, 100000000),
   // Flash wear (issue 14): refreshes are answered from memory and their later expiries written together
   // this often, with the periodic writes (heartbeat, counters, samples, keepalive marks). A power cut
-  // costs no binding a phone was told about (README "Durability"); a longer interval writes less.
+  // costs no binding a phone was told about (docs/architecture.md "Group commit and the write-back model"); a longer interval writes less.
   int({ name: 'SS_STORE_FLUSH_INTERVAL', field: 'storeFlushIntervalS', unit: 's',
     description: 'refreshed expiries and periodic records are written to the store together this often' }, ours, 30, 1, 300),
   // A storm of changes (every phone re-registering after a power failure) shares commits: the next one
@@ -167,7 +167,7 @@ export const paramSpecs: readonly ParamSpec[] = [
   int({ name: 'SS_STORE_COMMIT_WINDOW_MS', field: 'storeCommitWindowMs', unit: 'ms',
     description: 'least time between the starts of two commits of changes, so a storm shares them; 0 = off' }, ours, 50, 1, 1000, true),
   // Issue 19: history and samples live within this; bindings, lockouts and trunk state are never pruned
-  // and keep a reserve (README "Store size"). Auto: half the data_dir's file system, at most 1024 MiB
+  // and keep a reserve (docs/architecture.md "Store size"). Auto: half the data_dir's file system, at most 1024 MiB
   // (store/limits.ts says why). The minimum holds the reserve and a few thousand history rows.
   int({ name: 'SS_STORE_MAX_MB', field: 'storeMaxMiB', unit: 'MiB',
     description: 'store size limit: history is pruned oldest first to stay within it; 0 = auto (half the data_dir file system, at most 1024)' },
