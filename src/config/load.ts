@@ -767,7 +767,7 @@ class Loader {
     const enabledEntry = field('enabled');
     if (enabledEntry !== undefined) enabled = this.onOff(enabledEntry) ?? true;
 
-    // Off by default: an answer without qop has no cnonce or nonce-count, so a captured one replays (issue 13).
+    // Off by default: an answer without qop has no cnonce or nonce-count, so a captured one replays.
     let allowMd5WithoutQop = false;
     const noQopEntry = field('allow_md5_without_qop');
     if (noQopEntry !== undefined) allowMd5WithoutQop = this.onOff(noQopEntry) ?? false;

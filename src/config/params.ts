@@ -2,7 +2,7 @@
  * The one table of every SS_* parameter. Validation, defaults, README's parameter table
  * (`renderParamsMarkdown`) and the console's parameter screen (`renderParamsListing`) all read it, so
  * the three never disagree. Names are the operators' own (REFERENCE.md); each maps once to a `Params`
- * field whose name carries its unit (STYLE.md).
+ * field whose name carries its unit.
  *
  * Defaults are chosen so that a normal phone, and a normal office of phones, is never hurt by them:
  * limits only bite on behaviour no well-configured device shows.
@@ -134,7 +134,7 @@ export const paramSpecs: readonly ParamSpec[] = [
     description: 'requests per second from all sources together; above it a REGISTER gets 503 Retry-After, others are dropped; 0 = off' }, ours, 0, 1, 1000000, true),
   int({ name: 'SS_REGISTER_SCANNER_NUMBERS', field: 'scannerNumbersMax', unit: 'numbers',
     description: 'distinct numbers failing from one address before the whole address is suspended; 0 = off' }, ours, 5, 2, 1000, true),
-  // Guessing spread over many sources, each below SS_ENDPOINT_REGISTER_RETRY (issue 13 item 9). 30 an
+  // Guessing spread over many sources, each below SS_ENDPOINT_REGISTER_RETRY. 30 an
   // hour is far above a person mistyping a password and far below what guessing needs; the count decays
   // by that many an hour, so a number strangers tripped is free again SS_ENDPOINT_REGISTER_SUSPEND after
   // they stop, and a phone registered from its source is never refused by it.
@@ -154,7 +154,7 @@ export const paramSpecs: readonly ParamSpec[] = [
     description: 'registration history older than this is deleted' }, ours, 30, 1, 3650),
   int({ name: 'SS_EVENT_MAX', field: 'eventCountMax', unit: 'rows',
     description: 'registration history rows kept at most; the oldest go first' }, ours, 1000000, 1000, 100000000),
-  // Flash wear (issue 14): refreshes are answered from memory and their later expiries written together
+  // Flash wear: refreshes are answered from memory and their later expiries written together
   // this often, with the periodic writes (heartbeat, counters, samples, keepalive marks). A power cut
   // costs no binding a phone was told about (docs/architecture.md "Group commit and the write-back model"); a longer interval writes less.
   int({ name: 'SS_STORE_FLUSH_INTERVAL', field: 'storeFlushIntervalS', unit: 's',

@@ -1,6 +1,6 @@
 /**
  * The typed configuration every other folder reads. `config/` builds it from the YAML file once per
- * load (start-up and SIGHUP) and nothing else parses YAML. Units are in the names (STYLE.md).
+ * load (start-up and SIGHUP) and nothing else parses YAML. Units are in the names.
  */
 
 import type { Cidr } from '../net/cidr.js';

@@ -1,5 +1,5 @@
 /**
- * `sipreg console`: numbered menus over the store, for a serial line or an SSH login (issue 6).
+ * `sipreg console`: numbered menus over the store, for a serial line or an SSH login.
  * Each screen is built from the store when shown (Enter refreshes); actions are store writes the
  * running service sees at once. Flows are plain async functions over Ui, so they read top to bottom.
  */
@@ -64,7 +64,7 @@ function eventBlocks(events: readonly EventRecord[]): { body: string[]; blocks: 
 }
 
 export class ConsoleApp {
-  /** The config the running service has in force (issue 16): every screen reads it through here. */
+  /** The config the running service has in force: every screen reads it through here. */
   private readonly follower: ConfigFollower;
   private filter: BindingFilter = {};
   private readonly store: Store;

@@ -1,5 +1,4 @@
-// Source-address tests of the REGISTER path: `allow` CIDR matching (issue 4 "Per-account policy") and
-// NAT detection (issue 4 "NAT"). The source address arrives as rinfo's string; net/ parses it into one
+// Source-address tests of the REGISTER path: `allow` CIDR matching and NAT detection. The source address arrives as rinfo's string; net/ parses it into one
 // module-level scratch array, so a check allocates nothing.
 import { classifyAddress, isPrivateOrUnroutable, parseAddress, sameAddress, type AddressFamily, type Chars } from '../net/index.js';
 import type { AllowEntry, Cidr } from '../config/types.js';
@@ -52,7 +51,7 @@ export function isPrivateHost(host: Chars): boolean {
 }
 
 /**
- * NAT detection for one contact (issue 4): the Contact or the top Via names a private/unroutable
+ * NAT detection for one contact: the Contact or the top Via names a private/unroutable
  * host, or a host/port other than the address/port the datagram came from. `port` -1 means the URI
  * gave none (5060 then applies, RFC 3263 §4.2 for UDP). A host name (not an IP literal) counts as
  * differing: the phone is then reached at its source address, which is what NAT handling does anyway.

@@ -1,5 +1,5 @@
 /**
- * Brute force and flood protection in front of the REGISTER path (issue 4; contract in guard-types.ts).
+ * Brute force and flood protection in front of the REGISTER path (contract in guard-types.ts).
  *
  * Decisions, in the order checkSource makes them (cheapest first, and so that requests we drop anyway
  * never spend what normal phones need):

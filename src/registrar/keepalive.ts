@@ -1,5 +1,5 @@
 /**
- * NAT keepalive (issue 4 "Keepalive"): every SS_ENDPOINT_NAT_KEEPALIVE seconds each NATed binding gets a
+ * NAT keepalive: every SS_ENDPOINT_NAT_KEEPALIVE seconds each NATed binding gets a
  * SIP OPTIONS from the listen socket that received its REGISTER (`localAddress`) to the address and port
  * the REGISTER came from, which keeps the phone's NAT pinhole open and tells us whether it still answers.
  *

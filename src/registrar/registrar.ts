@@ -42,7 +42,7 @@ import { RefreshWriteBack } from './write-back.js';
 
 const { Str } = codec;
 
-/** Every answer the REGISTER path gives, with its reason phrase: README's table is made from this. */
+/** Every answer the REGISTER path gives, with its reason phrase (README's table of answers is written from these by hand). */
 export const Responses = {
   ok: [200, 'OK'],
   unauthorized: [401, 'Unauthorized'],

@@ -1,4 +1,4 @@
-// The expiry sweep (issue 3 "Store"): walks the expiry index from its oldest entry, removes bindings
+// The expiry sweep: walks the expiry index from its oldest entry, removes bindings
 // whose absolute expiry has passed and records `expired` for each. Index entries are check times at or
 // before each binding's expiry (store/bindings.ts AorMerge): a number visited with nothing lapsed is
 // re-armed at its earliest expiry. Bounded per pass (one commit of at

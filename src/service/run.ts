@@ -107,7 +107,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     }
   };
   earlySignals(true);
-  // What the console and the admin commands follow (issue 16): the file and the hash of what was parsed.
+  // What the console and the admin commands follow: the file and the hash of what was parsed.
   let generation = 0;
   const recordConfig = async (sha256: string): Promise<void> => {
     try {

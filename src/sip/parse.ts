@@ -722,7 +722,7 @@ function parseContacts(msg: SipMessage, buf: Buffer): ParseFailure | null {
   return null;
 }
 
-/** Status code and reason phrase to answer a failed request with, naming the problem (issue 3). */
+/** Status code and reason phrase to answer a failed request with, naming the problem. */
 export function failureResponse(code: ParseFailure): { readonly status: number; readonly reason: string } {
   return failureResponses[code];
 }

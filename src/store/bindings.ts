@@ -21,7 +21,7 @@ export const AOR_RECORDS_MAX = 64;
 /** meta key of the number of stored bindings (kept by AorMerge). */
 export const BINDING_COUNT_KEY = 'binding_count';
 
-/** Expiring: less than a tenth of the granted expiry left, and never less than 10 s of warning. */
+/** Expiring: at most a tenth of the granted expiry left, or at most 10 s, whichever is longer. */
 export function bindingStatus(b: BindingRecord, nowMs: number): BindingStatus {
   const leftMs = b.expiresAtMs - nowMs;
   if (leftMs <= 0) return 'expired';

@@ -10,8 +10,8 @@ export type Key = string | number | (string | number)[];
 
 /**
  * One LMDB environment in data_dir with a named database per record kind. The service, the console
- * and admin commands each open it; LMDB's own locking makes that safe (STYLE.md "How lmdb-js wants
- * to be used"). Reads are synchronous from the map; writes in one event-loop turn share one commit.
+ * and admin commands each open it; LMDB's own locking makes that safe. Reads are synchronous from the
+ * map; writes in one event-loop turn share one commit.
  */
 export interface Store {
   readonly dataDir: string;
@@ -27,7 +27,7 @@ export interface Store {
   readonly trunks: Database<TrunkStateRecord, string>;
   readonly samples: Database<SampleRecord, number>;
   readonly commands: Database<CommandRecord, [number, number, number]>;
-  /** This process's gate on history writes (issue 19): see SpaceGate. */
+  /** This process's gate on history writes: see SpaceGate. */
   readonly space: SpaceGate;
   close(): Promise<void>;
 }

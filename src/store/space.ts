@@ -1,4 +1,4 @@
-// How much room the store takes and has (issue 19): the LMDB file's pages (used by each table, free
+// How much room the store takes and has: the LMDB file's pages (used by each table, free
 // for reuse), the history in rows and pages, and the data_dir's file system (statfs). Read from LMDB's
 // own statistics (mdb_stat, mdb_env_info): O(1) per table, no walk over the data, so the service looks
 // every second and `sipreg stats` and the console whenever they draw.

@@ -1,5 +1,5 @@
 /**
- * One trunk's outbound registration state machine (issue 5):
+ * One trunk's outbound registration state machine:
  *
  *   start ─► registering ─► registered ─(refresh timer)─► registered ...
  *                 │  ▲            │ refresh fails

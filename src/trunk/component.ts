@@ -47,7 +47,7 @@ function agentEnv(ctx: ServiceContext, endpoint: SipEndpoint, clock: TrunkClock,
     config: () => ctx.config(),
     persist(record) {
       options.onRecord?.(record);
-      // Not awaited: the writes of one turn share a commit (STYLE.md, lmdb-js).
+      // Not awaited: lmdb-js puts the writes of one event-loop turn in one commit.
       ctx.store.trunks.put(record.name, record).catch((err: unknown) => ctx.log.error({ err, trunk: record.name }, 'trunk state write failed'));
     },
     event(type: EventType, trunk: string, source: string, detail: string) {

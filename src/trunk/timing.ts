@@ -18,7 +18,7 @@ export { T1_MS, T2_MS, TIMER_F_MS };
 export const UNREGISTER_WAIT_MS = 5_000;
 
 // Trunks starting together (start-up, restart after an outage) are spread over 0..2 s so a restart
-// does not fire every REGISTER in one burst (issue 5).
+// does not fire every REGISTER in one burst.
 export const START_SPREAD_MS = 2_000;
 
 // Auto mode refreshes this long before the granted expiry lapses: 10 % of it, at least 5 s, so a
@@ -45,7 +45,7 @@ export const RETRY_AFTER_MAX_S = 3_600;
 // The longest grant a refresh is planned on: one day. RFC 3261 §10.3 lets a registrar only shorten
 // the expiry we ask (at most 7200 s, SS_SIP_USER_AGENT_EXPIRE), or raise it through a 423's
 // Min-Expires. A longer grant (a misconfigured or hostile upstream: `Expires: 3000000`, a Contact
-// `expires=4294967295`) is refreshed as if it were this long (issue 13): the refresh timer stays far
+// `expires=4294967295`) is refreshed as if it were this long: the refresh timer stays far
 // below the 2^31-1 ms a node timer holds (beyond it node fires at once: a REGISTER storm), and an
 // upstream that lost our binding without telling (restart, database loss) has it back within a day.
 export const GRANTED_EXPIRES_MAX_S = 86_400;

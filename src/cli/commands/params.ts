@@ -9,7 +9,7 @@ import { formatDateTime } from '../../ops/format.js';
 import { displayText } from '../../ops/sanitize.js';
 
 /**
- * The SS_* values in force with default and range: those of the running service's config (issue 16),
+ * The SS_* values in force with default and range: those of the running service's config,
  * else of the file given (-c); --markdown prints README's table.
  */
 export const paramsCommand: Command = {

@@ -58,7 +58,7 @@ export function statsJson(s: Status, a: Analysis, snapshot: ReturnType<typeof re
   };
 }
 
-/** The store's room (issue 19): pages, history, budget, file system, the service's prune figures and memory. */
+/** The store's room: pages, history, budget, file system, the service's prune figures and memory. */
 export function storeJson(r: StoreReport): unknown {
   const f = r.figures;
   const svc = r.service;

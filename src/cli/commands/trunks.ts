@@ -16,7 +16,7 @@ export const trunksCommand: Command = {
     const name = ctx.args.positionals[0];
     return withStore(ctx, (store, own) => {
       const nowMs = Date.now();
-      // The trunks of the config the running service has in force, not only of the file given (issue 16).
+      // The trunks of the config the running service has in force, not only of the file given.
       const cif = configInForce(store, own, nowMs);
       if (cif.problem !== null) ctx.stderr.write(`sipreg: ${displayText(cif.problem)}\n`);
       const config = cif.config;
