@@ -39,7 +39,7 @@ export const limits = {
   // (image/rootfs/etc/sysctl.d/60-sipreg.conf) and the service warns at start when it got less.
   socketReceiveBufferSize: 4 * 1024 * 1024,
   // Responses in flight on the sockets (dgram may queue a send and holds the buffer until its callback).
-  // None free: the response is dropped and counted (dropsNoSlot), the client retransmits (RFC 3261 §17.1.2).
+  // None free: the response is dropped and counted (sendDropsNoSlot), the client retransmits (RFC 3261 §17.1.2).
   responseSlotCount: 256,
   // Completed non-INVITE server transactions kept to answer retransmissions (RFC 3261 §17.2.2). Each
   // keeps its final response in a slot of transactionResponseSlotSize (24 MiB off-heap in all, plus

@@ -204,7 +204,7 @@ export class SipTransport {
     return -1;
   }
 
-  /** A free slot, or null (then drop the response: counted in dropsNoSlot). */
+  /** A free slot, or null (then drop the response: counted in sendDropsNoSlot). */
   acquire(): ResponseSlot | null {
     if (this.freeCount === 0) { this.counters.sendDropsNoSlot++; return null; }
     const slot = this.slots[this.freeSlots[--this.freeCount]!]!;
