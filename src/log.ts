@@ -9,7 +9,7 @@ export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
 
 /**
  * JSON lines to stdout through pino.destination() — never a worker transport, the binary must stay
- * one file (STYLE.md). Asynchronous writes; `flushLog` before exit so the last lines are not lost.
+ * one file. Asynchronous writes; `flushLog` before exit so the last lines are not lost.
  * `pretty` runs each JSON line through prettyLine on its way to the same destination.
  */
 export function createLogger(level: LogLevel, format: LogFormat = 'json'): Logger {

@@ -1,5 +1,5 @@
 /**
- * Every timer of sipreg is armed through here (issue 13). Node keeps a timer's delay in a signed 32-bit
+ * Every timer of sipreg is armed through here. Node keeps a timer's delay in a signed 32-bit
  * millisecond count: a delay above 2^31-1 ms (24.8 days), a negative one or NaN becomes 1 ms, with only
  * a TimeoutOverflowWarning on stderr. A delay computed from what a peer sent (a trunk provider granting
  * `Expires: 3000000`) would then fire at once, again and again. Here such a delay waits as long as a

@@ -11,6 +11,7 @@ import { GCProfiler } from 'node:v8';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { parseConfigText } from '../../src/config/index.js';
+import { limits } from '../../src/limits.js';
 import type { Config } from '../../src/config/types.js';
 import { createLogger } from '../../src/log.js';
 import { StoreFlush, openStore } from '../../src/store/index.js';
@@ -42,9 +43,9 @@ class FakeTransport {
   last = '';
   keepLast = false;
   constructor(n: number) {
-    for (let i = 0; i < n; i++) { const s = { index: i, buf: Buffer.alloc(4096) }; this.slots.push(s); this.free.push(s); }
+    for (let i = 0; i < n; i++) { const s = { index: i, buf: Buffer.alloc(limits.responseSizeMax) }; this.slots.push(s); this.free.push(s); }
   }
-  readonly counters = { dropsNoSlot: 0 };
+  readonly counters = { sendDropsNoSlot: 0 };
   get freeSlotCount(): number { return this.free.length; }
   acquire(): ResponseSlot | null { return this.free.pop() ?? null; }
   releaseUnsent(slot: ResponseSlot): void { this.free.push(slot); }

@@ -14,6 +14,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ResponseWriter, ServerTransactions, SipMessage, parse } from '../../src/sip/index.js';
 import { limits } from '../../src/limits.js';
+import { TIMER_J_MS } from '../../src/sip/timers.js';
 import { collidingBranches } from '../../test/helpers/fnv-collisions.js';
 
 const SOURCE = { address: '203.0.113.9', port: 40000 };
@@ -62,12 +63,12 @@ for (const [name, datagrams] of [['ordinary', ordinary], ['colliding', colliding
   const tx = new ServerTransactions();
   run(colliding, tx, 0, CAPACITY, 0);
   const t0 = performance.now();
-  const n = tx.sweep(limits.transactionTimerJMs);
+  const n = tx.sweep(TIMER_J_MS);
   report('sweep colliding (all)', performance.now() - t0, Math.max(1, n));
   const tx2 = new ServerTransactions();
   run(colliding, tx2, 0, CAPACITY, 0);
   const t1 = performance.now();
-  const m = tx2.sweep(limits.transactionTimerJMs, limits.transactionSweepSliceMax);
+  const m = tx2.sweep(TIMER_J_MS, limits.transactionSweepSliceMax);
   report('sweep colliding (slice)', performance.now() - t1, Math.max(1, m));
 }
 

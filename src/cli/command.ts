@@ -29,7 +29,7 @@ export interface Command {
   run(ctx: CommandContext): Promise<number>;
 }
 
-/** Options every command takes (CONTRACT.md). */
+/** Options every command takes. */
 export const COMMON_OPTIONS: readonly OptionSpec[] = [
   { name: 'config', short: 'c', value: 'FILE', help: `config file (default: $SIPREG_CONFIG, else ./${CONFIG_NAME}, else ${INSTALLED_CONFIG})` },
   { name: 'help', short: 'h', help: 'show this command\'s help' },

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { loadConfig, parseConfigText, formatProblem } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import { openStore, StoreError, type Store } from '../store/index.js';
-import { STORE_FILE } from '../service/lock.js';
+import { STORE_FILE } from '../store/lease.js';
 import { optString } from './args.js';
 import type { CommandContext } from './command.js';
 

@@ -5,7 +5,7 @@
  */
 import type { OptionSpec } from './args.js';
 import { COMMON_OPTIONS, CONFIG_NAME, INSTALLED_CONFIG, type Command } from './command.js';
-import { PID_FILE } from '../service/lock.js';
+import { PID_FILE } from '../store/lease.js';
 import { VERSION } from '../version.js';
 
 const WIDTH = 80; // a serial terminal

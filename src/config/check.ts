@@ -1,6 +1,6 @@
 /**
  * `sipreg check -c FILE`: every problem of the file on stderr as `FILE:LINE:COL: KEY: message`,
- * exit status 0 when valid and 1 when not (CONTRACT.md); a valid file gets one line on stdout,
+ * exit status 0 when valid and 1 when not; a valid file gets one line on stdout,
  * `OK: N accounts, M trunks`. An unreadable file is one line `FILE: cannot read: <reason>`.
  */
 import { loadConfig } from './load.js';

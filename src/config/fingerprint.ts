@@ -1,6 +1,6 @@
 /**
  * The config file with the SHA-256 of the bytes parsed, so the service can record which file content it
- * has in force and a reader can tell whether the file on disk is still that content (issue 16, item 1).
+ * has in force and a reader can tell whether the file on disk is still that content.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
 import { VERSION } from '../version.js';
+import { limits } from '../limits.js';
 import { parseAllowEntry, parseCidr, parseHost, parseHostPort, parseListen, quote } from './net.js';
 import { checkParamRelations, defaultParams, paramSpecByName, paramSpecs, parseInteger, parseParamValue, parseSwitch, showValue } from './params.js';
 import type { ParamSpec, ParamValue } from './params.js';
@@ -53,7 +54,6 @@ export const configDefaults = {
 const SIP_USER = /^[A-Za-z0-9\-_.!~*'()&=+$,;?/]+$/;
 const SIP_USER_LENGTH_MAX = 64; // longer than any E.164 number or extension plan needs
 const NAME_LENGTH_MAX = 64;     // trunk and area names, shown in fixed-width screens
-const LISTEN_COUNT_MAX = 16;    // sockets the transport binds (limits.listenAddressCountMax)
 /** Keys whose values are secrets: never in a message (the redaction below is a second line of defence). */
 const SECRET_KEY = /pass|secret|ha1/i;
 
@@ -446,8 +446,8 @@ class Loader {
       if (items !== null && items.length === 0) {
         this.report(listenEntry.node, listenEntry.path, 'ERR_CONFIG_REQUIRED', 'must list at least one address to listen on, like "0.0.0.0:5060"');
       }
-      if (items !== null && items.length > LISTEN_COUNT_MAX) {
-        this.report(listenEntry.node, listenEntry.path, 'ERR_CONFIG_RANGE', `must list at most ${LISTEN_COUNT_MAX} addresses. Received ${items.length}`);
+      if (items !== null && items.length > limits.listenAddressCountMax) {
+        this.report(listenEntry.node, listenEntry.path, 'ERR_CONFIG_RANGE', `must list at most ${limits.listenAddressCountMax} addresses. Received ${items.length}`);
       }
       const seen = new Map<string, Entry>();
       for (const item of items ?? []) {
@@ -513,109 +513,129 @@ class Loader {
     const out: Account[] = [];
     const numbers = new Map<string, Entry>();
     for (const item of items) {
-      const map = this.mapping(item.node, item.path, accountKeys);
-      if (map === null) continue;
-      const field = (key: string): Entry | undefined => map.get(key);
-
-      let number: string | undefined;
-      const numberEntry = field('number');
-      if (numberEntry === undefined || this.isNull(numberEntry.node)) {
-        this.report(numberEntry?.node ?? item.node, `${item.path}.number`, 'ERR_CONFIG_REQUIRED', 'every account needs a number (its SIP user and digest username)');
-      } else {
-        number = this.sipUser(numberEntry);
-        if (number !== undefined) {
-          const first = numbers.get(number);
-          if (first !== undefined) {
-            this.report(numberEntry.node, numberEntry.path, 'ERR_CONFIG_DUPLICATE',
-              `duplicate account number ${quote(number)} (first at line ${this.position(first.node).line})`);
-          } else {
-            numbers.set(number, numberEntry);
-          }
-        }
-      }
-
-      let authMode: AuthMode = 'password';
-      const modeEntry = field('auth_mode');
-      if (modeEntry !== undefined) {
-        const text = this.text(modeEntry);
-        const mode = authModes.find((m) => m === text?.trim().toLowerCase());
-        if (text !== undefined && mode === undefined) {
-          this.report(modeEntry.node, modeEntry.path, 'ERR_CONFIG_OPTION', `must be one of ${authModes.join(', ')}. Received ${quote(text)}`);
-        }
-        if (mode !== undefined) authMode = mode;
-      }
-
-      const passwordEntry = field('password');
-      let password: string | undefined;
-      if (passwordEntry !== undefined && !this.isNull(passwordEntry.node)) {
-        password = this.text(passwordEntry, true);
-        if (password === '') password = undefined;
-      }
-      const ha1 = this.hex(field('ha1'), 32, 'MD5 of number:realm:password');
-      const ha1Sha256 = this.hex(field('ha1_sha256'), 64, 'SHA-256 of number:realm:password');
-      if (password !== undefined && ha1 !== undefined) {
-        this.report(field('ha1')?.node, `${item.path}.ha1`, 'ERR_CONFIG_CONFLICT', 'give password or ha1, not both');
-      }
-      if (password !== undefined && ha1Sha256 !== undefined) {
-        this.report(field('ha1_sha256')?.node, `${item.path}.ha1_sha256`, 'ERR_CONFIG_CONFLICT', 'give password or ha1_sha256, not both');
-      }
-      const hasSecret = password !== undefined || ha1 !== undefined;
-      const secretGiven = hasSecret || [passwordEntry, field('ha1')].some((e) => e !== undefined && !this.isNull(e.node) && this.nonEmptyScalar(e.node));
-      if ((authMode === 'password' || authMode === 'ip_password') && !secretGiven) {
-        this.report(passwordEntry?.node ?? item.node, `${item.path}.password`, 'ERR_CONFIG_REQUIRED', `auth_mode ${authMode} needs a password (or ha1)`);
-      }
-      // An account reachable only with SHA-256 must have a SHA-256 HA1.
-      if (!params.authAlgorithms.includes('MD5') && ha1 !== undefined && ha1Sha256 === undefined && password === undefined) {
-        this.report(field('ha1')?.node, `${item.path}.ha1`, 'ERR_CONFIG_RELATION',
-          'SS_AUTH_ALGORITHMS offers SHA-256 only and this account has only an MD5 ha1; give password or ha1_sha256');
-      }
-
-      const allow: AllowEntry[] = [];
-      const allowEntry = field('allow');
-      if (allowEntry !== undefined) {
-        const items = this.sequence(allowEntry, true) ?? [];
-        for (const a of items) {
-          const text = this.text(a);
-          if (text === undefined) continue;
-          const parsed = parseAllowEntry(text.trim());
-          if (parsed.value === null) { this.report(a.node, a.path, 'ERR_CONFIG_CIDR', parsed.error); continue; }
-          if (authMode === 'ip_port' && parsed.value.port === null) {
-            this.report(a.node, a.path, 'ERR_CONFIG_REQUIRED', `auth_mode ip_port needs a port on each entry, like 203.0.113.7:5062. Received ${quote(text)}`);
-            continue;
-          }
-          allow.push(parsed.value);
-        }
-      }
-      if (authMode !== 'password' && (allowEntry === undefined || this.sequenceLength(allowEntry) === 0)) {
-        this.report(allowEntry?.node ?? item.node, `${item.path}.allow`, 'ERR_CONFIG_REQUIRED',
-          `auth_mode ${authMode} needs a non-empty allow list (the source addresses it trusts)`);
-      }
-
-      let expiresS: number | null = null;
-      const expireEntry = field('expire');
-      if (expireEntry !== undefined && !this.isNull(expireEntry.node)) {
-        expiresS = this.integer(expireEntry, params.endpointMinExpiresS, params.endpointMaxExpiresS, 's',
-          ' (SS_ENDPOINT_MIN_EXPIRE..SS_ENDPOINT_MAX_EXPIRE)') ?? null;
-      }
-
-      let account = '';
-      const accountEntry = field('account');
-      if (accountEntry !== undefined && !this.isNull(accountEntry.node)) account = this.text(accountEntry) ?? '';
-
-      const user = number ?? '';
-      out.push({
-        number: user,
-        account,
-        authMode,
-        ha1: {
-          md5: password !== undefined ? digestHex('md5', `${user}:${realm}:${password}`) : ha1 ?? null,
-          sha256: password !== undefined ? digestHex('sha256', `${user}:${realm}:${password}`) : ha1Sha256 ?? null,
-        },
-        allow,
-        expiresS,
-      });
+      const account = this.readAccount(item, numbers, realm, params);
+      if (account !== null) out.push(account);
     }
     return out;
+  }
+
+  /** One `accounts:` item; `numbers` holds the numbers seen so far, for the duplicate check. */
+  private readAccount(item: Entry, numbers: Map<string, Entry>, realm: string, params: Params): Account | null {
+    const map = this.mapping(item.node, item.path, accountKeys);
+    if (map === null) return null;
+    const field = (key: string): Entry | undefined => map.get(key);
+    const number = this.accountNumber(field('number'), item, numbers);
+
+    let authMode: AuthMode = 'password';
+    const modeEntry = field('auth_mode');
+    if (modeEntry !== undefined) {
+      const text = this.text(modeEntry);
+      const mode = authModes.find((m) => m === text?.trim().toLowerCase());
+      if (text !== undefined && mode === undefined) {
+        this.report(modeEntry.node, modeEntry.path, 'ERR_CONFIG_OPTION', `must be one of ${authModes.join(', ')}. Received ${quote(text)}`);
+      }
+      if (mode !== undefined) authMode = mode;
+    }
+
+    const { password, ha1, ha1Sha256 } = this.accountSecrets(field, item, authMode, params);
+    const allow = this.accountAllow(field('allow'), item, authMode);
+
+    let expiresS: number | null = null;
+    const expireEntry = field('expire');
+    if (expireEntry !== undefined && !this.isNull(expireEntry.node)) {
+      expiresS = this.integer(expireEntry, params.endpointMinExpiresS, params.endpointMaxExpiresS, 's',
+        ' (SS_ENDPOINT_MIN_EXPIRE..SS_ENDPOINT_MAX_EXPIRE)') ?? null;
+    }
+
+    let account = '';
+    const accountEntry = field('account');
+    if (accountEntry !== undefined && !this.isNull(accountEntry.node)) account = this.text(accountEntry) ?? '';
+
+    const user = number ?? '';
+    return {
+      number: user,
+      account,
+      authMode,
+      ha1: {
+        md5: password !== undefined ? digestHex('md5', `${user}:${realm}:${password}`) : ha1 ?? null,
+        sha256: password !== undefined ? digestHex('sha256', `${user}:${realm}:${password}`) : ha1Sha256 ?? null,
+      },
+      allow,
+      expiresS,
+    };
+  }
+
+  private accountNumber(numberEntry: Entry | undefined, item: Entry, numbers: Map<string, Entry>): string | undefined {
+    let number: string | undefined;
+    if (numberEntry === undefined || this.isNull(numberEntry.node)) {
+      this.report(numberEntry?.node ?? item.node, `${item.path}.number`, 'ERR_CONFIG_REQUIRED', 'every account needs a number (its SIP user and digest username)');
+    } else {
+      number = this.sipUser(numberEntry);
+      if (number !== undefined) {
+        const first = numbers.get(number);
+        if (first !== undefined) {
+          this.report(numberEntry.node, numberEntry.path, 'ERR_CONFIG_DUPLICATE',
+            `duplicate account number ${quote(number)} (first at line ${this.position(first.node).line})`);
+        } else {
+          numbers.set(number, numberEntry);
+        }
+      }
+    }
+    return number;
+  }
+
+  /** password, ha1, ha1_sha256: at most one way to give each secret, and one at all when the mode needs it. */
+  private accountSecrets(field: (key: string) => Entry | undefined, item: Entry, authMode: AuthMode, params: Params):
+    { password: string | undefined; ha1: string | undefined; ha1Sha256: string | undefined } {
+    const passwordEntry = field('password');
+    let password: string | undefined;
+    if (passwordEntry !== undefined && !this.isNull(passwordEntry.node)) {
+      password = this.text(passwordEntry, true);
+      if (password === '') password = undefined;
+    }
+    const ha1 = this.hex(field('ha1'), 32, 'MD5 of number:realm:password');
+    const ha1Sha256 = this.hex(field('ha1_sha256'), 64, 'SHA-256 of number:realm:password');
+    if (password !== undefined && ha1 !== undefined) {
+      this.report(field('ha1')?.node, `${item.path}.ha1`, 'ERR_CONFIG_CONFLICT', 'give password or ha1, not both');
+    }
+    if (password !== undefined && ha1Sha256 !== undefined) {
+      this.report(field('ha1_sha256')?.node, `${item.path}.ha1_sha256`, 'ERR_CONFIG_CONFLICT', 'give password or ha1_sha256, not both');
+    }
+    const hasSecret = password !== undefined || ha1 !== undefined;
+    const secretGiven = hasSecret || [passwordEntry, field('ha1')].some((e) => e !== undefined && !this.isNull(e.node) && this.nonEmptyScalar(e.node));
+    if ((authMode === 'password' || authMode === 'ip_password') && !secretGiven) {
+      this.report(passwordEntry?.node ?? item.node, `${item.path}.password`, 'ERR_CONFIG_REQUIRED', `auth_mode ${authMode} needs a password (or ha1)`);
+    }
+    // An account reachable only with SHA-256 must have a SHA-256 HA1.
+    if (!params.authAlgorithms.includes('MD5') && ha1 !== undefined && ha1Sha256 === undefined && password === undefined) {
+      this.report(field('ha1')?.node, `${item.path}.ha1`, 'ERR_CONFIG_RELATION',
+        'SS_AUTH_ALGORITHMS offers SHA-256 only and this account has only an MD5 ha1; give password or ha1_sha256');
+    }
+    return { password, ha1, ha1Sha256 };
+  }
+
+  private accountAllow(allowEntry: Entry | undefined, item: Entry, authMode: AuthMode): AllowEntry[] {
+    const allow: AllowEntry[] = [];
+    if (allowEntry !== undefined) {
+      const items = this.sequence(allowEntry, true) ?? [];
+      for (const a of items) {
+        const text = this.text(a);
+        if (text === undefined) continue;
+        const parsed = parseAllowEntry(text.trim());
+        if (parsed.value === null) { this.report(a.node, a.path, 'ERR_CONFIG_CIDR', parsed.error); continue; }
+        if (authMode === 'ip_port' && parsed.value.port === null) {
+          this.report(a.node, a.path, 'ERR_CONFIG_REQUIRED', `auth_mode ip_port needs a port on each entry, like 203.0.113.7:5062. Received ${quote(text)}`);
+          continue;
+        }
+        allow.push(parsed.value);
+      }
+    }
+    if (authMode !== 'password' && (allowEntry === undefined || this.sequenceLength(allowEntry) === 0)) {
+      this.report(allowEntry?.node ?? item.node, `${item.path}.allow`, 'ERR_CONFIG_REQUIRED',
+        `auth_mode ${authMode} needs a non-empty allow list (the source addresses it trusts)`);
+    }
+
+    return allow;
   }
 
   private nonEmptyScalar(node: unknown): boolean {
@@ -686,104 +706,118 @@ class Loader {
     if (items === null) return [];
     const out: Trunk[] = [];
     const names = new Map<string, Entry>();
-    const uaExpire = paramSpecByName.get('SS_SIP_USER_AGENT_EXPIRE');
     for (const item of items) {
-      const map = this.mapping(item.node, item.path, trunkKeys);
-      if (map === null) continue;
-      const field = (key: string): Entry | undefined => map.get(key);
-
-      const nameEntry = field('name');
-      const name = this.name(nameEntry, item.node, item.path, 'trunk');
-      if (name !== undefined && nameEntry !== undefined) {
-        const first = names.get(name);
-        if (first !== undefined) {
-          this.report(nameEntry.node, nameEntry.path, 'ERR_CONFIG_DUPLICATE', `duplicate trunk name ${quote(name)} (first at line ${this.position(first.node).line})`);
-        } else {
-          names.set(name, nameEntry);
-        }
-      }
-
-      let registrar = '';
-      const registrarEntry = field('registrar');
-      if (registrarEntry === undefined || this.isNull(registrarEntry.node)) {
-        this.report(registrarEntry?.node ?? item.node, `${item.path}.registrar`, 'ERR_CONFIG_REQUIRED', 'every trunk needs a registrar (host name or IP address)');
-      } else {
-        const text = this.text(registrarEntry);
-        if (text !== undefined) {
-          const parsed = parseHost(text.trim());
-          if (parsed.value === null) this.report(registrarEntry.node, registrarEntry.path, 'ERR_CONFIG_HOST', parsed.error);
-          else registrar = parsed.value;
-        }
-      }
-
-      let port: number | null = null;
-      const portEntry = field('port');
-      if (portEntry !== undefined && !this.isNull(portEntry.node)) port = this.integer(portEntry, 1, 65535, '') ?? null;
-
-      let proxy: Trunk['proxy'] = null;
-      const proxyEntry = field('proxy');
-      if (proxyEntry !== undefined && !this.isNull(proxyEntry.node)) {
-        const text = this.text(proxyEntry);
-        if (text !== undefined && text.trim() !== '') {
-          const parsed = parseHostPort(text.trim());
-          if (parsed.value === null) this.report(proxyEntry.node, proxyEntry.path, 'ERR_CONFIG_ADDRESS', parsed.error);
-          else proxy = parsed.value;
-        }
-      }
-
-      let domain = registrar;
-      const domainEntry = field('domain');
-      if (domainEntry !== undefined && !this.isNull(domainEntry.node)) {
-        const text = this.text(domainEntry);
-        if (text !== undefined && text.trim() !== '') {
-          const parsed = parseHost(text.trim());
-          if (parsed.value === null) this.report(domainEntry.node, domainEntry.path, 'ERR_CONFIG_HOST', parsed.error);
-          else domain = parsed.value;
-        }
-      }
-
-      let username = '';
-      const usernameEntry = field('username');
-      if (usernameEntry === undefined || this.isNull(usernameEntry.node)) {
-        this.report(usernameEntry?.node ?? item.node, `${item.path}.username`, 'ERR_CONFIG_REQUIRED', 'every trunk needs a username (the user in From/To)');
-      } else {
-        username = this.sipUser(usernameEntry) ?? '';
-      }
-
-      let authUser = username;
-      const authUserEntry = field('auth_user');
-      if (authUserEntry !== undefined && !this.isNull(authUserEntry.node)) {
-        const text = this.text(authUserEntry);
-        if (text !== undefined && text !== '') {
-          // The digest username is a quoted-string (RFC 2617 §3.2.2); keep it printable and unquoted.
-          if (/["\\\x00-\x1f\x7f]/.test(text)) this.report(authUserEntry.node, authUserEntry.path, 'ERR_CONFIG_TYPE', `must not contain quotes, backslashes or control characters. Received ${quote(text)}`);
-          else authUser = text;
-        }
-      }
-
-      let password = '';
-      const passwordEntry = field('password');
-      if (passwordEntry !== undefined && !this.isNull(passwordEntry.node)) password = this.text(passwordEntry, true) ?? '';
-
-      let expiresS: Trunk['expiresS'] = null;
-      const expireEntry = field('expire');
-      if (expireEntry !== undefined && !this.isNull(expireEntry.node) && uaExpire !== undefined) {
-        const value = this.paramValue(uaExpire, expireEntry);
-        if (value === 'auto' || typeof value === 'number') expiresS = value;
-      }
-
-      let enabled = true;
-      const enabledEntry = field('enabled');
-      if (enabledEntry !== undefined) enabled = this.onOff(enabledEntry) ?? true;
-
-      // Off by default: an answer without qop has no cnonce or nonce-count, so a captured one replays (issue 13).
-      let allowMd5WithoutQop = false;
-      const noQopEntry = field('allow_md5_without_qop');
-      if (noQopEntry !== undefined) allowMd5WithoutQop = this.onOff(noQopEntry) ?? false;
-
-      out.push({ name: name ?? '', registrar, port, proxy, username, authUser, password, expiresS, enabled, domain, allowMd5WithoutQop });
+      const trunk = this.readTrunk(item, names);
+      if (trunk !== null) out.push(trunk);
     }
     return out;
+  }
+
+  /** One `trunks:` item; `names` holds the names seen so far, for the duplicate check. */
+  private readTrunk(item: Entry, names: Map<string, Entry>): Trunk | null {
+    const map = this.mapping(item.node, item.path, trunkKeys);
+    if (map === null) return null;
+    const field = (key: string): Entry | undefined => map.get(key);
+    const uaExpire = paramSpecByName.get('SS_SIP_USER_AGENT_EXPIRE');
+
+    const nameEntry = field('name');
+    const name = this.name(nameEntry, item.node, item.path, 'trunk');
+    if (name !== undefined && nameEntry !== undefined) {
+      const first = names.get(name);
+      if (first !== undefined) {
+        this.report(nameEntry.node, nameEntry.path, 'ERR_CONFIG_DUPLICATE', `duplicate trunk name ${quote(name)} (first at line ${this.position(first.node).line})`);
+      } else {
+        names.set(name, nameEntry);
+      }
+    }
+
+    const { registrar, port, proxy, domain } = this.trunkAddresses(field, item);
+
+    let username = '';
+    const usernameEntry = field('username');
+    if (usernameEntry === undefined || this.isNull(usernameEntry.node)) {
+      this.report(usernameEntry?.node ?? item.node, `${item.path}.username`, 'ERR_CONFIG_REQUIRED', 'every trunk needs a username (the user in From/To)');
+    } else {
+      username = this.sipUser(usernameEntry) ?? '';
+    }
+
+    let authUser = username;
+    const authUserEntry = field('auth_user');
+    if (authUserEntry !== undefined && !this.isNull(authUserEntry.node)) {
+      const text = this.text(authUserEntry);
+      if (text !== undefined && text !== '') {
+        // The digest username is a quoted-string (RFC 2617 §3.2.2); keep it printable and unquoted.
+        if (/["\\\x00-\x1f\x7f]/.test(text)) this.report(authUserEntry.node, authUserEntry.path, 'ERR_CONFIG_TYPE', `must not contain quotes, backslashes or control characters. Received ${quote(text)}`);
+        else authUser = text;
+      }
+    }
+
+    let password = '';
+    const passwordEntry = field('password');
+    if (passwordEntry !== undefined && !this.isNull(passwordEntry.node)) password = this.text(passwordEntry, true) ?? '';
+
+    let expiresS: Trunk['expiresS'] = null;
+    const expireEntry = field('expire');
+    if (expireEntry !== undefined && !this.isNull(expireEntry.node) && uaExpire !== undefined) {
+      const value = this.paramValue(uaExpire, expireEntry);
+      if (value === 'auto' || typeof value === 'number') expiresS = value;
+    }
+
+    let enabled = true;
+    const enabledEntry = field('enabled');
+    if (enabledEntry !== undefined) enabled = this.onOff(enabledEntry) ?? true;
+
+    // Off by default: an answer without qop has no cnonce or nonce-count, so a captured one replays.
+    let allowMd5WithoutQop = false;
+    const noQopEntry = field('allow_md5_without_qop');
+    if (noQopEntry !== undefined) allowMd5WithoutQop = this.onOff(noQopEntry) ?? false;
+
+    return { name: name ?? '', registrar, port, proxy, username, authUser, password, expiresS, enabled, domain, allowMd5WithoutQop };
+  }
+
+  /** Where a trunk registers: registrar (required), port, proxy, domain (the registrar's by default). */
+  private trunkAddresses(field: (key: string) => Entry | undefined, item: Entry):
+    { registrar: string; port: number | null; proxy: Trunk['proxy']; domain: string } {
+    let registrar = '';
+    const registrarEntry = field('registrar');
+    if (registrarEntry === undefined || this.isNull(registrarEntry.node)) {
+      this.report(registrarEntry?.node ?? item.node, `${item.path}.registrar`, 'ERR_CONFIG_REQUIRED', 'every trunk needs a registrar (host name or IP address)');
+    } else {
+      const text = this.text(registrarEntry);
+      if (text !== undefined) {
+        const parsed = parseHost(text.trim());
+        if (parsed.value === null) this.report(registrarEntry.node, registrarEntry.path, 'ERR_CONFIG_HOST', parsed.error);
+        else registrar = parsed.value;
+      }
+    }
+
+    let port: number | null = null;
+    const portEntry = field('port');
+    if (portEntry !== undefined && !this.isNull(portEntry.node)) port = this.integer(portEntry, 1, 65535, '') ?? null;
+
+    let proxy: Trunk['proxy'] = null;
+    const proxyEntry = field('proxy');
+    if (proxyEntry !== undefined && !this.isNull(proxyEntry.node)) {
+      const text = this.text(proxyEntry);
+      if (text !== undefined && text.trim() !== '') {
+        const parsed = parseHostPort(text.trim());
+        if (parsed.value === null) this.report(proxyEntry.node, proxyEntry.path, 'ERR_CONFIG_ADDRESS', parsed.error);
+        else proxy = parsed.value;
+      }
+    }
+
+    let domain = registrar;
+    const domainEntry = field('domain');
+    if (domainEntry !== undefined && !this.isNull(domainEntry.node)) {
+      const text = this.text(domainEntry);
+      if (text !== undefined && text.trim() !== '') {
+        const parsed = parseHost(text.trim());
+        if (parsed.value === null) this.report(domainEntry.node, domainEntry.path, 'ERR_CONFIG_HOST', parsed.error);
+        else domain = parsed.value;
+      }
+    }
+
+    return { registrar, port, proxy, domain };
   }
 
   private readAreas(entry: Entry | undefined): Area[] {

@@ -2,7 +2,7 @@
  * The one table of every SS_* parameter. Validation, defaults, README's parameter table
  * (`renderParamsMarkdown`) and the console's parameter screen (`renderParamsListing`) all read it, so
  * the three never disagree. Names are the operators' own (REFERENCE.md); each maps once to a `Params`
- * field whose name carries its unit (STYLE.md).
+ * field whose name carries its unit.
  *
  * Defaults are chosen so that a normal phone, and a normal office of phones, is never hurt by them:
  * limits only bite on behaviour no well-configured device shows.
@@ -85,7 +85,7 @@ export const paramSpecs: readonly ParamSpec[] = [
   onOff({ name: 'SS_ENDPOINT_REGISTER_REPLACE', field: 'registerReplace', unit: '',
     description: 'On: a new device replaces the oldest binding when full; Off: the newcomer is refused' }, manual, true),
   // At most 10: a 200 OK lists every binding of the AOR (RFC 3261 §10.3 step 8) and must fit one UDP
-  // response (limits.responseSizeMax, 4096 B, at roughly 200 B a Contact with its parameters).
+  // half response slot (limits.registerOkSizeMax, 4096 B, at up to ~300 B a Contact with its parameters).
   int({ name: 'SERVER_REGISTRAR_MAX_BINDINGS', field: 'bindingsPerAorMax', unit: 'bindings',
     description: 'contacts one number may have registered at once' }, manual, 1, 1, 10),
   { name: 'SS_SIP_USER_AGENT_EXPIRE', field: 'uaExpiresS', unit: 's', origin: manual, kind: 'expiry', default: 'auto', min: 20, max: 7200,
@@ -134,7 +134,7 @@ export const paramSpecs: readonly ParamSpec[] = [
     description: 'requests per second from all sources together; above it a REGISTER gets 503 Retry-After, others are dropped; 0 = off' }, ours, 0, 1, 1000000, true),
   int({ name: 'SS_REGISTER_SCANNER_NUMBERS', field: 'scannerNumbersMax', unit: 'numbers',
     description: 'distinct numbers failing from one address before the whole address is suspended; 0 = off' }, ours, 5, 2, 1000, true),
-  // Guessing spread over many sources, each below SS_ENDPOINT_REGISTER_RETRY (issue 13 item 9). 30 an
+  // Guessing spread over many sources, each below SS_ENDPOINT_REGISTER_RETRY. 30 an
   // hour is far above a person mistyping a password and far below what guessing needs; the count decays
   // by that many an hour, so a number strangers tripped is free again SS_ENDPOINT_REGISTER_SUSPEND after
   // they stop, and a phone registered from its source is never refused by it.
@@ -154,9 +154,9 @@ export const paramSpecs: readonly ParamSpec[] = [
     description: 'registration history older than this is deleted' }, ours, 30, 1, 3650),
   int({ name: 'SS_EVENT_MAX', field: 'eventCountMax', unit: 'rows',
     description: 'registration history rows kept at most; the oldest go first' }, ours, 1000000, 1000, 100000000),
-  // Flash wear (issue 14): refreshes are answered from memory and their later expiries written together
+  // Flash wear: refreshes are answered from memory and their later expiries written together
   // this often, with the periodic writes (heartbeat, counters, samples, keepalive marks). A power cut
-  // costs no binding a phone was told about (README "Durability"); a longer interval writes less.
+  // costs no binding a phone was told about (docs/architecture.md "Group commit and the write-back model"); a longer interval writes less.
   int({ name: 'SS_STORE_FLUSH_INTERVAL', field: 'storeFlushIntervalS', unit: 's',
     description: 'refreshed expiries and periodic records are written to the store together this often' }, ours, 30, 1, 300),
   // Changes share commits: the next one starts at least this long after the previous one started
@@ -169,7 +169,7 @@ export const paramSpecs: readonly ParamSpec[] = [
   int({ name: 'SS_STORE_COMMIT_WINDOW_MS', field: 'storeCommitWindowMs', unit: 'ms',
     description: 'least time between the starts of two commits of changes, so a storm shares them; 0 = off' }, ours, 250, 1, 1000, true),
   // Issue 19: history and samples live within this; bindings, lockouts and trunk state are never pruned
-  // and keep a reserve (README "Store size"). Auto: half the data_dir's file system, at most 1024 MiB
+  // and keep a reserve (docs/architecture.md "Store size"). Auto: half the data_dir's file system, at most 1024 MiB
   // (store/limits.ts says why). The minimum holds the reserve and a few thousand history rows.
   int({ name: 'SS_STORE_MAX_MB', field: 'storeMaxMiB', unit: 'MiB',
     description: 'store size limit: history is pruned oldest first to stay within it; 0 = auto (half the data_dir file system, at most 1024)' },

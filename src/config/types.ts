@@ -1,15 +1,10 @@
 /**
  * The typed configuration every other folder reads. `config/` builds it from the YAML file once per
- * load (start-up and SIGHUP) and nothing else parses YAML. Units are in the names (STYLE.md).
+ * load (start-up and SIGHUP) and nothing else parses YAML. Units are in the names.
  */
 
-/** An address range from the config (`203.0.113.0/24`, `2001:db8::/32`, or a bare address). */
-export interface Cidr {
-  readonly text: string;           // as written, for screens and logs
-  readonly family: 4 | 6;
-  readonly bytes: Uint8Array;      // network address, 4 or 16 bytes
-  readonly prefixLength: number;   // 0..32 or 0..128
-}
+import type { Cidr } from '../net/cidr.js';
+export type { Cidr } from '../net/cidr.js';
 
 /** An `allow` entry: a range, optionally a fixed source port (`203.0.113.7:5062`, for auth_mode ip_port). */
 export interface AllowEntry {

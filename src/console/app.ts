@@ -1,5 +1,5 @@
 /**
- * `sipreg console`: numbered menus over the store, for a serial line or an SSH login (issue 6).
+ * `sipreg console`: numbered menus over the store, for a serial line or an SSH login.
  * Each screen is built from the store when shown (Enter refreshes); actions are store writes the
  * running service sees at once. Flows are plain async functions over Ui, so they read top to bottom.
  */
@@ -12,23 +12,27 @@ import {
   activeLockouts, bindingsOf, queryEvents, readService, serviceRunning,
   type EventRecord, type EventType, type Store,
 } from '../store/index.js';
+import { ratesLines } from '../ops/rates.js';
+import { countersLines } from '../ops/counters.js';
+import { readCountersSnapshot } from '../stats/sampler.js';
+import { operatorLimits } from '../limits.js';
 import { activeAlerts } from '../stats/active-alerts.js';
 import { analyse, failedLog, trend, type TrendWindow } from '../stats/analysis.js';
-import { forceUnregister, liftLockoutKey, requestReload, requestTrunkReregister, type HoldTarget } from './actions.js';
+import { forceUnregister, liftLockoutKey, requestReload, requestTrunkReregister, type HoldTarget } from '../ops/actions.js';
 import {
   BINDING_STATUSES, bindingDetails, bindingsCsv, bindingsTable, describeFilter, findBindings, isFilterProblem,
   makeFilter, type BindingFilter,
-} from './bindings.js';
-import { barChart, columnChart } from './chart.js';
-import { ConfigFollower, type ConfigInForce } from './config-follow.js';
-import { cut, formatClock, formatDateTime, formatDuration, table, wrap } from './format.js';
+} from '../ops/bindings.js';
+import { barChart, columnChart } from '../ops/chart.js';
+import { ConfigFollower, type ConfigInForce } from '../ops/config-follow.js';
+import { cut, formatClock, formatDateTime, formatDuration, table, wrap } from '../ops/format.js';
 import {
   DECISION_TYPES, EVENT_TYPES, eventLines, FAILED_TYPES, isEventType, lockoutDetails, lockoutsTable, lockoutTarget,
-} from './history.js';
+} from '../ops/history.js';
 import { menuLines, type Screen } from './screen.js';
-import { readStatus, statusLines, type Status } from './status.js';
-import { trunkDetails, trunksTable, trunkViews } from './trunks.js';
-import { eventWords, lockoutWords } from './words.js';
+import { readStatus, statusLines, type Status } from '../ops/status.js';
+import { trunkDetails, trunksTable, trunkViews } from '../ops/trunks.js';
+import { eventWords, lockoutWords } from '../ops/words.js';
 import { EndOfInput, Ui, type LineSource } from './ui.js';
 import { backupScreen } from './screens/backup.js';
 import { restoreScreen } from './screens/restore.js';
@@ -40,7 +44,7 @@ import { firmwareMenu } from './screens/firmware.js';
 const RELOAD_WAIT_MS = 10_000;
 /** Rows of history a screen reads at most (newest first): enough pages for a person. */
 const EVENTS_SHOWN_MAX = 1_000;
-const HOLD_S_MAX = 7 * 86_400;
+const HOLD_S_MAX = operatorLimits.holdSMax;
 
 export interface ConsoleOptions {
   readonly store: Store;
@@ -65,7 +69,7 @@ function eventBlocks(events: readonly EventRecord[]): { body: string[]; blocks: 
 }
 
 export class ConsoleApp {
-  /** The config the running service has in force (issue 16): every screen reads it through here. */
+  /** The config the running service has in force: every screen reads it through here. */
   private readonly follower: ConfigFollower;
   private filter: BindingFilter = {};
   private readonly store: Store;
@@ -367,7 +371,7 @@ export class ConsoleApp {
           ' 1  Registration count, last hour      5  Device types (User-Agent)',
           ' 2  Registration count, last day       6  Areas',
           ' 3  Registration count, last week      7  Failed registrations',
-          ' 4  Rates and processing time',
+          ' 4  Rates and processing time          8  Counters since the service started',
         ],
         menu: pick(['Enter refresh', '0 back']),
       };
@@ -377,6 +381,7 @@ export class ConsoleApp {
         case '2': await this.trendScreen('day'); return;
         case '3': await this.trendScreen('week'); return;
         case '4': await this.show('Rates', () => this.ratesLines()); return;
+        case '8': await this.show('Counters', () => countersLines(readCountersSnapshot(this.store))); return;
         case '5': await this.show('Device types (by User-Agent)', () => {
           const a = analyse(this.store, this.config, this.now());
           return [`${a.registered} binding(s), ${a.deviceTypes.length} type(s)`, ...barChart(a.deviceTypes)];
@@ -395,21 +400,7 @@ export class ConsoleApp {
   }
 
   private ratesLines(): string[] {
-    const a = analyse(this.store, this.config, this.now());
-    const cols = [['last 5 min', a.last5min], ['last hour', a.lastHour], ['last day', a.lastDay]] as const;
-    const row = (label: string, f: (r: typeof a.last5min) => string): string => `${label.padEnd(24)}${cols.map(([, r]) => f(r).padStart(12)).join('')}`;
-    return [
-      `${''.padEnd(24)}${cols.map(([l]) => l.padStart(12)).join('')}`,
-      row('REGISTER received /s', (r) => r.registersPerS.toFixed(2)),
-      row('accepted (200 OK) /s', (r) => r.acceptedPerS.toFixed(2)),
-      row('auth failures /s', (r) => r.authFailuresPerS.toFixed(2)),
-      row('auth failure ratio', (r) => `${(r.authFailureRatio * 100).toFixed(1)}%`),
-      row('rejected /s', (r) => r.rejectedPerS.toFixed(2)),
-      row('avg processing (ms)', (r) => (r.avgProcessingMs === null ? '-' : r.avgProcessingMs.toFixed(3))),
-      row('minutes sampled', (r) => String(r.minutes)),
-      '',
-      'Samples are written by the running service once a minute.',
-    ];
+    return [...ratesLines(analyse(this.store, this.config, this.now())), '', 'Samples are written by the running service once a minute.'];
   }
 
   private async trendScreen(window: TrendWindow): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * console/: the operator console and the views the admin commands share. Imported by the CLI only
- * (ARCHITECTURE.md: nothing in the service depends on it).
+ * (nothing in the service depends on it; test/tidy.test.ts holds that nothing but its command imports it).
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -54,7 +54,7 @@ export function readlineSource(input: Readable & { isTTY?: boolean }, output: Wr
   };
 }
 
-/** Colour and cursor addressing only when the terminal says it has them (issue 6). */
+/** Colour and cursor addressing only when the terminal says it has them. */
 export function terminalClears(output: Writable & { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
   const term = env['TERM'] ?? '';
   return output.isTTY === true && term !== '' && term !== 'dumb';

@@ -2,7 +2,7 @@
  * The console's pure layer: a screen description in, the text for an 80x24 terminal out. No I/O, so
  * tests render screens directly and check they fit.
  */
-import { cut, SCREEN_COLS, SCREEN_ROWS } from './format.js';
+import { cut, SCREEN_COLS, SCREEN_ROWS } from '../ops/format.js';
 
 export interface Screen {
   readonly title: string;

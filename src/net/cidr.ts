@@ -6,8 +6,15 @@
  * one probe). IPv6 ranges are compared word by word, linearly: lists are short.
  */
 import assert from 'node:assert';
-import type { Cidr } from '../config/types.js';
 import { parseAddress, type AddressFamily } from './address.js';
+
+/** An address range as the config writes it (`203.0.113.0/24`, `2001:db8::/32`, or a bare address). */
+export interface Cidr {
+  readonly text: string;           // as written, for screens and logs
+  readonly family: 4 | 6;
+  readonly bytes: Uint8Array;      // network address, 4 or 16 bytes
+  readonly prefixLength: number;   // 0..32 or 0..128
+}
 
 export class CidrMatcher {
   /** Distinct IPv4 prefix lengths, longest first, and per length the set of masked networks. */

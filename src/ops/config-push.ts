@@ -20,7 +20,7 @@ import {
 } from '../store/index.js';
 import { replaceFileAtomic } from './atomic-file.js';
 import { appendHistory, keepVersion, lockPushes, nextPushNumber, type PushEntry } from './config-versions.js';
-import { STORE_FILE } from '../service/lock.js';
+import { STORE_FILE } from '../store/lease.js';
 import { join, resolve } from 'node:path';
 
 const POLL_MS = 100;

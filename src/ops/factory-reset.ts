@@ -14,7 +14,7 @@ import { parseConfigText } from '../config/index.js';
 import { replaceFileAtomic } from './atomic-file.js';
 import { BackupError, refuseWhileOpen } from './backup.js';
 import { forgetVersions } from './config-versions.js';
-import { STORE_FILE } from '../service/lock.js';
+import { STORE_FILE } from '../store/lease.js';
 
 export const FACTORY_CONFIG = '/usr/share/sipreg/etc/sipreg.yaml';
 export const FACTORY_RESET_CONFIRMATION = 'factory reset';

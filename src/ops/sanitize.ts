@@ -1,7 +1,7 @@
 /**
  * What a peer sent (User-Agent, Contact, +sip.instance, Call-ID, the To user, an upstream's reason
  * phrase, event details quoting any of these) must not drive the operator's terminal, reorder what the
- * operator reads, or run as a spreadsheet formula (issue 13, item 10). The store keeps the exact bytes;
+ * operator reads, or run as a spreadsheet formula. The store keeps the exact bytes;
  * every view the console and the admin commands print makes them safe here, with one rule:
  *
  * - text for a terminal: each character that controls rather than shows — C0 (0x00-0x1f, so ESC, BEL,

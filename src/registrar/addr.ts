@@ -1,5 +1,4 @@
-// Source-address tests of the REGISTER path: `allow` CIDR matching (issue 4 "Per-account policy") and
-// NAT detection (issue 4 "NAT"). The source address arrives as rinfo's string; net/ parses it into one
+// Source-address tests of the REGISTER path: `allow` CIDR matching and NAT detection. The source address arrives as rinfo's string; net/ parses it into one
 // module-level scratch array, so a check allocates nothing.
 import { classifyAddress, isPrivateOrUnroutable, parseAddress, sameAddress, type AddressFamily, type Chars } from '../net/index.js';
 import type { AllowEntry, Cidr } from '../config/types.js';
@@ -51,13 +50,8 @@ export function isPrivateHost(host: Chars): boolean {
   return isPrivateOrUnroutable(classifyAddress(host));
 }
 
-/** Strips IPv6 brackets from a URI/Via host (`[::1]` → `::1`) without allocating for the usual case. */
-export function bareHost(host: string): string {
-  return host.length > 1 && host.charCodeAt(0) === 0x5b && host.charCodeAt(host.length - 1) === 0x5d ? host.slice(1, -1) : host;
-}
-
 /**
- * NAT detection for one contact (issue 4): the Contact or the top Via names a private/unroutable
+ * NAT detection for one contact: the Contact or the top Via names a private/unroutable
  * host, or a host/port other than the address/port the datagram came from. `port` -1 means the URI
  * gave none (5060 then applies, RFC 3263 §4.2 for UDP). A host name (not an IP literal) counts as
  * differing: the phone is then reached at its source address, which is what NAT handling does anyway.

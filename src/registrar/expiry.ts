@@ -1,4 +1,4 @@
-// Granted expiry of one contact (RFC 3261 §10.3 step 7, issue 3 "Contacts", issue 4 NAT and jitter).
+// Granted expiry of one contact (RFC 3261 §10.3 step 7, with the NAT expiry and the jitter).
 // Pure and allocation-free: the answer is written into a reusable result object.
 import type { Params } from '../config/types.js';
 import type { ByteText } from '../store/bytes.js';

@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.js';
 
 /**
- * The registrar's protection against brute force and floods (issue 4), as the REGISTER path calls it.
+ * The registrar's protection against brute force and floods, as the REGISTER path calls it.
  * Implemented in registrar/guard.ts. Every method is synchronous and allocation-light: it runs on
  * the hot path before any digest work is done.
  */

@@ -1,5 +1,5 @@
 /**
- * Brute force and flood protection in front of the REGISTER path (issue 4; contract in guard-types.ts).
+ * Brute force and flood protection in front of the REGISTER path (contract in guard-types.ts).
  *
  * Decisions, in the order checkSource makes them (cheapest first, and so that requests we drop anyway
  * never spend what normal phones need):
@@ -23,27 +23,27 @@
  *
  * In memory there are only counters, in three bounded tables (BoundedTable: the least recently updated
  * entry is evicted first when full):
- *   - sources (SOURCE_TABLE_MAX): per source address, its token bucket and the lockout key strings
+ *   - sources (guardLimits.sourceTableMax): per source address, its token bucket and the lockout key strings
  *     built for it (so a phone that keeps sending from one address costs no string building). Evicting
  *     one forgets its bucket: the address comes back with a full bucket (fail-open, bounded by the
  *     global cap); a flood of spoofed addresses evicts each other, and idle phones, never the hot one.
- *   - failing pairs (FAILURE_PAIR_TABLE_MAX): failed authentications per number@address. Evicting one
+ *   - failing pairs (guardLimits.failurePairTableMax): failed authentications per number@address. Evicting one
  *     forgets its count; a failure needs a challenge round trip to the real address (spoofing cannot
  *     fill this table), and each source is held to its rate, so pushing a pair out takes that many
  *     other failing pairs first.
- *   - failing addresses (FAILURE_ADDRESS_TABLE_MAX): distinct failing numbers per address, for the
+ *   - failing addresses (guardLimits.failureAddressTableMax): distinct failing numbers per address, for the
  *     scanner rule. A number counts as new when its pair entry is new; a pair evicted and re-added
  *     counts again (errs towards suspending a scanner sooner, never a phone that fails one number).
- *   - failing numbers (FAILURE_NUMBER_TABLE_MAX): per number, failures from every source together, for
+ *   - failing numbers (guardLimits.failureNumberTableMax): per number, failures from every source together, for
  *     guessing spread over many addresses (each staying under SS_ENDPOINT_REGISTER_RETRY). The count
- *     decays linearly, SS_REGISTER_NUMBER_FAILURES per FAILURE_WINDOW_MS, and is capped there; reaching
+ *     decays linearly, SS_REGISTER_NUMBER_FAILURES per guardLimits.failureWindowMs, and is capped there; reaching
  *     it suspends the number for SS_ENDPOINT_REGISTER_SUSPEND from sources it is not registered from
  *     (the registrar exempts those, so strangers cannot unregister a working phone). While guessing
  *     goes on, the count stays at its cap and the next failure after the suspension lapses renews it:
  *     the whole world gets about SS_REGISTER_NUMBER_FAILURES guesses an hour, plus one per suspension.
  *     Pushing a number out of this table takes that many failures for other numbers, each a round trip
  *     from a source the scanner rule suspends after SS_REGISTER_SCANNER_NUMBERS of them.
- * Counts age out: a pair or address with no failure for FAILURE_WINDOW_MS starts again at zero.
+ * Counts age out: a pair or address with no failure for guardLimits.failureWindowMs starts again at zero.
  *
  * Every failure counted here came with a nonce issued to its source address (nonce.ts binds the MAC to
  * it), i.e. after a round trip to that address: one-way forged packets cannot fill these tables nor
@@ -52,7 +52,7 @@
 import { boundedInterval } from '../timers.js';
 import assert from 'node:assert';
 import type { Config, Params } from '../config/types.js';
-import type { ServiceContext, Component } from '../service/component.js';
+import type { ServiceContext, Component } from '../component.js';
 import type { Guard, NumberVerdict, SourceVerdict } from './guard-types.js';
 import {
   appendEvent, lockoutKeyAddress, lockoutKeyNumber, lockoutKeyPair, type LockoutRecord, type Store,
@@ -61,22 +61,8 @@ import { counters } from '../stats/counters.js';
 import {
   BoundedTable, CidrMatcher, TokenBucket, bucketFill, bucketTake, normalizeAddress, parseAddress, sourceOf,
 } from '../net/index.js';
-import { registrarLimits } from './limits.js';
+import { guardLimits, registrarLimits } from '../limits.js';
 
-/** Source addresses tracked for rate limiting: a few MiB; well above the phones of one appliance. */
-export const SOURCE_TABLE_MAX = 65_536;
-/** number@address pairs with failed authentications being counted. */
-export const FAILURE_PAIR_TABLE_MAX = 16_384;
-/** Addresses with failed authentications being counted (scanner rule). */
-export const FAILURE_ADDRESS_TABLE_MAX = 16_384;
-/** Numbers with failed authentications being counted across sources (SS_REGISTER_NUMBER_FAILURES). */
-export const FAILURE_NUMBER_TABLE_MAX = 16_384;
-/** A failure count with no new failure for this long starts again (slow guessing still meets the
- *  lockout: one guess an hour is 24 a day, far too slow for a password). */
-export const FAILURE_WINDOW_MS = 3_600_000;
-/** How often lockoutSweeper removes lapsed suspensions, and how many per pass at most. */
-export const LOCKOUT_SWEEP_INTERVAL_MS = 60_000;
-export const LOCKOUT_SWEEP_BATCH_MAX = 1_000;
 
 export interface GuardOptions {
   readonly sourceTableMax?: number;
@@ -103,7 +89,7 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
   let global: TokenBucket | null = null;
   const scratch = new Uint8Array(16);
 
-  const sources = new BoundedTable(options.sourceTableMax ?? SOURCE_TABLE_MAX);
+  const sources = new BoundedTable(options.sourceTableMax ?? guardLimits.sourceTableMax);
   const buckets = new Float64Array(sources.capacity * 2);
   const addressKeys: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
   const lastNumbers: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
@@ -111,15 +97,15 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
   const pairKeys: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
   const guessKeys: (string | null)[] = new Array<string | null>(sources.capacity).fill(null);
 
-  const pairs = new BoundedTable(options.failurePairTableMax ?? FAILURE_PAIR_TABLE_MAX);
+  const pairs = new BoundedTable(options.failurePairTableMax ?? guardLimits.failurePairTableMax);
   const pairFailures = new Int32Array(pairs.capacity);
   const pairLastMs = new Float64Array(pairs.capacity);
 
-  const addresses = new BoundedTable(options.failureAddressTableMax ?? FAILURE_ADDRESS_TABLE_MAX);
+  const addresses = new BoundedTable(options.failureAddressTableMax ?? guardLimits.failureAddressTableMax);
   const addressNumbers = new Int32Array(addresses.capacity);
   const addressLastMs = new Float64Array(addresses.capacity);
 
-  const numbers = new BoundedTable(options.failureNumberTableMax ?? FAILURE_NUMBER_TABLE_MAX);
+  const numbers = new BoundedTable(options.failureNumberTableMax ?? guardLimits.failureNumberTableMax);
   const numberLevel = new Float64Array(numbers.capacity);
   const numberLastMs = new Float64Array(numbers.capacity);
 
@@ -291,7 +277,7 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
         newNumber = true;
       } else {
         pairs.touch(p);
-        if (nowMs - pairLastMs[p]! > FAILURE_WINDOW_MS) { pairFailures[p] = 0; newNumber = true; }
+        if (nowMs - pairLastMs[p]! > guardLimits.failureWindowMs) { pairFailures[p] = 0; newNumber = true; }
       }
       pairFailures[p]!++;
       pairLastMs[p] = nowMs;
@@ -312,7 +298,7 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
         addressNumbers[a] = 0;
       } else {
         addresses.touch(a);
-        if (nowMs - addressLastMs[a]! > FAILURE_WINDOW_MS) addressNumbers[a] = 0;
+        if (nowMs - addressLastMs[a]! > guardLimits.failureWindowMs) addressNumbers[a] = 0;
       }
       addressLastMs[a] = nowMs;
       if (newNumber) addressNumbers[a]!++;
@@ -336,7 +322,7 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
         } else {
           numbers.touch(n);
           const elapsedMs = nowMs - numberLastMs[n]!;
-          level = numberLevel[n]! - (elapsedMs > 0 ? (elapsedMs * budget) / FAILURE_WINDOW_MS : 0);
+          level = numberLevel[n]! - (elapsedMs > 0 ? (elapsedMs * budget) / guardLimits.failureWindowMs : 0);
           if (level < 0) level = 0;
         }
         level = Math.min(budget, level + 1);
@@ -385,7 +371,7 @@ export function createGuard(ctx: ServiceContext, options: GuardOptions = {}): Gu
  * record inside the write transaction, so a suspension renewed meanwhile (by the service or an operator
  * in another process) is kept. Resolves with how many went.
  */
-export async function sweepLockouts(store: Store, nowMs: number, batchMax = LOCKOUT_SWEEP_BATCH_MAX): Promise<number> {
+export async function sweepLockouts(store: Store, nowMs: number, batchMax = guardLimits.lockoutSweepBatchMax): Promise<number> {
   assert(batchMax >= 1);
   const lapsed: string[] = [];
   for (const { key, value } of store.lockouts.getRange({})) {
@@ -405,8 +391,8 @@ export async function sweepLockouts(store: Store, nowMs: number, batchMax = LOCK
   return removed;
 }
 
-/** A service component that runs sweepLockouts every LOCKOUT_SWEEP_INTERVAL_MS. */
-export function lockoutSweeper(ctx: ServiceContext, intervalMs = LOCKOUT_SWEEP_INTERVAL_MS): Component {
+/** A service component that runs sweepLockouts every guardLimits.lockoutSweepIntervalMs. */
+export function lockoutSweeper(ctx: ServiceContext, intervalMs = guardLimits.lockoutSweepIntervalMs): Component {
   let timer: NodeJS.Timeout | null = null;
   let running = false;
   const pass = (): void => {

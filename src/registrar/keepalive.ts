@@ -1,5 +1,5 @@
 /**
- * NAT keepalive (issue 4 "Keepalive"): every SS_ENDPOINT_NAT_KEEPALIVE seconds each NATed binding gets a
+ * NAT keepalive: every SS_ENDPOINT_NAT_KEEPALIVE seconds each NATed binding gets a
  * SIP OPTIONS from the listen socket that received its REGISTER (`localAddress`) to the address and port
  * the REGISTER came from, which keeps the phone's NAT pinhole open and tells us whether it still answers.
  *
@@ -31,8 +31,8 @@ import { boundedInterval } from '../timers.js';
 import assert from 'node:assert';
 import type { RemoteInfo } from 'node:dgram';
 import type { Config } from '../config/types.js';
-import type { Component, ServiceContext } from '../service/component.js';
-import type { SipEndpoint } from '../service/endpoint.js';
+import type { Component, ServiceContext } from '../component.js';
+import type { SipEndpoint } from '../sip/endpoint.js';
 import {
   StoredBindings, appendEvent, bindingCount, storedNumbers, formatAddress, removeBindingIn, setKeepaliveIn, type BindingRecord, type EventRecord,
 } from '../store/index.js';

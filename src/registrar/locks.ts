@@ -1,7 +1,7 @@
 // Numbers with a write in flight. While an LMDB commit for a number is pending, the store does not yet
 // show it (lmdb-js reads see committed data only), so a second REGISTER for that number, or the expiry
-// sweep, would decide on a stale view. They wait for the commit instead (issue 3: "concurrent REGISTERs
-// for the same number in one turn must not race"). A count, not a flag: one number may be in two
+// sweep, would decide on a stale view. They wait for the commit instead: concurrent REGISTERs
+// for the same number in one turn must not race. A count, not a flag: one number may be in two
 // consecutive batches (a deferred request re-run while the previous commit is still settling).
 //
 // An unlocked number keeps its entry at 0: deleting it and inserting it again on the next REGISTER

@@ -8,11 +8,11 @@
 // costs half an HMAC object per challenge and check. Nothing is kept per challenge.
 //
 // Bound to the source ADDRESS it was sent to (not the port: a NAT may move ports between the 401 and
-// the phone's answer, issue 13 item 2): a nonce fetched from one address fails the MAC from any other,
+// the phone's answer): a nonce fetched from one address fails the MAC from any other,
 // so forged one-way packets "from" a phone's address get a fresh challenge and never count as that
 // address's failures; a failure needs a round trip to the address it is counted against.
 //
-// `start` is random per process (issue 13 item 8): the nonce-count table lives in memory, so after a
+// `start` is random per process: the nonce-count table lives in memory, so after a
 // restart an Authorization captured earlier could be replayed with a count the new process has never
 // seen. A nonce of another start (its MAC still good: the secret is kept in the store's meta) is
 // answered 401 stale=true, which phones follow without asking anyone for a password. Two starts
@@ -24,7 +24,7 @@ import { hash } from '../sip/one-shot-hash.js';
 import type { Store } from '../store/index.js';
 import type { DigestAlgorithm } from '../config/types.js';
 import { parseAddress } from '../net/index.js';
-import { registrarLimits } from './limits.js';
+import { registrarLimits } from '../limits.js';
 
 const META_KEY = 'nonce_secret';
 const SECRET_SIZE = 32;
@@ -127,7 +127,7 @@ export class NonceIssuer {
 
   /**
    * A deterministic stand-in HA1 for a number that has no account, so an unknown number is challenged
-   * and fails exactly like a wrong password (issue 3): same work, same answers, same length.
+   * and fails exactly like a wrong password: same work, same answers, same length.
    */
   fakeHa1(number: string, realm: string, algorithm: DigestAlgorithm): string {
     const mac = createHmac('sha256', this.secret).update('fake-ha1\0').update(number).update('\0').update(realm).digest('hex');

@@ -196,7 +196,6 @@ let kept = new Int32Array(CHANGES_MAX);
  */
 export function decide(ask: RegisterAsk, existing: StoredBindings, params: Params, out: Apply): Decision {
   const now = ask.nowMs;
-  const eb = existing.buf;
   let askBytes = codec.R_HEADER;
   for (let f = 0; f < codec.STRING_COUNT; f++) askBytes += ask.length[f]!;
   out.reset();
@@ -209,17 +208,7 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
     if (ask.expiresHeaderS !== 0) {
       return reject(...PolicyReject.wildcardNotZero, `${PolicyReject.wildcardNotZero.join(' ')}: Contact * needs Expires: 0, got ${ask.expiresHeaderS < 0 ? 'none' : ask.expiresHeaderS} (RFC 3261 §10.3 step 6)`);
     }
-    for (let i = 0; i < existing.count; i++) {
-      if (live(existing, i, now) && sameCallId(ask, existing, i) && ask.cseq <= codec.cseq(eb, existing.recs[i]!)) return cseqReject(ask, existing, i);
-    }
-    for (let i = 0; i < existing.count; i++) {
-      const rec = existing.recs[i]!;
-      out.remove(existing, i, 'unregistered')
-        .text('200 OK: unregistered ').bytes(eb, codec.strStart(eb, rec, Str.contact), codec.strLength(eb, rec, Str.contact))
-        .text(' (Contact: *, Expires: 0)');
-      out.endChange();
-    }
-    return out;
+    return removeAll(ask, existing, out);
   }
 
   // A query (no Contact): the bindings as they are (RFC 3261 §10.3 step 8).
@@ -228,7 +217,37 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
     return out;
   }
 
-  // Step 7, first pass: check everything before changing anything (a failed request changes nothing).
+  const refused = checkContacts(ask, existing, params);
+  if (refused !== null) return refused;
+  for (let ci = 0; ci < ask.contactCount; ci++) {
+    const c = ask.contacts[ci]!;
+    if (namedBefore(ask, ci, ask.buf, c.start[Str.key]!, c.length[Str.key]!)) continue; // the same contact twice: the first counts
+    putContact(ask, c, existing, params, askBytes, out);
+  }
+  return keepWithinMax(ask, existing, params, out);
+}
+
+/** Contact: * with Expires: 0 (checked): every binding goes, unless a live one has a newer CSeq. */
+function removeAll(ask: RegisterAsk, existing: StoredBindings, out: Apply): Decision {
+  const now = ask.nowMs;
+  const eb = existing.buf;
+  for (let i = 0; i < existing.count; i++) {
+    if (live(existing, i, now) && sameCallId(ask, existing, i) && ask.cseq <= codec.cseq(eb, existing.recs[i]!)) return cseqReject(ask, existing, i);
+  }
+  for (let i = 0; i < existing.count; i++) {
+    const rec = existing.recs[i]!;
+    out.remove(existing, i, 'unregistered')
+      .text('200 OK: unregistered ').bytes(eb, codec.strStart(eb, rec, Str.contact), codec.strLength(eb, rec, Str.contact))
+      .text(' (Contact: *, Expires: 0)');
+    out.endChange();
+  }
+  return out;
+}
+
+/** Step 7, first pass: check every contact before changing anything (a failed request changes nothing). */
+function checkContacts(ask: RegisterAsk, existing: StoredBindings, params: Params): Reject | null {
+  const now = ask.nowMs;
+  const eb = existing.buf;
   for (let ci = 0; ci < ask.contactCount; ci++) {
     const c = ask.contacts[ci]!;
     computeExpiry(expiry, c.expiresParamS, ask.expiresHeaderS, ask.account.expiresS, params, c.nat, 0);
@@ -240,67 +259,76 @@ export function decide(ask: RegisterAsk, existing: StoredBindings, params: Param
     const i = existing.find(ask.buf, c.start[Str.key]!, c.length[Str.key]!);
     if (i >= 0 && live(existing, i, now) && sameCallId(ask, existing, i) && ask.cseq <= codec.cseq(eb, existing.recs[i]!)) return cseqReject(ask, existing, i);
   }
+  return null;
+}
 
-  const contacts = ask.contacts;
-  const contactCount = ask.contactCount;
+/** One contact of the request put: its binding record written into `out`, with its history line. */
+function putContact(ask: RegisterAsk, c: ContactAsk, existing: StoredBindings, params: Params, askBytes: number, out: Apply): void {
+  const now = ask.nowMs;
+  const eb = existing.buf;
   const ab = ask.buf;
-  for (let ci = 0; ci < contactCount; ci++) {
-    const c = contacts[ci]!;
-    if (namedBefore(ask, ci, ab, c.start[Str.key]!, c.length[Str.key]!)) continue; // the same contact twice: the first counts
-    computeExpiry(expiry, c.expiresParamS, ask.expiresHeaderS, ask.account.expiresS, params, c.nat, ask.random);
-    const pi = existing.find(ab, c.start[Str.key]!, c.length[Str.key]!);
-    const prev = pi >= 0 ? existing.recs[pi]! : -1;
-    const previousLive = pi >= 0 && live(existing, pi, now);
-    if (expiry.outcome === ExpiryOutcome.Remove) {
-      if (pi >= 0) {
-        out.remove(existing, pi, 'unregistered')
-          .text('200 OK: unregistered ').bytes(eb, codec.strStart(eb, prev, Str.contact), codec.strLength(eb, prev, Str.contact))
-          .text(' (expires 0 by ').text(expirySourceText(c, ask)).text(')');
-        out.endChange();
-      }
-      continue;
+  computeExpiry(expiry, c.expiresParamS, ask.expiresHeaderS, ask.account.expiresS, params, c.nat, ask.random);
+  const pi = existing.find(ab, c.start[Str.key]!, c.length[Str.key]!);
+  const prev = pi >= 0 ? existing.recs[pi]! : -1;
+  const previousLive = pi >= 0 && live(existing, pi, now);
+  if (expiry.outcome === ExpiryOutcome.Remove) {
+    if (pi >= 0) {
+      out.remove(existing, pi, 'unregistered')
+        .text('200 OK: unregistered ').bytes(eb, codec.strStart(eb, prev, Str.contact), codec.strLength(eb, prev, Str.contact))
+        .text(' (expires 0 by ').text(expirySourceText(c, ask)).text(')');
+      out.endChange();
     }
-    // A refresh may be answered from memory only with an expiry in the window write-back.ts can stand for.
-    const fits = previousLive && now <= ask.horizonMs && fitRefresh(expiry, now, existing.storedExpiresAtMs(pi), eb, prev, ask.horizonMs, params);
-    const at = out.used;
-    const w = writer.begin(out.room(askBytes + c.length[0]! + c.length[1]! + c.length[2]!), at);
-    const sameSource = previousLive && codec.strEquals(eb, prev, Str.source, ab, ask.start[Str.source]!, ask.length[Str.source]!);
-    const keepKeepalive = previousLive && sameSource && (codec.flags(eb, prev) & codec.FLAG_KEEPALIVE) !== 0;
-    w.setFlags((c.nat ? codec.FLAG_NAT : 0) | (c.hasInstance ? codec.FLAG_INSTANCE : 0) | (c.qPermille >= 0 ? codec.FLAG_Q : 0) |
-      (keepKeepalive ? codec.flags(eb, prev) & (codec.FLAG_KEEPALIVE | codec.FLAG_UNREACHABLE) : 0))
-      .setTimes(now + expiry.grantedS * 1000, previousLive ? codec.registeredAtMs(eb, prev) : now, now)
-      .setNumbers(expiry.grantedS, ask.cseq, ask.sourcePort, c.qPermille);
-    if (keepKeepalive) {
-      w.setKeepalive(eb.readDoubleLE(prev + codec.R_KA_SENT), eb.readDoubleLE(prev + codec.R_KA_ANSWERED), eb.readUInt16LE(prev + codec.R_KA_MISSED));
-    }
-    for (let f = 0; f < codec.STRING_COUNT; f++) {
-      if (f <= Str.instance) w.strBytes(ab, c.start[f]!, c.length[f]!);
-      else w.strBytes(ab, ask.start[f]!, ask.length[f]!);
-    }
-    const end = w.end();
-    const uriStart = c.start[Str.contact]!;
-    const uriLength = c.length[Str.contact]!;
-    if (previousLive) {
-      const d = out.put(at, end, 'refreshed');
-      // Quiet: the same binding in the same state (contact, instance, source, local socket, NAT and
-      // keepalive marks, Call-ID, User-Agent ...), only its times moved. Anything else is a change.
-      if (fits && codec.sameExceptTimes(eb, prev, out.buf, at)) out.changeQuiet[out.changeCount - 1] = 1;
-      describeExpiry(d.text('200 OK: refreshed ').bytes(ab, uriStart, uriLength).text(' for '), expiry, params);
-      if (!sameCallId(ask, existing, pi)) d.text('; new Call-ID: the device restarted, its own binding replaced');
-      if (!sameSource) {
-        d.text('; source moved ').bytes(eb, codec.strStart(eb, prev, Str.source), codec.strLength(eb, prev, Str.source))
-          .text(' -> ').bytes(ab, ask.start[Str.source]!, ask.length[Str.source]!);
-      }
-      if (c.nat) d.text('; NAT');
-    } else {
-      const d = out.put(at, end, 'registered');
-      describeExpiry(d.text('200 OK: registered ').bytes(ab, uriStart, uriLength).text(' for '), expiry, params);
-      if (c.nat) d.text('; NAT');
-    }
-    out.endChange();
+    return;
   }
+  // A refresh may be answered from memory only with an expiry in the window write-back.ts can stand for.
+  const fits = previousLive && now <= ask.horizonMs && fitRefresh(expiry, now, existing.storedExpiresAtMs(pi), eb, prev, ask.horizonMs, params);
+  const at = out.used;
+  const w = writer.begin(out.room(askBytes + c.length[0]! + c.length[1]! + c.length[2]!), at);
+  const sameSource = previousLive && codec.strEquals(eb, prev, Str.source, ab, ask.start[Str.source]!, ask.length[Str.source]!);
+  const keepKeepalive = previousLive && sameSource && (codec.flags(eb, prev) & codec.FLAG_KEEPALIVE) !== 0;
+  w.setFlags((c.nat ? codec.FLAG_NAT : 0) | (c.hasInstance ? codec.FLAG_INSTANCE : 0) | (c.qPermille >= 0 ? codec.FLAG_Q : 0) |
+    (keepKeepalive ? codec.flags(eb, prev) & (codec.FLAG_KEEPALIVE | codec.FLAG_UNREACHABLE) : 0))
+    .setTimes(now + expiry.grantedS * 1000, previousLive ? codec.registeredAtMs(eb, prev) : now, now)
+    .setNumbers(expiry.grantedS, ask.cseq, ask.sourcePort, c.qPermille);
+  if (keepKeepalive) {
+    w.setKeepalive(eb.readDoubleLE(prev + codec.R_KA_SENT), eb.readDoubleLE(prev + codec.R_KA_ANSWERED), eb.readUInt16LE(prev + codec.R_KA_MISSED));
+  }
+  for (let f = 0; f < codec.STRING_COUNT; f++) {
+    if (f <= Str.instance) w.strBytes(ab, c.start[f]!, c.length[f]!);
+    else w.strBytes(ab, ask.start[f]!, ask.length[f]!);
+  }
+  const end = w.end();
+  const uriStart = c.start[Str.contact]!;
+  const uriLength = c.length[Str.contact]!;
+  if (previousLive) {
+    const d = out.put(at, end, 'refreshed');
+    // Quiet: the same binding in the same state (contact, instance, source, local socket, NAT and
+    // keepalive marks, Call-ID, User-Agent ...), only its times moved. Anything else is a change.
+    if (fits && codec.sameExceptTimes(eb, prev, out.buf, at)) out.changeQuiet[out.changeCount - 1] = 1;
+    describeExpiry(d.text('200 OK: refreshed ').bytes(ab, uriStart, uriLength).text(' for '), expiry, params);
+    if (!sameCallId(ask, existing, pi)) d.text('; new Call-ID: the device restarted, its own binding replaced');
+    if (!sameSource) {
+      d.text('; source moved ').bytes(eb, codec.strStart(eb, prev, Str.source), codec.strLength(eb, prev, Str.source))
+        .text(' -> ').bytes(ab, ask.start[Str.source]!, ask.length[Str.source]!);
+    }
+    if (c.nat) d.text('; NAT');
+  } else {
+    const d = out.put(at, end, 'registered');
+    describeExpiry(d.text('200 OK: registered ').bytes(ab, uriStart, uriLength).text(' for '), expiry, params);
+    if (c.nat) d.text('; NAT');
+  }
+  out.endChange();
+}
 
-  // The AOR after this request: live bindings not named by it, plus what it puts.
+/**
+ * The AOR after this request: live bindings not named by it, plus what it puts, within
+ * SERVER_REGISTRAR_MAX_BINDINGS (refused, or the oldest replaced with SS_ENDPOINT_REGISTER_REPLACE On).
+ */
+function keepWithinMax(ask: RegisterAsk, existing: StoredBindings, params: Params, out: Apply): Decision {
+  const now = ask.nowMs;
+  const eb = existing.buf;
+  const ab = ask.buf;
+  const contactCount = ask.contactCount;
   let keptCount = 0;
   for (let i = 0; i < existing.count; i++) {
     const rec = existing.recs[i]!;

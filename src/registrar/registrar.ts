@@ -31,10 +31,9 @@ import {
 } from '../store/index.js';
 import * as codec from '../store/binding-codec.js';
 import { counters } from '../stats/counters.js';
-import { limits } from '../limits.js';
+import { limits, registrarLimits } from '../limits.js';
 import type { Guard, SourceVerdict } from './guard-types.js';
 import { allowMatches, looksNatted } from './addr.js';
-import { registrarLimits } from './limits.js';
 import { NumberLocks } from './locks.js';
 import { ByteChars, sourceOf } from '../net/index.js';
 import { NonceCounts, NonceIssuer } from './nonce.js';
@@ -44,7 +43,7 @@ import { ChangeTail } from './change-tail.js';
 
 const { Str } = codec;
 
-/** Every answer the REGISTER path gives, with its reason phrase: README's table is made from this. */
+/** Every answer the REGISTER path gives, with its reason phrase (README's table of answers is written from these by hand). */
 export const Responses = {
   ok: [200, 'OK'],
   unauthorized: [401, 'Unauthorized'],
@@ -62,7 +61,7 @@ export const Responses = {
 export type RegisterVerdict = Extract<SourceVerdict, 'ok' | 'overloaded' | 'address_locked'>;
 
 /** Half of a response slot: the 200 is written into the lower half, the 500 fallback into the upper. */
-const SLOT_HALF = 2048;
+const SLOT_HALF = limits.registerOkSizeMax;
 
 const algorithmIds: Record<ConfigAlgorithm, DigestAlgorithmId> = { 'MD5': DigestAlgorithm.MD5, 'SHA-256': DigestAlgorithm.SHA256 };
 
@@ -256,7 +255,7 @@ export class Registrar {
     // Every answer below needs a response slot. With none free the request is dropped here, before any
     // work: in particular before its nonce-count is used, so the phone's retransmission still succeeds.
     if (this.transport.freeSlotCount === 0) {
-      this.transport.counters.dropsNoSlot++;
+      this.transport.counters.sendDropsNoSlot++;
       counters.registersDropped++;
       this.abandon(tx);
       return;
@@ -1020,13 +1019,6 @@ function uriIsRequestUri(msg: SipMessage, creds: DigestParams): boolean {
 function hostIn(uri: SipMessage['requestUri'], domains: readonly string[]): boolean {
   for (const d of domains) if (uri.hostEquals(d)) return true;
   return false;
-}
-
-/** The AOR as registered: the To URI without parameters (scheme, user, host, port). */
-function aorOf(msg: SipMessage): string {
-  const u = msg.to.uri;
-  const port = u.port;
-  return `${u.scheme === Scheme.Sips ? 'sips' : 'sip'}:${u.user()}@${u.host()}${port >= 0 ? `:${port}` : ''}`;
 }
 
 const DQUOTE = 0x22, BACKSLASH = 0x5c;

@@ -1,4 +1,4 @@
-// The expiry sweep (issue 3 "Store"): walks the expiry index from its oldest entry, removes bindings
+// The expiry sweep: walks the expiry index from its oldest entry, removes bindings
 // whose absolute expiry has passed and records `expired` for each. Index entries are check times at or
 // before each binding's expiry (store/bindings.ts AorMerge): a number visited with nothing lapsed is
 // re-armed at its earliest expiry. Bounded per pass (one commit of at
@@ -7,10 +7,10 @@
 // pass after a start removes whatever lapsed while the service was down. A binding refreshed since the
 // last flush lives to the expiry its 200 gave (the write-back overlay), not the one stored.
 import { boundedTimeout } from '../timers.js';
-import type { Component, ServiceContext } from '../service/component.js';
+import type { Component, ServiceContext } from '../component.js';
 import { appendEvent, expireLapsedIn, lapsedEntries, type ExpiryOverlay, type Store } from '../store/index.js';
 import { counters } from '../stats/counters.js';
-import { registrarLimits } from './limits.js';
+import { registrarLimits } from '../limits.js';
 import type { NumberLocks } from './locks.js';
 
 /**

@@ -22,7 +22,7 @@
 import * as codec from '../store/binding-codec.js';
 import { ExpiryMove, copyInto, type ExpiryOverlay, type FlushPart, type Store, type StoreFlush, type StoredBindings } from '../store/index.js';
 import type { Apply } from './policy.js';
-import { registrarLimits } from './limits.js';
+import { registrarLimits } from '../limits.js';
 
 const { Str } = codec;
 const EMPTY = Buffer.alloc(0);

@@ -1,4 +1,4 @@
-import type { Component, ServiceContext } from './component.js';
+import type { Component, ServiceContext } from '../component.js';
 import { statsSampler } from '../stats/sampler.js';
 import { sipService, sipServiceComponent } from './sip.js';
 import { natKeepalive } from '../registrar/keepalive.js';

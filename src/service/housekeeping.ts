@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Component, ServiceContext } from './component.js';
+import type { Component, ServiceContext } from '../component.js';
 import { SPACE_KEY, type ServiceRecord } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { StoreSpaceKeeper } from './store-space.js';

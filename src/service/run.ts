@@ -9,11 +9,11 @@ import {
 import { listenProblem } from './listen-check.js';
 import { counters } from '../stats/counters.js';
 import { createLogger, flushLog, type LogFormat, type Logger } from '../log.js';
-import type { Component, ServiceContext } from './component.js';
+import type { Component, ServiceContext } from '../component.js';
 import { housekeeping } from './housekeeping.js';
 import { configExposure } from './config-mode.js';
 import { VERSION, COMMIT } from '../version.js';
-import { acquireDataDir, DataDirError, LEASE_CHECK_INTERVAL_MS, type DataDirLease } from './lock.js';
+import { acquireDataDir, DataDirError, LEASE_CHECK_INTERVAL_MS, type DataDirLease } from '../store/lease.js';
 import { serviceNotifier } from './notify.js';
 
 /** How often the service looks for operator commands (reload, trunk re-register) in the store. */
@@ -56,23 +56,9 @@ export async function runService(opts: RunOptions): Promise<number> {
   const notify = serviceNotifier({ log });
   const notStarted = (code: number): number => { notify.close(); return code; };
   warnIfExposed(config, log);
-  let lease: DataDirLease;
-  let store: Store;
-  let followed: SchemaFollow = { action: 'none', message: '' };
+  let opened: OpenedStore;
   try {
-    lease = acquireDataDir(config.dataDir);
-    // However the process ends from here (return, process.exit), the pid file goes; after a kill it is stale.
-    process.once('exit', () => lease.release());
-    // First the store follows the firmware: a snapshot before this version converts it, or the snapshot of
-    // this version's schema back after a fallback from a newer one (store/schema-snapshots.ts).
-    followed = await followSchema(config.dataDir, VERSION);
-    if (followed.action === 'restored') log.warn({ dataDir: config.dataDir }, followed.message);
-    else if (followed.action === 'snapshot') log.info({ dataDir: config.dataDir }, followed.message);
-    // Before the store is opened: give back the disk pruned history left in the file, when more than
-    // half of it is free and no other process has it open.
-    await compactAtStart(config.dataDir, log);
-    store = openStore(config.dataDir, { budgetMiB: config.params.storeMaxMiB });
-    lease.pinStore();
+    opened = await openServiceStore(config, log);
   } catch (err) {
     if (err instanceof StoreError || err instanceof DataDirError) {
       opts.stderr.write(`sipreg: ${err.message}\n`);
@@ -81,28 +67,17 @@ export async function runService(opts: RunOptions): Promise<number> {
     notify.close();
     throw err;
   }
+  const { lease, store, followed } = opened;
   // A failed commit rejects every write of its transaction, awaited or not. The writers that answer
   // someone (the registrar's 200/500) handle theirs; the rest must not take the service down.
-  const onUnhandled = (reason: unknown, promise: Promise<unknown>): void => {
-    if (!isStoreCommitFailure(reason, promise)) throw reason;
-    counters.storeWriteFailures++;
-    log.error({ err: errorText(reason) }, 'store write failed (disk full?)');
-  };
+  const onUnhandled = storeFailureHandler(log);
   process.on('unhandledRejection', onUnhandled);
   const writes = new StoreFlush(store, config.params.storeFlushIntervalS, (what, err) => {
     counters.storeWriteFailures++;
     log.error({ err: errorText(err) }, what);
   });
-  // Before anything answers: the recovery rule if the last stop was not clean, then the running mark.
   try {
-    const recovery = await writes.start();
-    if (recovery.unclean) {
-      log.warn({ extended: recovery.extended, lastFlush: new Date(recovery.mark!.flushedAtMs).toISOString() },
-        'the last stop was not clean: every binding live at the last flush is kept as long as its last 200 may have promised');
-      await appendEvent(store, { atMs: Date.now(), type: 'alert', number: '', source: '', userAgent: '',
-        detail: `unclean stop before this start (last flush ${new Date(recovery.mark!.flushedAtMs).toISOString()}): ` +
-          `${recovery.extended} binding(s) kept until their last 200 could have promised (SS_STORE_FLUSH_INTERVAL recovery rule)` });
-    }
+    await recoverStore(writes, store, log);
   } catch (err) {
     opts.stderr.write(`sipreg: data_dir ${config.dataDir}: cannot write the store (${errorText(err)})\n`);
     process.off('unhandledRejection', onUnhandled);
@@ -112,18 +87,8 @@ export async function runService(opts: RunOptions): Promise<number> {
   if (followed.action !== 'none') {
     await appendEvent(store, { atMs: Date.now(), type: 'alert', number: '', source: '', userAgent: '', detail: followed.message }).catch(() => {});
   }
-  // Signals that come while the parts start (a quick `systemctl reload` or stop) wait for start-up to end,
-  // rather than killing the process with their default action.
-  const early: NodeJS.Signals[] = [];
-  const onEarly = (signal: NodeJS.Signals): void => { early.push(signal); };
-  const earlySignals = (on: boolean): void => {
-    for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) {
-      if (on) process.on(signal, onEarly);
-      else process.off(signal, onEarly);
-    }
-  };
-  earlySignals(true);
-  // What the console and the admin commands follow (issue 16): the file and the hash of what was parsed.
+  const held = holdStartSignals();
+  // What the console and the admin commands follow: the file and the hash of what was parsed.
   let generation = 0;
   const recordConfig = async (sha256: string): Promise<void> => {
     try {
@@ -148,7 +113,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     await writes.close();
     await store.close();
     flushLog(log);
-    earlySignals(false);
+    held.release();
     process.off('unhandledRejection', onUnhandled);
     return notStarted(1);
   }
@@ -269,7 +234,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     process.on('SIGHUP', onHup);
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
-    earlySignals(false);
+    const early = held.release();
     // Logged only now: whoever waits for this line may signal at once.
     log.info({ version: VERSION, commit: COMMIT, config: config.file, configGeneration: generation, dataDir: config.dataDir, listen: config.sip.listen.map((l) => l.text) }, 'sipreg started');
     // Sockets bound (every component started) and the store open: systemd's Type=notify start ends here.
@@ -279,6 +244,65 @@ export async function runService(opts: RunOptions): Promise<number> {
     if (stop !== undefined) onStop(stop);
     else if (early.length > 0) onHup();
   });
+}
+
+/** Rejections of failed store commits are counted and logged; any other unhandled rejection is thrown. */
+function storeFailureHandler(log: Logger): (reason: unknown, promise: Promise<unknown>) => void {
+  return (reason, promise) => {
+    if (!isStoreCommitFailure(reason, promise)) throw reason;
+    counters.storeWriteFailures++;
+    log.error({ err: errorText(reason) }, 'store write failed (disk full?)');
+  };
+}
+
+/**
+ * Signals that come while the parts start (a quick `systemctl reload` or stop) wait for start-up to end,
+ * rather than killing the process with their default action; release() says which came.
+ */
+function holdStartSignals(): { release(): NodeJS.Signals[] } {
+  const early: NodeJS.Signals[] = [];
+  const onEarly = (signal: NodeJS.Signals): void => { early.push(signal); };
+  const names = ['SIGHUP', 'SIGTERM', 'SIGINT'] as const;
+  for (const signal of names) process.on(signal, onEarly);
+  return { release: () => { for (const signal of names) process.off(signal, onEarly); return early; } };
+}
+
+interface OpenedStore {
+  readonly lease: DataDirLease;
+  readonly store: Store;
+  readonly followed: SchemaFollow;
+}
+
+/**
+ * The data_dir leased to this process (service.pid), the store following the firmware, compacted when
+ * sparse, then opened. Throws StoreError / DataDirError for the caller to report.
+ */
+async function openServiceStore(config: Config, log: Logger): Promise<OpenedStore> {
+  const lease = acquireDataDir(config.dataDir);
+  // However the process ends from here (return, process.exit), the pid file goes; after a kill it is stale.
+  process.once('exit', () => lease.release());
+  // First the store follows the firmware: a snapshot before this version converts it, or the snapshot of
+  // this version's schema back after a fallback from a newer one (store/schema-snapshots.ts).
+  const followed = await followSchema(config.dataDir, VERSION);
+  if (followed.action === 'restored') log.warn({ dataDir: config.dataDir }, followed.message);
+  else if (followed.action === 'snapshot') log.info({ dataDir: config.dataDir }, followed.message);
+  // Before the store is opened: give back the disk pruned history left in the file, when more than
+  // half of it is free and no other process has it open.
+  await compactAtStart(config.dataDir, log);
+  const store = openStore(config.dataDir, { budgetMiB: config.params.storeMaxMiB });
+  lease.pinStore();
+  return { lease, store, followed };
+}
+
+/** Before anything answers: the recovery rule if the last stop was not clean, then the running mark. */
+async function recoverStore(writes: StoreFlush, store: Store, log: Logger): Promise<void> {
+  const recovery = await writes.start();
+  if (!recovery.unclean) return;
+  log.warn({ extended: recovery.extended, lastFlush: new Date(recovery.mark!.flushedAtMs).toISOString() },
+    'the last stop was not clean: every binding live at the last flush is kept as long as its last 200 may have promised');
+  await appendEvent(store, { atMs: Date.now(), type: 'alert', number: '', source: '', userAgent: '',
+    detail: `unclean stop before this start (last flush ${new Date(recovery.mark!.flushedAtMs).toISOString()}): ` +
+      `${recovery.extended} binding(s) kept until their last 200 could have promised (SS_STORE_FLUSH_INTERVAL recovery rule)` });
 }
 
 /** Compacts a store more than half free (store/compact.ts); a failure is logged, never fatal. */

@@ -25,8 +25,8 @@
 //         → CANCEL: 481 (no INVITE transactions here, RFC 3261 §9.2) · anything else: 405 with Allow.
 import { boundedInterval } from '../timers.js';
 import type { RemoteInfo } from 'node:dgram';
-import type { Component, ServiceContext } from './component.js';
-import type { LocalSocket, SipEndpoint } from './endpoint.js';
+import type { Component, ServiceContext } from '../component.js';
+import type { LocalSocket, SipEndpoint } from '../sip/endpoint.js';
 import {
   Method, ResponseWriter, ServerTransactions, SipMessage, SipTransport, failureResponse, parse, responseTarget,
   type ResponseTarget,
@@ -36,7 +36,7 @@ import { counters } from '../stats/counters.js';
 import { createGuard } from '../registrar/guard.js';
 import type { Guard, SourceVerdict } from '../registrar/guard-types.js';
 import { Registrar, type RegisterVerdict } from '../registrar/registrar.js';
-import { registrarLimits } from '../registrar/limits.js';
+import { registrarLimits } from '../limits.js';
 import { loadNonceSecret } from '../registrar/nonce.js';
 import { NumberLocks } from '../registrar/locks.js';
 import { expirySweep } from '../registrar/sweep.js';
@@ -123,7 +123,7 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
   const answer = (rinfo: RemoteInfo, socketIndex: number, tx: number, code: number, reason: string, lines: Buffer): void => {
     const t = transport!;
     const slot = t.acquire();
-    if (slot === null) { counters.sendDropsNoSlot++; if (tx >= 0) transactions.abandon(tx); return; }
+    if (slot === null) { if (tx >= 0) transactions.abandon(tx); return; } // counted by the transport
     const n = writer.begin(slot.buf, msg, code, reason, rinfo).raw(lines).finish();
     if (typeof n !== 'number') { t.releaseUnsent(slot); if (tx >= 0) transactions.abandon(tx); return; }
     if (tx >= 0) transactions.complete(tx, slot.buf, n, Date.now());
@@ -139,7 +139,6 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
   };
 
   const onDatagram = (buf: Buffer, rinfo: RemoteInfo, socketIndex: number): void => {
-    counters.datagramsReceived++;
     const failure = parse(msg, buf);
     if (failure !== null) {
       if (failure === 'ERR_SIP_EMPTY') return; // CRLF keepalives (RFC 5626 §4.4.1)
@@ -174,7 +173,7 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
         counters.retransmissionsAbsorbed++;
         const t = transport!;
         const slot = t.acquire();
-        if (slot === null) { counters.sendDropsNoSlot++; return; }
+        if (slot === null) return; // counted by the transport
         const n = transactions.copyResponse(slot.buf);
         responseTarget(msg, rinfo, target);
         t.send(slot, n, target.port, target.address, socketIndex);
@@ -211,7 +210,7 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
       const t = transport;
       if (t === null || socketIndex < 0 || socketIndex >= sockets.length) { counters.sendDropsNoSlot++; return; }
       const slot = t.acquire();
-      if (slot === null) { counters.sendDropsNoSlot++; return; }
+      if (slot === null) return; // counted by the transport
       if (data.length === 0 || data.length > slot.buf.length) { t.releaseUnsent(slot); return; }
       data.copy(slot.buf, 0);
       t.send(slot, data.length, port, address, socketIndex);
@@ -232,7 +231,8 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
       const g = options.guard ?? createGuard(ctx);
       guard = g;
       // Slots: the usual in-flight sends plus one held per REGISTER waiting for its commit.
-      const t = new SipTransport(config.sip.listen.map((l) => l.text), limits.responseSlotCount + registrarLimits.pendingCommitsMax);
+      const t = new SipTransport(config.sip.listen.map((l) => l.text), limits.responseSlotCount + registrarLimits.pendingCommitsMax,
+        limits.responseSizeMax, limits.socketReceiveBufferSize, counters);
       t.onDatagram(onDatagram);
       try {
         await t.start();

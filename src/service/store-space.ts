@@ -1,4 +1,4 @@
-// The store never fills its disk (issue 19). Every storeLimits.spaceCheckIntervalMs the service looks at
+// The store never fills its disk. Every storeLimits.spaceCheckIntervalMs the service looks at
 // the data_dir's file system (statfs) and at the store's page counts (LMDB's statistics, O(1)), and:
 //   - while the file system has less than the reserve free, history writes stop (Store.space, looked at
 //     by every history writer in store/events.ts) before a binding change finds no room: a `store_full`
@@ -13,7 +13,7 @@
 // What it knows goes to `meta` (SPACE_KEY) with each flush, and at once when history stops or resumes.
 import { performance } from 'node:perf_hooks';
 import { boundedInterval } from '../timers.js';
-import type { ServiceContext } from './component.js';
+import type { ServiceContext } from '../component.js';
 import {
   SPACE_KEY, appendEvent, budgetBytesFor, fileSystemSpace, historyExcessBytes, measureStore, pruneHistoryIn, pruneOldestSamples,
   reserveBytesFor, storeLimits, type FileSystemSpace, type PruneResult, type SpaceRecord, type Store,

@@ -123,7 +123,7 @@ export class DigestParams {
 }
 
 /**
- * Parses `Digest k=v, k="v", ...` in buf[start, end) into out. Liberal (RFC 3261 §22.4, issue 3): any
+ * Parses `Digest k=v, k="v", ...` in buf[start, end) into out. Liberal (RFC 3261 §22.4): any
  * case for the scheme and names, any order, LWS around '=' and ',', quoted or unquoted values (e.g.
  * `algorithm=MD5` or `algorithm="MD5"`), unknown parameters skipped, empty items tolerated.
  */

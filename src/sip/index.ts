@@ -62,5 +62,6 @@ export {
 export type { DigestAlgorithmId, DigestFailure, DigestChallenge, DigestCredentials } from './digest.js';
 export { SipTransport, TransportError, parseListen } from './transport.js';
 export type { DatagramHandler, ListenAddress, ResponseSlot, TransportCounters } from './transport.js';
+export type { LocalSocket, SipEndpoint } from './endpoint.js';
 export { ServerTransactions } from './transactions.js';
 export type { TransactionState, TransactionCounters } from './transactions.js';

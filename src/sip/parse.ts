@@ -442,6 +442,8 @@ function lineEnd(buf: Buffer, p: number, end: number): number {
  * Parses buf[0, length) into msg. Returns null when the message is well formed enough for the
  * registrar, the trunk client and the keepalive sender to use, or the first failure found.
  * Never throws on any content; `msg` is reset first, so a failed parse leaves no stale fields.
+ * The steps, in order: the start line, the header scan, the top Via (after which every failure can be
+ * answered), framing, the Request-URI, the headers every message needs, the numeric ones, the contacts.
  */
 export function parse(msg: SipMessage, buf: Buffer, length: number = buf.length): ParseFailure | null {
   assert(length >= 0);
@@ -455,49 +457,84 @@ export function parse(msg: SipMessage, buf: Buffer, length: number = buf.length)
   const startEnd = lineEnd(buf, p, length);
   if (startEnd < 0) return 'ERR_SIP_NO_CRLF';
 
-  let deferred: ParseFailure | null = null; // answerable start-line problems, reported after the Via
-  let uriS = 0, uriE = 0;
-  if (length - p >= 4 && equalsLower(buf, p, p + 4, L_SIP_SLASH)) {
-    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF (§7.2)
-    let q = p;
-    while (q < startEnd && buf[q] !== SP) q++;
-    if (!equalsLower(buf, p, q, L_SIP_VERSION)) return q - p >= 4 ? 'ERR_SIP_VERSION' : 'ERR_SIP_START_LINE';
-    if (q >= startEnd) return 'ERR_SIP_START_LINE';
-    const codeS = q + 1;
-    let codeE = codeS;
-    while (codeE < startEnd && buf[codeE] !== SP) codeE++;
-    const code = readUint(buf, codeS, codeE, 999, false);
-    if (codeE - codeS !== 3 || code < 100 || code > 699) return 'ERR_SIP_STATUS'; // RFC 4475 §3.1.2.19
-    msg.statusCode = code;
-    msg.reasonStart = codeE < startEnd ? codeE + 1 : startEnd; // RFC 4475 §3.1.1.13: empty reason
-    msg.reasonEnd = startEnd;
-  } else {
-    // Request-Line = Method SP Request-URI SP SIP-Version CRLF (§7.1); extra SP tolerated (RFC 4475 §3.1.2.9/10).
-    const methodE = skipToken(buf, p, startEnd);
-    if (methodE === p || methodE >= startEnd || buf[methodE] !== SP) return 'ERR_SIP_START_LINE';
-    msg.isRequest = true;
-    msg.methodStart = p; msg.methodEnd = methodE;
-    msg.method = methodOf(buf, p, methodE);
-    uriS = methodE;
-    while (uriS < startEnd && buf[uriS] === SP) uriS++;
-    let versionE = startEnd;
-    while (versionE > uriS && (buf[versionE - 1] === SP || buf[versionE - 1] === HT)) versionE--;
-    let versionS = versionE;
-    while (versionS > uriS && buf[versionS - 1] !== SP) versionS--;
-    if (versionS <= uriS) return 'ERR_SIP_START_LINE';
-    uriE = versionS;
-    while (uriE > uriS && buf[uriE - 1] === SP) uriE--;
-    if (!equalsLower(buf, versionS, versionE, L_SIP_VERSION)) {
-      if (versionE - versionS < 4 || !equalsLower(buf, versionS, versionS + 4, L_SIP_SLASH)) {
-        return 'ERR_SIP_START_LINE';
-      }
-      deferred = 'ERR_SIP_VERSION'; // RFC 4475 §3.1.2.16: answer 505
-    }
-  }
+  deferred = null;
+  const startFailure = length - p >= 4 && equalsLower(buf, p, p + 4, L_SIP_SLASH)
+    ? parseStatusLine(msg, buf, p, startEnd)
+    : parseRequestLine(msg, buf, p, startEnd);
+  if (startFailure !== null) return startFailure;
+  const headerFailure = scanHeaders(msg, buf, startEnd + 2, length);
+  if (headerFailure !== null) return headerFailure;
 
-  // Header lines (§7.3): name, optional SP/HT, colon, value; a line starting with SP/HT continues the
-  // previous one (folding, §7.3.1). Each is recorded as (type, nameStart, valueStart, valueEnd).
-  p = startEnd + 2;
+  // The top Via first: with it parsed, any later failure can still be answered with a 400 (§8.2.6).
+  const viaIndex = msg.firstHeader[Hdr.Via]!;
+  if (viaIndex < 0) return 'ERR_SIP_MISSING_HEADER';
+  if (!parseTopVia(msg, viaIndex)) return 'ERR_SIP_VIA';
+  msg.viaOk = true;
+  if (deferred !== null) return deferred;
+
+  const framingFailure = frame(msg, buf, length);
+  if (framingFailure !== null) return framingFailure;
+  if (msg.isRequest) {
+    if (!parseUri(buf, requestUriStart, requestUriEnd, msg.requestUriTable, 0, true)) return 'ERR_SIP_REQUEST_URI';
+  }
+  return parseNeededHeaders(msg, buf) ?? parseNumericHeaders(msg, buf) ?? parseContacts(msg, buf);
+}
+
+// Set by the start line for the steps after it (parse is synchronous: module state, no allocation).
+let deferred: ParseFailure | null = null; // an answerable start-line problem, reported after the Via
+let requestUriStart = 0;
+let requestUriEnd = 0;
+
+/** Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF (§7.2). */
+function parseStatusLine(msg: SipMessage, buf: Buffer, p: number, startEnd: number): ParseFailure | null {
+  let q = p;
+  while (q < startEnd && buf[q] !== SP) q++;
+  if (!equalsLower(buf, p, q, L_SIP_VERSION)) return q - p >= 4 ? 'ERR_SIP_VERSION' : 'ERR_SIP_START_LINE';
+  if (q >= startEnd) return 'ERR_SIP_START_LINE';
+  const codeS = q + 1;
+  let codeE = codeS;
+  while (codeE < startEnd && buf[codeE] !== SP) codeE++;
+  const code = readUint(buf, codeS, codeE, 999, false);
+  if (codeE - codeS !== 3 || code < 100 || code > 699) return 'ERR_SIP_STATUS'; // RFC 4475 §3.1.2.19
+  msg.statusCode = code;
+  msg.reasonStart = codeE < startEnd ? codeE + 1 : startEnd; // RFC 4475 §3.1.1.13: empty reason
+  msg.reasonEnd = startEnd;
+  return null;
+}
+
+/** Request-Line = Method SP Request-URI SP SIP-Version CRLF (§7.1); extra SP tolerated (RFC 4475 §3.1.2.9/10). */
+function parseRequestLine(msg: SipMessage, buf: Buffer, p: number, startEnd: number): ParseFailure | null {
+  const methodE = skipToken(buf, p, startEnd);
+  if (methodE === p || methodE >= startEnd || buf[methodE] !== SP) return 'ERR_SIP_START_LINE';
+  msg.isRequest = true;
+  msg.methodStart = p; msg.methodEnd = methodE;
+  msg.method = methodOf(buf, p, methodE);
+  let uriS = methodE;
+  while (uriS < startEnd && buf[uriS] === SP) uriS++;
+  let versionE = startEnd;
+  while (versionE > uriS && (buf[versionE - 1] === SP || buf[versionE - 1] === HT)) versionE--;
+  let versionS = versionE;
+  while (versionS > uriS && buf[versionS - 1] !== SP) versionS--;
+  if (versionS <= uriS) return 'ERR_SIP_START_LINE';
+  let uriE = versionS;
+  while (uriE > uriS && buf[uriE - 1] === SP) uriE--;
+  if (!equalsLower(buf, versionS, versionE, L_SIP_VERSION)) {
+    if (versionE - versionS < 4 || !equalsLower(buf, versionS, versionS + 4, L_SIP_SLASH)) {
+      return 'ERR_SIP_START_LINE';
+    }
+    deferred = 'ERR_SIP_VERSION'; // RFC 4475 §3.1.2.16: answer 505
+  }
+  requestUriStart = uriS;
+  requestUriEnd = uriE;
+  return null;
+}
+
+/**
+ * Header lines (§7.3) from `p` to the empty line: name, optional SP/HT, colon, value; a line starting
+ * with SP/HT continues the previous one (folding, §7.3.1). Each is recorded as (type, nameStart,
+ * valueStart, valueEnd). Sets msg.bodyStart past the empty line.
+ */
+function scanHeaders(msg: SipMessage, buf: Buffer, p: number, length: number): ParseFailure | null {
   const headers = msg.headers;
   for (;;) {
     if (p >= length) return 'ERR_SIP_NO_CRLF'; // no empty line ends the header section
@@ -546,16 +583,16 @@ export function parse(msg: SipMessage, buf: Buffer, length: number = buf.length)
   }
   msg.headersOk = true;
   msg.bodyStart = p;
+  return null;
+}
 
-  // The top Via first: with it parsed, any later failure can still be answered with a 400 (§8.2.6).
-  const viaIndex = msg.firstHeader[Hdr.Via]!;
-  if (viaIndex < 0) return 'ERR_SIP_MISSING_HEADER';
-  if (!parseTopVia(msg, viaIndex)) return 'ERR_SIP_VIA';
-  msg.viaOk = true;
-  if (deferred !== null) return deferred;
-
-  // Framing (§18.3): over UDP a body longer than Content-Length is truncated (RFC 4475 §3.1.1.8); a
-  // shorter one, a non-number (RFC 4475 §3.1.2.3) or conflicting values (§3.3.9) are errors.
+/**
+ * Framing (§18.3): over UDP a body longer than Content-Length is truncated (RFC 4475 §3.1.1.8); a
+ * shorter one, a non-number (RFC 4475 §3.1.2.3) or conflicting values (§3.3.9) are errors.
+ */
+function frame(msg: SipMessage, buf: Buffer, length: number): ParseFailure | null {
+  const headers = msg.headers;
+  const p = msg.bodyStart;
   for (let i = msg.firstHeader[Hdr.ContentLength]!; i >= 0; i = msg.nextHeader(Hdr.ContentLength, i)) {
     const v = readUint(buf, headers[i * H_SIZE + H_VALUE_S]!, headers[i * H_SIZE + H_VALUE_E]!, limits.messageSizeMax, false);
     if (v === NUMBER_INVALID) return 'ERR_SIP_CONTENT_LENGTH';
@@ -567,12 +604,12 @@ export function parse(msg: SipMessage, buf: Buffer, length: number = buf.length)
     msg.length = p + msg.contentLength;
   }
   msg.bodyEnd = msg.length;
+  return null;
+}
 
-  if (msg.isRequest) {
-    if (!parseUri(buf, uriS, uriE, msg.requestUriTable, 0, true)) return 'ERR_SIP_REQUEST_URI';
-  }
-
-  // Mandatory headers (§8.1.1) and the single-valued ones that must not repeat (RFC 4475 §3.3.8).
+/** Mandatory headers (§8.1.1), the single-valued ones that must not repeat (RFC 4475 §3.3.8), and their values. */
+function parseNeededHeaders(msg: SipMessage, buf: Buffer): ParseFailure | null {
+  const headers = msg.headers;
   const first = msg.firstHeader;
   if (first[Hdr.From]! < 0 || first[Hdr.To]! < 0 || first[Hdr.CallId]! < 0 || first[Hdr.CSeq]! < 0) {
     return 'ERR_SIP_MISSING_HEADER';
@@ -625,7 +662,13 @@ export function parse(msg: SipMessage, buf: Buffer, length: number = buf.length)
     const q = parseNameAddr(buf, headers[i * H_SIZE + H_VALUE_S]!, e, msg.toTable, 0, false);
     if (q !== e) return 'ERR_SIP_TO';
   }
+  return null;
+}
 
+/** Max-Forwards, Expires, Min-Expires, Retry-After: absent reads as -1. */
+function parseNumericHeaders(msg: SipMessage, buf: Buffer): ParseFailure | null {
+  const headers = msg.headers;
+  const first = msg.firstHeader;
   if (first[Hdr.MaxForwards]! >= 0) {
     const i = first[Hdr.MaxForwards]!;
     const v = readUint(buf, headers[i * H_SIZE + H_VALUE_S]!, headers[i * H_SIZE + H_VALUE_E]!, 255, false);
@@ -654,8 +697,13 @@ export function parse(msg: SipMessage, buf: Buffer, length: number = buf.length)
     const v = readUint(buf, s, q, UINT32_MAX, true);
     msg.retryAfterS = v === NUMBER_INVALID ? -1 : v;
   }
+  return null;
+}
 
-  // Contacts: every Contact line, each possibly holding several comma-separated values (§7.3.1).
+/** Every Contact line, each possibly holding several comma-separated values (§7.3.1). */
+function parseContacts(msg: SipMessage, buf: Buffer): ParseFailure | null {
+  const headers = msg.headers;
+  const first = msg.firstHeader;
   for (let i = first[Hdr.Contact]!; i >= 0; i = msg.nextHeader(Hdr.Contact, i)) {
     const e = headers[i * H_SIZE + H_VALUE_E]!;
     let q = headers[i * H_SIZE + H_VALUE_S]!;
@@ -674,7 +722,7 @@ export function parse(msg: SipMessage, buf: Buffer, length: number = buf.length)
   return null;
 }
 
-/** Status code and reason phrase to answer a failed request with, naming the problem (issue 3). */
+/** Status code and reason phrase to answer a failed request with, naming the problem. */
 export function failureResponse(code: ParseFailure): { readonly status: number; readonly reason: string } {
   return failureResponses[code];
 }

@@ -19,7 +19,6 @@ export const AT = 0x40;
 export const QUESTION = 0x3f;
 export const LBRACKET = 0x5b;
 export const RBRACKET = 0x5d;
-export const DIGIT0 = 0x30;
 
 // Character classes, one bit each, built once at startup.
 export const C_TOKEN = 1; //  RFC 3261 §25.1 token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
@@ -42,10 +41,6 @@ export const charClass = new Uint8Array(256);
   set(digit + 'abcdefABCDEF', C_HEX);
   set(alpha + digit + '-._', C_HOST);
   set(alpha + digit + '+-.', C_SCHEME);
-}
-
-export function isToken(c: number): boolean {
-  return (charClass[c]! & C_TOKEN) !== 0;
 }
 
 export function isWs(c: number): boolean {

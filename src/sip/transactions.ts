@@ -10,6 +10,7 @@
 // no datagram costs more than a few short walks whatever it carries. `sweep` works in bounded slices.
 import assert from 'node:assert';
 import { limits } from '../limits.js';
+import { TIMER_J_MS } from './timers.js';
 import { copyBytes } from './scan.js';
 import { HashKey, keyedHash } from './keyed-hash.js';
 import {
@@ -72,7 +73,7 @@ export class ServerTransactions {
   private foundIndex = -1;
   private liveCount = 0;
 
-  constructor(capacity: number = limits.transactionCacheMax, timerJMs: number = limits.transactionTimerJMs,
+  constructor(capacity: number = limits.transactionCacheMax, timerJMs: number = TIMER_J_MS,
     responseSizeMax: number = limits.responseSizeMax, keySizeMax: number = limits.transactionKeySizeMax,
     slotSize: number = Math.min(limits.transactionResponseSlotSize, responseSizeMax), largeCount: number = limits.transactionLargeResponseCount,
     probeMax: number = limits.transactionProbeMax) {

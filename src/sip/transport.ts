@@ -61,14 +61,23 @@ interface SlotState extends ResponseSlot {
   onSent: (err: Error | null | undefined) => void;
 }
 
+/**
+ * What the transport counts, once: the service hands in its own counters object (stats/counters.ts has
+ * these fields), so the figures reach `sipreg stats`, the console and the Prometheus textfile as counted here.
+ */
 export interface TransportCounters {
-  received: number;
-  droppedOversize: number;
-  /** Counted by the handler (the transport does not parse); kept here so all wire counters sit together. */
-  parseFailures: number;
-  sent: number;
+  /** Every datagram read from a socket, oversize ones included. */
+  datagramsReceived: number;
+  /** Dropped unread: larger than limits.messageSizeMax. */
+  datagramsOversize: number;
+  /** Sends the kernel refused (socket errors included). */
   sendErrors: number;
-  dropsNoSlot: number;
+  /** Responses dropped for want of a free slot (the client retransmits). */
+  sendDropsNoSlot: number;
+}
+
+export function transportCounters(): TransportCounters {
+  return { datagramsReceived: 0, datagramsOversize: 0, sendErrors: 0, sendDropsNoSlot: 0 };
 }
 
 function noopHandler(): void {}
@@ -89,7 +98,6 @@ function sendLookup(host: string, family: number, callback: LookupCallback): voi
 const SENT = 0, SEND_ERROR = 1, UNSENT = 2;
 
 export class SipTransport {
-  readonly counters: TransportCounters = { received: 0, droppedOversize: 0, parseFailures: 0, sent: 0, sendErrors: 0, dropsNoSlot: 0 };
   readonly addresses: readonly ListenAddress[];
   private readonly sockets: Socket[] = [];
   private readonly slots: SlotState[] = [];
@@ -100,7 +108,8 @@ export class SipTransport {
   private closed = false;
 
   constructor(listen: readonly string[], slotCount: number = limits.responseSlotCount, slotSize: number = limits.responseSizeMax,
-    private readonly receiveBufferAsked: number = limits.socketReceiveBufferSize) {
+    private readonly receiveBufferAsked: number = limits.socketReceiveBufferSize,
+    readonly counters: TransportCounters = transportCounters()) {
     assert(listen.length >= 1);
     assert(listen.length <= limits.listenAddressCountMax);
     assert(slotCount >= 1);
@@ -162,8 +171,8 @@ export class SipTransport {
   }
 
   private onMessage(buf: Buffer, rinfo: RemoteInfo, socketIndex: number): void {
-    this.counters.received++;
-    if (buf.length > limits.messageSizeMax) { this.counters.droppedOversize++; return; }
+    this.counters.datagramsReceived++;
+    if (buf.length > limits.messageSizeMax) { this.counters.datagramsOversize++; return; }
     this.handler(buf, rinfo, socketIndex);
   }
 
@@ -195,9 +204,9 @@ export class SipTransport {
     return -1;
   }
 
-  /** A free slot, or null (then drop the response: counted in dropsNoSlot). */
+  /** A free slot, or null (then drop the response: counted in sendDropsNoSlot). */
   acquire(): ResponseSlot | null {
-    if (this.freeCount === 0) { this.counters.dropsNoSlot++; return null; }
+    if (this.freeCount === 0) { this.counters.sendDropsNoSlot++; return null; }
     const slot = this.slots[this.freeSlots[--this.freeCount]!]!;
     if (slot.inUse) throw new Error('invariant: a free slot is in use');
     slot.inUse = true;
@@ -229,8 +238,7 @@ export class SipTransport {
     if (!slot.inUse) throw new Error('invariant: releasing a free slot');
     slot.inUse = false;
     this.freeSlots[this.freeCount++] = slot.index;
-    if (outcome === SENT) this.counters.sent++;
-    else if (outcome === SEND_ERROR) this.counters.sendErrors++;
+    if (outcome === SEND_ERROR) this.counters.sendErrors++;
   }
 
   get freeSlotCount(): number { return this.freeCount; }

@@ -1,5 +1,5 @@
 /**
- * Active alerts (issue 16, item 5): conditions that hold now, derived from the store (trunk states, the
+ * Active alerts: conditions that hold now, derived from the store (trunk states, the
  * counters snapshot, lockouts, the latest anomaly alert) and the data_dir's file system each time someone
  * looks. The console's status line, `sipreg stats` and `stats --json` all read this one function, so they
  * show the same running truth, and an alert clears by itself when its condition ends. (alerts.ts raises

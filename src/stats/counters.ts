@@ -3,15 +3,16 @@
  * sampler, the Prometheus textfile and the console. Monotonic since start unless named `...Now`.
  */
 export const counters = {
-  // sip/ transport and parser
-  datagramsReceived: 0,
-  datagramsOversize: 0,
-  parseFailures: 0,
+  // sip/ transport (counted there: the service hands this object to SipTransport) and parser
+  datagramsReceived: 0,         // every datagram read, oversize ones included
+  datagramsOversize: 0,         // dropped unread: over limits.messageSizeMax
+  parseFailures: 0,             // malformed (CRLF keepalives are not failures)
   badRequestsAnswered: 0,      // 400 sent for malformed input with a usable Via
   requestsDropped: 0,          // any method refused by the ACL, its source's budget, a suspended address or the global cap
   retransmissionsAbsorbed: 0,
   responsesSent: 0,
-  sendDropsNoSlot: 0,
+  sendErrors: 0,                // sends the kernel refused
+  sendDropsNoSlot: 0,           // responses dropped for want of a free response slot
   // registrar/
   registersReceived: 0,
   registersAccepted: 0,         // 200 OK

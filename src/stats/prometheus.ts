@@ -17,7 +17,7 @@ export interface Gauges {
   readonly lockoutsActive: number;
   readonly trunksRegistered: number;
   readonly trunksConfigured: number;
-  /** The store's room (issue 19); absent when it could not be read. */
+  /** The store's room; absent when it could not be read. */
   readonly store?: StoreReport;
   /** The service's memory: RSS counts the pages of the mapped store it has touched, the heap does not. */
   readonly memory?: { readonly rssBytes: number; readonly heapUsedBytes: number };

@@ -6,7 +6,7 @@
  * `sipreg stats` is at most SS_STORE_FLUSH_INTERVAL behind; the textfile is written every few seconds.
  */
 import { boundedInterval, boundedTimeout } from '../timers.js';
-import type { Component, ServiceContext } from '../service/component.js';
+import type { Component, ServiceContext } from '../component.js';
 import {
   activeLockouts, allTrunkStates, bindingCount, countBindings, minuteOf, pruneSamples, samplesSince, storeReport,
   type SampleRecord, type Store, type StoreReport,
@@ -54,6 +54,21 @@ export function makeSample(atMs: number, now: { total: number; nat: number }, cu
     rejected: d('registersRejected'),
     processingUsTotal: d('processingUsTotal'),
     processed: d('processed'),
+  };
+}
+
+/** The textfile's gauges beside the counters: what the store and the process hold now. */
+function gauges(ctx: ServiceContext, up: boolean, startedAtMs: number, bindingsNat: number, nowMs: number): Parameters<typeof renderTextfile>[1] {
+  const trunks = allTrunkStates(ctx.store);
+  let trunksRegistered = 0;
+  for (const t of trunks.values()) if (t.state === 'registered') trunksRegistered++;
+  let store: StoreReport | undefined;
+  try { store = storeReport(ctx.store, ctx.config().params.storeMaxMiB, true); } catch { /* left out of this textfile */ }
+  const mem = process.memoryUsage();
+  return {
+    up, startTimeS: Math.floor(startedAtMs / 1000), bindings: bindingCount(ctx.store), bindingsNat,
+    lockoutsActive: activeLockouts(ctx.store, nowMs).length, trunksRegistered, trunksConfigured: ctx.config().trunks.length,
+    ...(store === undefined ? {} : { store }), memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
   };
 }
 
@@ -125,17 +140,7 @@ export function statsSampler(ctx: ServiceContext): Component {
     if (path === null) return;
     try {
       if (!natKnown) { lastNat = countBindings(ctx.store).nat; natKnown = true; }
-      const trunks = allTrunkStates(ctx.store);
-      let trunksRegistered = 0;
-      for (const t of trunks.values()) if (t.state === 'registered') trunksRegistered++;
-      let store: StoreReport | undefined;
-      try { store = storeReport(ctx.store, ctx.config().params.storeMaxMiB, true); } catch { /* left out of this textfile */ }
-      const mem = process.memoryUsage();
-      writeTextfile(path, renderTextfile(values, {
-        up, startTimeS: Math.floor(startedAtMs / 1000), bindings: bindingCount(ctx.store), bindingsNat: lastNat,
-        lockoutsActive: activeLockouts(ctx.store, nowMs).length, trunksRegistered, trunksConfigured: ctx.config().trunks.length,
-        ...(store === undefined ? {} : { store }), memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
-      }));
+      writeTextfile(path, renderTextfile(values, gauges(ctx, up, startedAtMs, lastNat, nowMs)));
     } catch (err) {
       ctx.log.warn({ err: err instanceof Error ? err.message : String(err), path }, 'metrics textfile not written');
     }

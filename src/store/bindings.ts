@@ -3,7 +3,7 @@
 // goes through AorMerge inside a write transaction: it re-reads the number's value there, so writes
 // from several processes (the service, `sipreg unregister`, the console) merge by contact key instead
 // of overwriting each other, and the index and the count stay exact.
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import type { BindingRecord } from './records.js';
 import {
   AOR_FORMAT, FLAG_KEEPALIVE, FLAG_NAT, flags, FLAG_UNREACHABLE, R_EXPIRES_AT, R_FLAGS, R_KA_ANSWERED, R_KA_MISSED, R_KA_SENT, RecordWriter, Str,
@@ -21,7 +21,7 @@ export const AOR_RECORDS_MAX = 64;
 /** meta key of the number of stored bindings (kept by AorMerge). */
 export const BINDING_COUNT_KEY = 'binding_count';
 
-/** Expiring: less than a tenth of the granted expiry left, and never less than 10 s of warning. */
+/** Expiring: at most a tenth of the granted expiry left, or at most 10 s, whichever is longer. */
 export function bindingStatus(b: BindingRecord, nowMs: number): BindingStatus {
   const leftMs = b.expiresAtMs - nowMs;
   if (leftMs <= 0) return 'expired';

@@ -1,7 +1,7 @@
-// The store's size limit (issue 19): the budget from SS_STORE_MAX_MB or the data_dir's file system,
+// The store's size limit: the budget from SS_STORE_MAX_MB or the data_dir's file system,
 // and the file system's own room (statfs). No imports from the rest of store/: open.ts sizes the map by it.
 import { statfsSync } from 'node:fs';
-import { storeLimits } from './limits.js';
+import { storeLimits } from '../limits.js';
 
 export interface FileSystemSpace {
   /** Size of the file system holding data_dir. */

@@ -1,4 +1,4 @@
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import type { CommandRecord } from './records.js';
 import { timeKey } from './keys.js';
 
@@ -10,7 +10,7 @@ export function postCommand(store: Store, cmd: CommandRecord): Promise<boolean> 
 /**
  * Takes the oldest requests, at most `countMax`, for the caller to run: each is deleted in one write
  * transaction that reads it there first, and only what this call deleted is returned, once that
- * transaction is committed. So a request runs at most once (issue 13): two polls of one service, or
+ * transaction is committed. So a request runs at most once: two polls of one service, or
  * two processes, serialize on LMDB's write lock and the second finds it gone; a crash before the
  * commit leaves it queued but not yet run, a crash after it loses it rather than running it twice.
  */

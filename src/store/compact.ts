@@ -1,4 +1,4 @@
-// Giving the disk back (issue 19). LMDB reuses the pages history frees but never shrinks its file; a
+// Giving the disk back. LMDB reuses the pages history frees but never shrinks its file; a
 // compacting copy (lmdb-js `backup(path, true)`: mdb_env_copy2 with MDB_CP_COMPACT) holds only the used
 // pages. It replaces the file only while no other process has the store open: a process that had it
 // open would go on with the old file (its writes lost) and with a lock file whose transaction ids no
@@ -12,7 +12,7 @@ import { open } from 'lmdb';
 import { StoreError, openStore } from './open.js';
 import { dataFileOf, lockFileOf, measureStore } from './space.js';
 import { fileSystemSpace } from './budget.js';
-import { storeLimits } from './limits.js';
+import { storeLimits } from '../limits.js';
 
 export interface CompactOutcome {
   readonly compacted: boolean;

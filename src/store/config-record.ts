@@ -1,7 +1,7 @@
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 
 /**
- * The config the running service has in force (issue 16, item 1), kept in `meta` under CONFIG_META_KEY:
+ * The config the running service has in force, kept in `meta` under CONFIG_META_KEY:
  * written at start and after every successful reload, so the console and the admin commands show what
  * the service uses rather than what they read themselves. `generation` grows by one each time (across
  * restarts too); `sha256` is of the file's bytes as the service parsed them.

@@ -8,7 +8,7 @@
 // plain put. One row, little-endian:
 //   0 f64 atMs   8 u8 type (index in EVENT_TYPES)   9 u8 0   10 u16 × 4 lengths, then the UTF-8 of
 //   number, source, userAgent, detail in that order.
-import { entryCount, type Store } from './open.js';
+import { entryCount, type Store } from './env.js';
 import { EVENT_TYPES, type EventRecord, type EventType } from './records.js';
 import { timeKeyInto } from './keys.js';
 import { ByteText, asValue } from './bytes.js';

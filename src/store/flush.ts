@@ -16,7 +16,7 @@
 // A flush is answered only once durable: the commit has resolved and so has lmdb-js's `flushed` (the
 // fdatasync of the commit, which with overlappingSync comes after the commit).
 import { boundedInterval } from '../timers.js';
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import type { EventRecord } from './records.js';
 import { EventWriter } from './events.js';
 import { extendForRecoveryIn, type ExpiryOverlay } from './bindings.js';

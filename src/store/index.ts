@@ -1,6 +1,6 @@
 /**
  * store/: one LMDB environment in data_dir — the single source of truth shared by the service, the
- * console and the admin commands (ARCHITECTURE.md). Named databases: meta, bindings, expiry, events,
+ * console and the admin commands (docs/architecture.md). Named databases: meta, bindings, expiry, events,
  * lockouts, trunks, samples, commands.
  */
 export * from './records.js';
@@ -18,6 +18,6 @@ export * from './flush.js';
 export * from './config-record.js';
 export * from './space.js';
 export * from './budget.js';
-export * from './limits.js';
+export { storeLimits } from '../limits.js';
 export * from './compact.js';
 export * from './schema-snapshots.js';

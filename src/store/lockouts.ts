@@ -1,4 +1,4 @@
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import type { LockoutRecord } from './records.js';
 
 export function lockoutKeyAddress(address: string): string { return `addr:${address}`; }

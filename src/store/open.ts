@@ -1,10 +1,11 @@
 import { mkdirSync, accessSync, constants, statSync } from 'node:fs';
-import { open, type Database, type RootDatabase } from 'lmdb';
-import type {
-  LockoutRecord, TrunkStateRecord, SampleRecord, CommandRecord,
-} from './records.js';
+import { open, type RootDatabase } from 'lmdb';
+import type { Store } from './env.js';
 import { migrateToBytes } from './migrate.js';
 import { budgetBytesFor, fileSystemSpace, mapSizeFor } from './budget.js';
+
+export type { Key, Store, SpaceGate } from './env.js';
+export { entryCount } from './env.js';
 
 /**
  * Bumped when a record or key layout changes incompatibly; an older binary refuses a newer store.
@@ -34,43 +35,6 @@ export class StoreError extends Error {
   }
 }
 
-export type Key = string | number | (string | number)[];
-
-/**
- * One LMDB environment in data_dir with a named database per record kind. The service, the console
- * and admin commands each open it; LMDB's own locking makes that safe (STYLE.md "How lmdb-js wants
- * to be used"). Reads are synchronous from the map; writes in one event-loop turn share one commit.
- */
-export interface Store {
-  readonly dataDir: string;
-  readonly root: RootDatabase;
-  readonly meta: Database<unknown, string>;
-  /** number -> its bindings as bytes (binding-codec.ts); written only through bindings.ts AorMerge. */
-  readonly bindings: Database<Buffer, string>;
-  /** Expiry index: [expiresAtMs, number] -> 1 byte; the sweep walks it from the start. */
-  readonly expiry: Database<Buffer, [number, string]>;
-  /** History rows as bytes (events.ts), key [atMs, pid, seq]. */
-  readonly events: Database<Buffer, [number, number, number]>;
-  readonly lockouts: Database<LockoutRecord, string>;
-  readonly trunks: Database<TrunkStateRecord, string>;
-  readonly samples: Database<SampleRecord, number>;
-  readonly commands: Database<CommandRecord, [number, number, number]>;
-  /** This process's gate on history writes (issue 19): see SpaceGate. */
-  readonly space: SpaceGate;
-  close(): Promise<void>;
-}
-
-/**
- * This process's gate on history writes: the service closes it while the file system is nearly full,
- * so history stops before a binding change finds no room (service/store-space.ts). Every history
- * writer goes through events.ts (EventWriter.putIn, appendEvent), which looks here.
- */
-export interface SpaceGate {
-  historyPaused: boolean;
-  /** Rows refused while paused, since this process opened the store. */
-  historyRowsNotWritten: number;
-}
-
 export interface OpenOptions {
   /**
    * The service's SS_STORE_MAX_MB (0 = auto): the memory map starts at its budget's size (lmdb-js
@@ -80,7 +44,6 @@ export interface OpenOptions {
    */
   readonly budgetMiB?: number;
 }
-
 
 /**
  * Modes whoever opens the store first, under whatever umask: a data_dir made here is 0700 and the files
@@ -138,14 +101,6 @@ export function openStore(dataDir: string, options: OpenOptions = {}): Store {
     space: { historyPaused: false, historyRowsNotWritten: 0 },
     close: () => root.close(),
   };
-}
-
-/**
- * Entries of a database in O(1), from LMDB's own statistics (mdb_stat). lmdb-js's getCount() walks a
- * cursor over every key: with 100,000 bindings that read every leaf page into the process (RSS).
- */
-export function entryCount(db: Database<any, any>): number {
-  return (db.getStats() as { entryCount: number }).entryCount;
 }
 
 function describe(err: unknown): string {

@@ -1,4 +1,4 @@
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import type { SampleRecord } from './records.js';
 
 /** The minute a time falls in (epoch ms of its start): the key of that minute's sample. */

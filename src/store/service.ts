@@ -1,4 +1,4 @@
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import type { ServiceRecord } from './records.js';
 
 import { hostname } from 'node:os';

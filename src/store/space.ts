@@ -1,13 +1,13 @@
-// How much room the store takes and has (issue 19): the LMDB file's pages (used by each table, free
+// How much room the store takes and has: the LMDB file's pages (used by each table, free
 // for reuse), the history in rows and pages, and the data_dir's file system (statfs). Read from LMDB's
 // own statistics (mdb_stat, mdb_env_info): O(1) per table, no walk over the data, so the service looks
 // every second and `sipreg stats` and the console whenever they draw.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from 'lmdb';
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import { historyRows } from './events.js';
-import { storeLimits } from './limits.js';
+import { storeLimits } from '../limits.js';
 import { budgetBytesFor, fileSystemSpace, type FileSystemSpace } from './budget.js';
 
 /** The LMDB data file in data_dir (lmdb-js with a directory path: data.mdb and lock.mdb in it). */

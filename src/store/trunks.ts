@@ -1,10 +1,5 @@
-import type { Store } from './open.js';
+import type { Store } from './env.js';
 import type { TrunkStateRecord } from './records.js';
-
-/** The stored state of one trunk, or null before the trunk module first wrote it. */
-export function trunkState(store: Store, name: string): TrunkStateRecord | null {
-  return store.trunks.get(name) ?? null;
-}
 
 /** Every stored trunk state, by name. */
 export function allTrunkStates(store: Store): Map<string, TrunkStateRecord> {

@@ -1,5 +1,5 @@
 /**
- * One trunk's outbound registration state machine (issue 5):
+ * One trunk's outbound registration state machine:
  *
  *   start ─► registering ─► registered ─(refresh timer)─► registered ...
  *                 │  ▲            │ refresh fails
@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Config, Trunk, Params } from '../config/types.js';
 import type { EventType, TrunkStateName, TrunkStateRecord } from '../store/index.js';
-import type { SipEndpoint } from '../service/endpoint.js';
+import type { SipEndpoint } from '../sip/endpoint.js';
 import { counters } from '../stats/counters.js';
 import type { TrunkClock, TimerHandle } from './clock.js';
 import { ClientTransaction } from './transaction.js';

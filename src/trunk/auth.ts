@@ -13,7 +13,7 @@ export interface DigestState {
 }
 
 /**
- * Why a challenge without qop is not answered, or null when it may be (issue 13). The answer to such a
+ * Why a challenge without qop is not answered, or null when it may be. The answer to such a
  * challenge (RFC 2069) has no cnonce and no nonce-count: whoever captures it can replay it for as long
  * as the upstream accepts the nonce, and a forged 401 without qop would downgrade us to it. Only MD5
  * had that form (RFC 2617 §3.2.2.1), and only a trunk with `allow_md5_without_qop` answers it;

@@ -3,8 +3,8 @@
  * reconciled with the config on reload, stopped (un-REGISTERing per SS_SIP_USER_AGENT_SEND_UNREGISTER)
  * on SIGTERM, and driven by the operator's `trunk_reregister` command.
  */
-import type { Component, ServiceContext } from '../service/component.js';
-import type { SipEndpoint } from '../service/endpoint.js';
+import type { Component, ServiceContext } from '../component.js';
+import type { SipEndpoint } from '../sip/endpoint.js';
 import type { Config, Trunk } from '../config/types.js';
 import { appendEvent, type CommandRecord, type EventType, type TrunkStateRecord } from '../store/index.js';
 import { TrunkAgent, type AgentEnv } from './agent.js';
@@ -36,14 +36,9 @@ function terms(t: Trunk, c: Config): string {
   return JSON.stringify([t.authUser, t.password, expiry, expiry === 'auto' ? c.params.uaDefaultExpiresS : null, t.allowMd5WithoutQop]);
 }
 
-export function trunks(ctx: ServiceContext, endpoint: SipEndpoint, options: TrunksOptions = {}): Component {
-  const clock = options.clock ?? systemClock();
-  const random = options.random ?? Math.random;
-  const agents = new Map<string, TrunkAgent>();
-  /** Un-REGISTERs of removed or re-identified trunks still running; stop() waits for them. */
-  const background = new Set<Promise<void>>();
-
-  const env: AgentEnv = {
+/** What every trunk agent reaches the service through: the endpoint, the clock, DNS, the store. */
+function agentEnv(ctx: ServiceContext, endpoint: SipEndpoint, clock: TrunkClock, options: TrunksOptions): AgentEnv {
+  return {
     endpoint,
     clock,
     resolver: options.resolver ?? dnsResolver(),
@@ -52,7 +47,7 @@ export function trunks(ctx: ServiceContext, endpoint: SipEndpoint, options: Trun
     config: () => ctx.config(),
     persist(record) {
       options.onRecord?.(record);
-      // Not awaited: the writes of one turn share a commit (STYLE.md, lmdb-js).
+      // Not awaited: lmdb-js puts the writes of one event-loop turn in one commit.
       ctx.store.trunks.put(record.name, record).catch((err: unknown) => ctx.log.error({ err, trunk: record.name }, 'trunk state write failed'));
     },
     event(type: EventType, trunk: string, source: string, detail: string) {
@@ -60,6 +55,32 @@ export function trunks(ctx: ServiceContext, endpoint: SipEndpoint, options: Trun
         .catch((err: unknown) => ctx.log.error({ err, trunk }, 'trunk event write failed'));
     },
   };
+}
+
+/** The operator's `trunks --reregister [NAME]`: every enabled trunk, or the one named, registers now. */
+function reregister(ctx: ServiceContext, agents: ReadonlyMap<string, TrunkAgent>, cmd: CommandRecord): boolean {
+  if (cmd.type !== 'trunk_reregister') return false;
+  const all = cmd.arg === '' || cmd.arg === '*';
+  let found = false;
+  for (const agent of agents.values()) {
+    if (!all && agent.name !== cmd.arg) continue;
+    if (agent.currentState === 'disabled') continue;
+    found = true;
+    ctx.log.info({ trunk: agent.name }, 'trunk re-register requested by the operator');
+    agent.registerNow();
+  }
+  if (!found) ctx.log.warn({ trunk: cmd.arg }, 'trunk re-register: no such enabled trunk');
+  return found;
+}
+
+export function trunks(ctx: ServiceContext, endpoint: SipEndpoint, options: TrunksOptions = {}): Component {
+  const clock = options.clock ?? systemClock();
+  const random = options.random ?? Math.random;
+  const agents = new Map<string, TrunkAgent>();
+  /** Un-REGISTERs of removed or re-identified trunks still running; stop() waits for them. */
+  const background = new Set<Promise<void>>();
+
+  const env = agentEnv(ctx, endpoint, clock, options);
 
   const track = (p: Promise<void>): void => {
     const tracked = p.catch((err: unknown) => ctx.log.error({ err }, 'trunk un-REGISTER failed')).finally(() => background.delete(tracked));
@@ -134,20 +155,7 @@ export function trunks(ctx: ServiceContext, endpoint: SipEndpoint, options: Trun
       }
     },
 
-    command(cmd: CommandRecord) {
-      if (cmd.type !== 'trunk_reregister') return false;
-      const all = cmd.arg === '' || cmd.arg === '*';
-      let found = false;
-      for (const agent of agents.values()) {
-        if (!all && agent.name !== cmd.arg) continue;
-        if (agent.currentState === 'disabled') continue;
-        found = true;
-        ctx.log.info({ trunk: agent.name }, 'trunk re-register requested by the operator');
-        agent.registerNow();
-      }
-      if (!found) ctx.log.warn({ trunk: cmd.arg }, 'trunk re-register: no such enabled trunk');
-      return found;
-    },
+    command(cmd: CommandRecord) { return reregister(ctx, agents, cmd); },
 
     async stop() {
       const sendUnregister = ctx.config().params.uaSendUnregister;

@@ -1,5 +1,5 @@
 /**
- * trunk/ — outbound registration of the appliance to its upstream providers (issue 5). The service
+ * trunk/ — outbound registration of the appliance to its upstream providers. The service
  * builds it with the SipEndpoint it owns:
  *
  *   import { trunks } from '../trunk/index.js';

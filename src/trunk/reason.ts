@@ -1,5 +1,5 @@
 /**
- * `last_reason`: every failure in words an operator acts on (issue 5, "Say why it fails"). The kind
+ * `last_reason`: every failure in words an operator acts on. The kind
  * drives the policy (credential failures count toward the alert), the text is what the console and
  * `sipreg trunks` show.
  */

@@ -7,7 +7,7 @@
 import dns from 'node:dns';
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
-import type { LocalSocket } from '../service/endpoint.js';
+import type { LocalSocket } from '../sip/endpoint.js';
 
 export const SIP_DEFAULT_PORT = 5060;
 

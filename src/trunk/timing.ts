@@ -6,11 +6,11 @@
 import assert from 'node:assert';
 import { TIMER_DELAY_MAX_MS } from '../timers.js';
 
+import { T1_MS, T2_MS, TIMER_F_MS } from '../sip/timers.js';
+
 // RFC 3261 §17.1.2.2 and Table 4: non-INVITE client transaction over UDP. Timer E starts at T1 and
 // doubles up to T2; after a provisional response it fires every T2; Timer F ends the transaction.
-export const T1_MS = 500;
-export const T2_MS = 4_000;
-export const TIMER_F_MS = 64 * T1_MS;
+export { T1_MS, T2_MS, TIMER_F_MS };
 
 // How long `stop()` (SIGTERM) and a reload waits for the answer to an un-REGISTER, per trunk, all
 // trunks in parallel. Long enough for a challenge round trip with two retransmissions on a slow link,
@@ -18,7 +18,7 @@ export const TIMER_F_MS = 64 * T1_MS;
 export const UNREGISTER_WAIT_MS = 5_000;
 
 // Trunks starting together (start-up, restart after an outage) are spread over 0..2 s so a restart
-// does not fire every REGISTER in one burst (issue 5).
+// does not fire every REGISTER in one burst.
 export const START_SPREAD_MS = 2_000;
 
 // Auto mode refreshes this long before the granted expiry lapses: 10 % of it, at least 5 s, so a
@@ -45,7 +45,7 @@ export const RETRY_AFTER_MAX_S = 3_600;
 // The longest grant a refresh is planned on: one day. RFC 3261 §10.3 lets a registrar only shorten
 // the expiry we ask (at most 7200 s, SS_SIP_USER_AGENT_EXPIRE), or raise it through a 423's
 // Min-Expires. A longer grant (a misconfigured or hostile upstream: `Expires: 3000000`, a Contact
-// `expires=4294967295`) is refreshed as if it were this long (issue 13): the refresh timer stays far
+// `expires=4294967295`) is refreshed as if it were this long: the refresh timer stays far
 // below the 2^31-1 ms a node timer holds (beyond it node fires at once: a REGISTER storm), and an
 // upstream that lost our binding without telling (restart, database loss) has it back within a day.
 export const GRANTED_EXPIRES_MAX_S = 86_400;

@@ -7,7 +7,7 @@
  */
 import type { RemoteInfo } from 'node:dgram';
 import type { SipMessage } from '../sip/index.js';
-import type { SipEndpoint } from '../service/endpoint.js';
+import type { SipEndpoint } from '../sip/endpoint.js';
 import type { TrunkClock, TimerHandle } from './clock.js';
 import { readResponse, type TrunkResponse } from './response.js';
 import { retransmitIntervalMs, TIMER_F_MS } from './timing.js';

@@ -8,8 +8,8 @@ import {
   EventWriter, SPACE_KEY, measureStore, openStore, readService, storeReport, type ServiceRecord, type SpaceRecord,
 } from '../../src/store/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { readStatus, statusLines } from '../../src/console/status.js';
-import { configInForce } from '../../src/console/config-follow.js';
+import { readStatus, statusLines } from '../../src/ops/status.js';
+import { configInForce } from '../../src/ops/config-follow.js';
 import { renderTextfile } from '../../src/stats/prometheus.js';
 import { counters } from '../../src/stats/counters.js';
 import { makeEnv, withOpenStore } from '../console/fixtures/seed.js';

@@ -11,6 +11,7 @@ import { Kamailio } from '../trunk/kamailio.js';
 import { startService, type Service } from '../e2e/service.js';
 import { SipClient } from '../registrar/sipclient.js';
 import { TmuxConsole } from './fixtures/tmux.js';
+import { sleep } from '../helpers/wait.js';
 
 const kamPort = await freeUdpPort();
 const kam = new Kamailio({ port: kamPort, password: 'secret', minExpiresS: 10, maxExpiresS: 3600, algorithm: 'MD5' });
@@ -46,7 +47,6 @@ t.teardown(async () => {
   await kam.dispose();
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const stats = (): StatsJson => JSON.parse(svc.cli(['stats', '--json']).stdout) as StatsJson;
 const trunk = (): TrunkRow => (JSON.parse(svc.cli(['trunks', '--json']).stdout) as TrunkRow[])[0]!;
 

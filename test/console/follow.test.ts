@@ -12,6 +12,7 @@ import { freeUdpPort } from '../helpers/sipreg.js';
 import { Kamailio } from '../trunk/kamailio.js';
 import { startService, type Service } from '../e2e/service.js';
 import { TmuxConsole } from './fixtures/tmux.js';
+import { sleep } from '../helpers/wait.js';
 
 const kamPort = await freeUdpPort();
 const kam = new Kamailio({ port: kamPort, password: 'secret', minExpiresS: 10, maxExpiresS: 3600, algorithm: 'MD5' });
@@ -36,7 +37,6 @@ t.teardown(async () => {
   await kam.dispose();
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const fits = (s: string): boolean => s.split('\n').every((l) => l.length <= 80);
 
 /** Enter at the main menu until the screen shows `what` (the console reads the store on every screen). */

@@ -1,8 +1,8 @@
-// The operator's words and hints (src/console/words.ts) over the details the registrar, the guard and
+// The operator's words and hints (src/ops/words.ts) over the details the registrar, the guard and
 // the trunk client write, including both texts the registrar has used for a digest username that is no
 // account (sipsak's `1003@`).
 import t from 'tap';
-import { eventHint, eventWords, lockoutWords, trunkWords } from '../../src/console/words.js';
+import { eventHint, eventWords, lockoutWords, trunkWords } from '../../src/ops/words.js';
 import type { EventRecord, TrunkStateRecord } from '../../src/store/index.js';
 
 const ev = (detail: string, over: Partial<EventRecord> = {}): EventRecord => ({

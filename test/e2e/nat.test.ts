@@ -6,6 +6,7 @@ import t from 'tap';
 import type { RemoteInfo } from 'node:dgram';
 import { SipClient } from '../registrar/sipclient.js';
 import { accountsYaml, startService, type Service } from './service.js';
+import { until } from '../helpers/wait.js';
 
 const KEEPALIVE_S = 5;
 const MISSED = 2;
@@ -20,7 +21,6 @@ const body = (remove: 'On' | 'Off'): string => 'params:\n' +
   `  SS_ENDPOINT_NAT_KEEPALIVE_REMOVE: ${remove}\n` +
   accountsYaml(['1001', '1002', '1003']);
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Ping { atMs: number; from: string; text: string }
 
@@ -60,14 +60,6 @@ const bindings = (svc: Service, number: string): Binding[] => {
 };
 interface EventRow { type: string; number: string; detail: string }
 const events = (svc: Service, number: string): EventRow[] => JSON.parse(svc.cli(['events', '--json', '--number', number]).stdout) as EventRow[];
-
-async function until(what: string, f: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 let marking: Service;
 let removing: Service;

@@ -6,9 +6,10 @@
 // capped number of locked_out events.
 import t from 'tap';
 import { paramSpecByName } from '../../src/config/index.js';
-import { registrarLimits } from '../../src/registrar/limits.js';
+import { registrarLimits } from '../../src/limits.js';
 import { SipClient, answerChallenge, type Response } from '../registrar/sipclient.js';
 import { startService, type Service } from './service.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const SUSPEND_S = 15;
 const spec = paramSpecByName.get('SS_REGISTER_NUMBER_FAILURES');
@@ -20,7 +21,6 @@ const body = (retry: number, scanner: number): string => 'params:\n' +
   `  SS_REGISTER_SCANNER_NUMBERS: ${scanner}\n` +
   'accounts:\n  - { number: "1001", password: "secret" }\n';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let svc: Service;
 const clients: SipClient[] = [];
@@ -39,16 +39,6 @@ interface Lockout { key: string; kind: string; number: string; address: string; 
 const lockouts = (): Lockout[] => JSON.parse(svc.cli(['lockouts', '--json']).stdout) as Lockout[];
 interface EventRow { type: string; number: string; detail: string }
 const events = (type: string): EventRow[] => JSON.parse(svc.cli(['events', '--json', '--type', type]).stdout) as EventRow[];
-
-async function until<T>(what: string, f: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function attempt(c: SipClient, password: string): Promise<[number, number]> {
   const { first, final } = await c.registerWithAuth({ user: '1001', password, expires: 120 });

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { SipClient, type Response } from '../registrar/sipclient.js';
 import { accountsYaml, startService, type Service } from './service.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const numbers = ['1001', '1002', '1003', '1004', '1005', '1006'];
 const SUSPEND_S = 20;
@@ -15,7 +16,6 @@ const body = (drop: 'On' | 'Off'): string => 'params:\n' +
   `  SS_REGISTER_LOCKOUT_DROP: ${drop}\n` +
   accountsYaml(numbers);
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const DROP_WAIT_MS = 1500;
 
 let svc: Service;
@@ -55,16 +55,6 @@ interface Lockout { key: string; kind: string; number: string; address: string; 
 const lockouts = (): Lockout[] => JSON.parse(svc.cli(['lockouts', '--json']).stdout) as Lockout[];
 interface EventRow { type: string; number: string; source: string; detail: string }
 const events = (type: string): EventRow[] => JSON.parse(svc.cli(['events', '--json', '--type', type]).stdout) as EventRow[];
-
-async function until<T>(what: string, f: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 t.test('brute force: suspended after RETRY, refused until SUSPEND, other address fine, survives restart, unlock lifts', async (t) => {
   const attacker = await phone('127.0.0.2');

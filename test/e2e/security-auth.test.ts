@@ -10,6 +10,7 @@
 import t from 'tap';
 import { SipClient, answerChallenge, type Response } from '../registrar/sipclient.js';
 import { startService, type Service } from './service.js';
+import { until } from '../helpers/wait.js';
 
 const body = 'params:\n' +
   '  SS_ENDPOINT_EXPIRE_JITTER: 0\n' +
@@ -24,7 +25,6 @@ const body = 'params:\n' +
   '  - { number: "2004", auth_mode: ip_password, password: "secret", allow: ["10.9.9.0/24"] }\n';
 
 const DROP_WAIT_MS = 1500;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let svc: Service;
 const clients: SipClient[] = [];
@@ -52,16 +52,6 @@ interface Lockout { key: string; kind: string; number: string; address: string }
 const lockouts = (): Lockout[] => JSON.parse(svc.cli(['lockouts', '--json']).stdout) as Lockout[];
 interface EventRow { type: string; number: string; source: string; detail: string }
 const events = (number: string): EventRow[] => JSON.parse(svc.cli(['events', '--json', '--number', number]).stdout) as EventRow[];
-
-async function until<T>(what: string, f: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** The text of a response with every per-request field masked, `number` too. */
 const mask = (r: Response, number: string): string => r.text

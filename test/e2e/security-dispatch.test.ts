@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import { accountsYaml, startService, type Service } from './service.js';
 import { SipClient } from '../registrar/sipclient.js';
 import { collidingBranches, fnv1aOld, oldKeyPrefix, oldKeySuffix } from '../helpers/fnv-collisions.js';
+import { sleep } from '../helpers/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** User + system CPU time of a process so far, in ms (/proc/PID/stat fields 14 and 15, clock ticks). */
 function cpuMs(pid: number): number {

@@ -17,10 +17,10 @@ import { join } from 'node:path';
 import { startService, type Service } from './service.js';
 import { repoRoot, waitForLine } from '../helpers/sipreg.js';
 import { FakeUpstream, type UpstreamRequest } from '../trunk/upstream.js';
+import { sleep, until } from '../helpers/wait.js';
 
 interface TrunkRow { name: string; state: string; last_status: number | null; last_reason: string | null; granted_expires_s: number | null; next_action_at: string | null }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 const PASSWORD = 'secret';
 const REALM = 'upstream.example';
@@ -77,20 +77,12 @@ const row = (svc: Service, name: string): TrunkRow => {
   return found;
 };
 
-async function until(what: string, f: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 t.test('absurd grants, Min-Expires and Retry-After: one or two REGISTERs, not a storm', async (t) => {
   const users = ['grant-header', 'grant-contact', 'min-expires', 'retry-after'];
   const svc = await startService(['params:', '  SS_SIP_USER_AGENT_EXPIRE: Auto', 'trunks:', ...users.map((u) => trunkLine(u)), ''].join('\n'));
   t.teardown(() => svc.kill('SIGTERM'));
   // Every trunk starts within the 2 s start-up spread; then a few seconds in which a storm would show.
-  await until('every trunk answered', () => users.every((u) => upstream.registers(u).length > 0));
+  await until('every trunk answered', () => users.every((u) => upstream.registers(u).length > 0), 15_000);
   await sleep(4_000);
   const counts = Object.fromEntries(users.map((u) => [u, upstream.registers(u).length]));
   t.same(counts, { 'grant-header': 1, 'grant-contact': 1, 'min-expires': 2, 'retry-after': 1 },
@@ -115,8 +107,8 @@ t.test('absurd grants, Min-Expires and Retry-After: one or two REGISTERs, not a 
 t.test('MD5 digest without qop is refused unless the trunk allows it', async (t) => {
   const svc = await startService(['trunks:', trunkLine('noqop'), trunkLine('noqop-allowed', ', allow_md5_without_qop: true'), ''].join('\n'));
   t.teardown(() => svc.kill('SIGTERM'));
-  await until('noqop-allowed registered', () => rows(svc).find((r) => r.name === 'noqop-allowed')?.state === 'registered');
-  await until('noqop failed', () => ['failed', 'retry_wait'].includes(row(svc, 'noqop').state));
+  await until('noqop-allowed registered', () => rows(svc).find((r) => r.name === 'noqop-allowed')?.state === 'registered', 15_000);
+  await until('noqop failed', () => ['failed', 'retry_wait'].includes(row(svc, 'noqop').state), 15_000);
 
   const refused = row(svc, 'noqop');
   t.equal(refused.state, 'retry_wait', 'the refusing trunk waits for its retry');
@@ -169,7 +161,7 @@ const operatorRuns = (svc: Service): number => svc.log.join('').split('\n').filt
 t.test('an operator command runs once: polls while its removal cannot commit, and a crash before it did', async (t) => {
   const svc = await startService(['trunks:', trunkLine('cmd'), ''].join('\n'));
   t.teardown(() => svc.kill('SIGTERM'));
-  await until('cmd registered', () => rows(svc).find((r) => r.name === 'cmd')?.state === 'registered');
+  await until('cmd registered', () => rows(svc).find((r) => r.name === 'cmd')?.state === 'registered', 15_000);
   const before = upstream.registers('cmd').length;
 
   // Three polls (one a second) see the command while the store is locked; it runs once, after.
@@ -178,7 +170,7 @@ t.test('an operator command runs once: polls while its removal cannot commit, an
   await sleep(3_500);
   writeFileSync(release1, '');
   await waitForLine(holder1, (l) => l === 'released');
-  await until('the re-register answered', () => upstream.registers('cmd').length > before);
+  await until('the re-register answered', () => upstream.registers('cmd').length > before, 15_000);
   await sleep(2_500);
   t.equal(operatorRuns(svc), 1, 'the service ran the re-register once');
   t.equal(upstream.registers('cmd').length - before, 1, 'the upstream saw one REGISTER for it');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startService, type Service } from './service.js';
 import { SipClient } from '../registrar/sipclient.js';
 import { tmpDir } from '../helpers/sipreg.js';
+import { until } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 
@@ -43,16 +44,6 @@ function storeOf(svc: Service): StoreJson {
   const r = svc.cli(['stats', '--json']);
   if (r.status !== 0) throw new Error(`stats: ${r.stderr}`);
   return (JSON.parse(r.stdout) as { store: StoreJson }).store;
-}
-
-async function until<T>(what: string, f: () => T | null, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 t.test('a file system filled from outside: history stops first, bindings keep registering, the alert clears', async (t) => {
@@ -92,8 +83,8 @@ t.test('a file system filled from outside: history stops first, bindings keep re
   // The file system filled from outside to under the reserve: history stops, the alert shows.
   const filler = join(mnt, 'filler');
   fill(filler, before.reserve_bytes / 2);
-  await until('store full', () => (storeOf(svc).full ? true : null));
-  const roomy = await until('the reserve free inside the file', () => { const s = storeOf(svc); return s.free_pages * s.page_size >= s.reserve_bytes ? s : null; });
+  await until('store full', () => (storeOf(svc).full ? true : null), 15_000);
+  const roomy = await until('the reserve free inside the file', () => { const s = storeOf(svc); return s.free_pages * s.page_size >= s.reserve_bytes ? s : null; }, 15_000);
   t.ok(roomy.history_rows < before.history_rows, `history pruned until the reserve is free inside the store file (${roomy.free_pages} free pages, ${before.history_rows} -> ${roomy.history_rows} rows)`);
   const events = JSON.parse(svc.cli(['events', '--json', '--type', 'store_full']).stdout) as { detail: string }[];
   t.equal(events.length, 1, 'one store_full event');
@@ -116,14 +107,14 @@ t.test('a file system filled from outside: history stops first, bindings keep re
 
   // Space back: the alert clears, history is written again.
   rmSync(filler);
-  await until('alert cleared', () => (storeOf(svc).full ? null : true));
+  await until('alert cleared', () => (storeOf(svc).full ? null : true), 15_000);
   t.notMatch(svc.cli(['stats']).stdout, /ALERT \S+ store full/, 'the status line has no store alert');
   const back = JSON.parse(svc.cli(['events', '--json', '--type', 'store_space_back']).stdout) as { detail: string }[];
   t.equal(back.length, 1, 'one store_space_back event');
   t.match(back[0]?.detail, /history written again \(\d+ rows were not written\)/);
   const rowsBack = storeOf(svc).history_rows;
   t.same([...await registerAll(first.slice(0, 10))], [[200, 10]]);
-  await until('history written again', () => (storeOf(svc).history_rows > rowsBack ? true : null));
+  await until('history written again', () => (storeOf(svc).history_rows > rowsBack ? true : null), 15_000);
   const counters = (JSON.parse(svc.cli(['stats', '--json']).stdout) as { counters: Record<string, number> }).counters;
   t.equal(counters['store_write_failures'], 0, 'no store write failed at any time');
   t.equal(svc.child.exitCode, null, 'still running');

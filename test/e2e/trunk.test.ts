@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { freeUdpPort } from '../helpers/sipreg.js';
 import { Kamailio } from '../trunk/kamailio.js';
 import { startService, type Service } from './service.js';
+import { sleep, until as waitUntil } from '../helpers/wait.js';
 
 const kamPort = await freeUdpPort();
 const kam = new Kamailio({ port: kamPort, password: 'secret', minExpiresS: 10, maxExpiresS: 3600, algorithm: 'MD5' });
@@ -32,16 +33,13 @@ t.teardown(async () => {
   await kam.dispose();
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const trunks = (): TrunkRow[] => JSON.parse(svc.cli(['trunks', '--json']).stdout) as TrunkRow[];
 const trunk = (name: string): TrunkRow | undefined => trunks().find((x) => x.name === name);
 
-async function until(what: string, f: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; trunks: ${JSON.stringify(trunks())}\nkamailio:\n${kam.requests().slice(-10).join('\n')}`);
-    await sleep(200);
-  }
+function until(what: string, f: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<true> {
+  return waitUntil(what, f, timeoutMs, {
+    everyMs: 200, detail: () => `trunks: ${JSON.stringify(trunks())}\nkamailio:\n${kam.requests().slice(-10).join('\n')}`,
+  });
 }
 
 async function ourContacts(): Promise<string[]> {

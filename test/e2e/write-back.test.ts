@@ -4,11 +4,11 @@
 import t from 'tap';
 import { SipClient, type Response } from '../registrar/sipclient.js';
 import { startService, type Service } from './service.js';
+import { sleep } from '../helpers/wait.js';
 
 const numbers = ['7001', '7002', '7003', '7004'];
 const body = 'params:\n  SS_ENDPOINT_EXPIRE_JITTER: 0\n  SS_ENDPOINT_MIN_EXPIRE: 1\n  SS_STORE_FLUSH_INTERVAL: 300\n  SS_REGISTER_RATE_PER_IP: 0\n' +
   'accounts:\n' + numbers.map((n) => `  - { number: "${n}", auth_mode: ip, allow: ["127.0.0.0/8"] }`).join('\n') + '\n';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const expiresOf = (r: Response): number => Number(/;expires=(\d+)/.exec(r.header('contact') ?? '')?.[1] ?? -1);
 
 interface Shown { expires_at: string; expires_s: number; refreshed_at: string }

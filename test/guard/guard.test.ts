@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
-import { createGuard, lockoutKeyGuessed, sweepLockouts, FAILURE_WINDOW_MS } from '../../src/registrar/guard.js';
+import { createGuard, lockoutKeyGuessed, sweepLockouts } from '../../src/registrar/guard.js';
 import { activeLockouts, queryEvents, unlock, lockoutKeyNumber, type Store } from '../../src/store/index.js';
 import { makeConfig, makeContext, openStore, tmpDataDir } from './fixtures/context.js';
 import type { Params } from '../../src/config/types.js';
-import { registrarLimits } from '../../src/registrar/limits.js';
+import { guardLimits, registrarLimits } from '../../src/limits.js';
 
 const BASE: Partial<Params> = {
   registerRetryCount: 3, registerSuspendS: 60, registerRatePerSourcePerS: 0, registerRateGlobalPerS: 0,
@@ -92,9 +92,9 @@ t.test('success resets the count; failures age out', async (t) => {
   guard.authSucceeded('1001', '127.0.0.7');
   t.equal(guard.authFailed('1001', '127.0.0.7', 'ua', 3), false);
   t.equal(guard.authFailed('1001', '127.0.0.7', 'ua', 4), false, 'counting started again after the success');
-  t.equal(guard.authFailed('1001', '127.0.0.7', 'ua', 4 + FAILURE_WINDOW_MS + 1), false, 'an hour of quiet: starts again');
-  t.equal(guard.authFailed('1001', '127.0.0.7', 'ua', 5 + FAILURE_WINDOW_MS + 1), false);
-  t.equal(guard.authFailed('1001', '127.0.0.7', 'ua', 6 + FAILURE_WINDOW_MS + 1), true);
+  t.equal(guard.authFailed('1001', '127.0.0.7', 'ua', 4 + guardLimits.failureWindowMs + 1), false, 'an hour of quiet: starts again');
+  t.equal(guard.authFailed('1001', '127.0.0.7', 'ua', 5 + guardLimits.failureWindowMs + 1), false);
+  t.equal(guard.authFailed('1001', '127.0.0.7', 'ua', 6 + guardLimits.failureWindowMs + 1), true);
   await committed(store);
   // RETRY 0 = never suspend
   const { guard: off } = setup(t, { registerRetryCount: 0 });

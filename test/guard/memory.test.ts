@@ -3,7 +3,8 @@
 import t from 'tap';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { createGuard, SOURCE_TABLE_MAX, FAILURE_PAIR_TABLE_MAX, FAILURE_ADDRESS_TABLE_MAX, FAILURE_NUMBER_TABLE_MAX } from '../../src/registrar/guard.js';
+import { createGuard } from '../../src/registrar/guard.js';
+import { guardLimits } from '../../src/limits.js';
 import { makeConfig, makeContext, openStore, tmpDataDir } from './fixtures/context.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -40,10 +41,10 @@ t.test('1,000,000 spoofed sources: tables at their bound, heap bounded', async (
   gc();
   const after = process.memoryUsage().heapUsed;
   const sizes = guard.tableSizes();
-  t.equal(sizes.sources, SOURCE_TABLE_MAX, 'sources at their bound');
-  t.equal(sizes.failingPairs, FAILURE_PAIR_TABLE_MAX, 'failing pairs at their bound');
-  t.equal(sizes.failingAddresses, FAILURE_ADDRESS_TABLE_MAX, 'failing addresses at their bound');
-  t.equal(sizes.failingNumbers, FAILURE_NUMBER_TABLE_MAX, 'failing numbers at their bound');
+  t.equal(sizes.sources, guardLimits.sourceTableMax, 'sources at their bound');
+  t.equal(sizes.failingPairs, guardLimits.failurePairTableMax, 'failing pairs at their bound');
+  t.equal(sizes.failingAddresses, guardLimits.failureAddressTableMax, 'failing addresses at their bound');
+  t.equal(sizes.failingNumbers, guardLimits.failureNumberTableMax, 'failing numbers at their bound');
   const growth = after - before;
   t.ok(growth < 8 * 1024 * 1024, `heap growth over 800,000 more sources: ${(growth / 1024 / 1024).toFixed(1)} MiB`);
   t.comment(`~${(ns / 1000).toFixed(1)} µs per spoofed request (3.4 µs on an idle 2-core box)`);

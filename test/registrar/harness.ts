@@ -7,7 +7,7 @@ import { parseConfigText } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
 import { createLogger } from '../../src/log.js';
 import { StoreFlush, openStore, type Store } from '../../src/store/index.js';
-import type { ServiceContext } from '../../src/service/component.js';
+import type { ServiceContext } from '../../src/component.js';
 import { createSipService, type SipService } from '../../src/service/sip.js';
 import type { Guard } from '../../src/registrar/guard-types.js';
 import { freeUdpPort } from '../helpers/sipreg.js';

@@ -282,9 +282,9 @@ t.test('no response slot free: dropped untouched, its retransmission is accepted
     const transport = h.sip.transport!;
     const held = [];
     for (let s = transport.acquire(); s !== null; s = transport.acquire()) held.push(s);
-    const drops = transport.counters.dropsNoSlot;
+    const drops = transport.counters.sendDropsNoSlot;
     await t.rejects(client.request(text, branch, 300), /no response/, 'nothing is answered while no slot is free');
-    t.ok(transport.counters.dropsNoSlot > drops, 'counted as a drop for want of a slot');
+    t.ok(transport.counters.sendDropsNoSlot > drops, 'counted as a drop for want of a slot');
     for (const s of held) transport.releaseUnsent(s);
     const retransmitted = await client.request(text, branch);
     t.equal(retransmitted.status, 200, 'the same request (same nonce, same nc) is accepted once slots are back');

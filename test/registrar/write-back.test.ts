@@ -14,6 +14,7 @@ import { counters } from '../../src/stats/counters.js';
 import { SipClient, type Response } from './sipclient.js';
 import { startHarness, type Harness } from './harness.js';
 import { binding } from './helpers.js';
+import { sleep } from '../helpers/wait.js';
 
 const params = `
 params:
@@ -36,7 +37,6 @@ t.teardown(async () => { c.close(); await h.close(); });
 
 const lastTxnId = (store: Store): number => (store.root.getStats() as { lastTxnId: number }).lastTxnId;
 const expiresOf = (r: Response): number => Number(/;expires=(\d+)/.exec(r.header('contact') ?? '')?.[1] ?? -1);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 t.test('a refresh writes nothing until the flush; then its expiry and ONE refreshed row with the count', async (t) => {
   const first = await c.register({ user: '2001', expires: 600 });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { ServerTransactions, SipMessage, parse, ResponseWriter } from '../../src/sip/index.js';
 import { limits } from '../../src/limits.js';
+import { TIMER_J_MS } from '../../src/sip/timers.js';
 import { register, sip } from './helpers.js';
 
 const msg = new SipMessage();
@@ -26,13 +27,13 @@ t.test('retransmissions: absorbed while in progress, answered from the cache aft
   const original = Buffer.from(slot.subarray(0, n));
   // Retransmissions within Timer J get the same bytes (and so the same To tag).
   const resend = Buffer.alloc(limits.responseSizeMax);
-  for (const at of [now + 1000, now + 2000, now + 600 + limits.transactionTimerJMs - 1]) {
+  for (const at of [now + 1000, now + 2000, now + 600 + TIMER_J_MS - 1]) {
     t.equal(tx.receive(load(register()), src, at), 'completed', `at +${at - now} ms`);
     const m = tx.copyResponse(resend);
     t.ok(resend.subarray(0, m).equals(original), 'same response bytes');
   }
   // After Timer J the entry is gone: the same request is new again (RFC 3261 §17.2.2, Table 4).
-  t.equal(tx.receive(load(register()), src, now + 600 + limits.transactionTimerJMs), 'new');
+  t.equal(tx.receive(load(register()), src, now + 600 + TIMER_J_MS), 'new');
   t.strictSame(tx.counters, { created: 2, absorbed: 1, retransmitted: 3, evicted: 0, expired: 1, uncacheable: 0 });
 });
 
@@ -78,8 +79,8 @@ t.test('bounded: the oldest is evicted, a stale handle completes nothing', async
   tx.abandon(tx.handle);
   t.equal(tx.receive(load(register({ branch: 'z9hG4bK-a' })), src, 0), 'new');
   // sweep removes what Timer J has expired, without per-entry timers.
-  t.equal(tx.sweep(limits.transactionTimerJMs - 1), 0);
-  t.equal(tx.sweep(limits.transactionTimerJMs), 3); // the re-inserted -a took the ring slot of -3
+  t.equal(tx.sweep(TIMER_J_MS - 1), 0);
+  t.equal(tx.sweep(TIMER_J_MS), 3); // the re-inserted -a took the ring slot of -3
   t.equal(tx.size, 0);
 });
 
@@ -106,7 +107,7 @@ t.test('many transactions through a small cache stay consistent', async (t) => {
 
 t.test('large answers: kept in a large slot, byte for byte; none free means not cached', async (t) => {
   // 3 entries, 600-byte slots, one large slot.
-  const tx = new ServerTransactions(3, limits.transactionTimerJMs, limits.responseSizeMax, limits.transactionKeySizeMax, 600, 1);
+  const tx = new ServerTransactions(3, TIMER_J_MS, limits.responseSizeMax, limits.transactionKeySizeMax, 600, 1);
   const answer = (branch: string, contacts: number): number => {
     const w = writer.begin(slot, load(register({ branch })), 200, 'OK', src);
     for (let i = 0; i < contacts; i++) w.contact(`<sip:1001@192.0.2.${i}:5060;transport=udp;line=abcdefghij>`, 3600);
@@ -146,7 +147,7 @@ t.test('bounded chains: no bucket holds more than probeMax entries, a full one g
   // meet in a bucket (about 256 pairs and 40 triples are expected; none at all has odds below e^-40).
   const count = 1024;
   for (const probeMax of [1, 2]) {
-    const tx = new ServerTransactions(count, limits.transactionTimerJMs, limits.responseSizeMax, limits.transactionKeySizeMax,
+    const tx = new ServerTransactions(count, TIMER_J_MS, limits.responseSizeMax, limits.transactionKeySizeMax,
       limits.transactionResponseSlotSize, 4, probeMax);
     let wrong = 0;
     let longest = 0;
@@ -161,7 +162,7 @@ t.test('bounded chains: no bucket holds more than probeMax entries, a full one g
     t.ok(tx.counters.evicted > 0, `probeMax ${probeMax}: full buckets gave up entries before the cache was full (${tx.counters.evicted})`);
     t.equal(tx.size, count - tx.counters.evicted, 'what was given up is gone, the rest is there');
     // What is left is consistent: a full sweep at Timer J finds and unlinks every entry.
-    t.equal(tx.sweep(limits.transactionTimerJMs), count - tx.counters.evicted, 'the sweep removes each survivor');
+    t.equal(tx.sweep(TIMER_J_MS), count - tx.counters.evicted, 'the sweep removes each survivor');
     t.equal(tx.size, 0);
     t.equal(tx.longestChain(), 0, 'and leaves every chain empty');
   }
@@ -170,7 +171,7 @@ t.test('bounded chains: no bucket holds more than probeMax entries, a full one g
 t.test('the sweep works in slices, continuing where the last one stopped', async (t) => {
   const tx = new ServerTransactions(64);
   for (let i = 0; i < 64; i++) t.equal(tx.receive(load(register({ branch: `z9hG4bK-s-${i}` })), src, i), 'new');
-  const jMs = limits.transactionTimerJMs;
+  const jMs = TIMER_J_MS;
   // Entries 0..63 expire at jMs + i. At jMs + 40, 0..40 have expired: slices of 16 slots each find theirs.
   t.strictSame([tx.sweep(jMs + 40, 16), tx.sweep(jMs + 40, 16), tx.sweep(jMs + 40, 16), tx.sweep(jMs + 40, 16)], [16, 16, 9, 0],
     'each slice removes what has expired among its 16 slots');

@@ -2,7 +2,7 @@
 // challenges, 423, 503, refresh timing, Privacy bytes, un-REGISTER on stop and reload, NAT.
 import t from 'tap';
 import { trunks as makeTrunks, literalTarget, type Resolver } from '../../src/trunk/index.js';
-import type { Component } from '../../src/service/component.js';
+import type { Component } from '../../src/component.js';
 import type { Params, Trunk } from '../../src/config/types.js';
 import { queryEvents, type TrunkStateRecord } from '../../src/store/index.js';
 import { DigestParams, parseDigest, verifyDigest, computeHa1, DigestAlgorithm } from '../../src/sip/index.js';

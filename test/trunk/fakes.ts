@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { SipMessage, parse } from '../../src/sip/index.js';
-import type { LocalSocket, SipEndpoint } from '../../src/service/endpoint.js';
+import type { LocalSocket, SipEndpoint } from '../../src/sip/endpoint.js';
 import type { Config, Params, Trunk } from '../../src/config/types.js';
 import { defaultParams } from '../../src/config/index.js';
 import { StoreFlush, openStore, type Store } from '../../src/store/index.js';
-import type { ServiceContext } from '../../src/service/component.js';
+import type { ServiceContext } from '../../src/component.js';
 import type { TrunkClock } from '../../src/trunk/index.js';
 
 export interface Sent {

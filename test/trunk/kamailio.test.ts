@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trunks as makeTrunks } from '../../src/trunk/index.js';
-import type { Component } from '../../src/service/component.js';
+import type { Component } from '../../src/component.js';
 import type { Params, Trunk } from '../../src/config/types.js';
 import { queryEvents, type TrunkStateRecord } from '../../src/store/index.js';
 import { Kamailio } from './kamailio.js';
 import { TransportEndpoint, type WireEntry } from './udp-endpoint.js';
 import { config, context, closeStores, trunk, header, type TestContext } from './fakes.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // Ports are picked free at start: other people's tests share this machine's loopback.
@@ -41,14 +42,9 @@ t.teardown(async () => {
   await closeStores();
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, test: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+function waitFor(what: string, test: () => boolean | Promise<boolean>, timeoutMs: number): Promise<true> {
+  return until(what, test, timeoutMs, { everyMs: 20 });
 }
 
 interface Run {

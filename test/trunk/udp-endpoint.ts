@@ -3,7 +3,7 @@
 // datagram sent and received with its time, which is what the tests measure "on the wire".
 import type { RemoteInfo } from 'node:dgram';
 import { SipMessage, SipTransport, parse } from '../../src/sip/index.js';
-import type { LocalSocket, SipEndpoint } from '../../src/service/endpoint.js';
+import type { LocalSocket, SipEndpoint } from '../../src/sip/endpoint.js';
 
 export interface WireEntry {
   readonly atMs: number;       // performance.now()-based, ms

@@ -8,7 +8,7 @@ import { formatProblem } from '../../config/index.js';
 import { fileSha256 } from '../../config/fingerprint.js';
 import { checkPushed, pushConfig, PushRefused, type PushOutcome } from '../../ops/config-push.js';
 import { keptVersions, readHistory, versionFile, versionsDirOf, VersionsError, VERSIONS_KEPT } from '../../ops/config-versions.js';
-import { formatDateTime } from '../../console/format.js';
+import { formatDateTime } from '../../ops/format.js';
 import { displayText } from '../../ops/sanitize.js';
 
 const TIMEOUT_S_DEFAULT = 15;

@@ -3,7 +3,7 @@ import { DATA_DIR_OPTION } from '../command.js';
 import { optFlag, optInt, optString, UsageError } from '../args.js';
 import { withStore } from '../context.js';
 import { noPositionals } from './list.js';
-import { EVENT_TYPES, eventJson, eventLines, isEventType } from '../../console/history.js';
+import { EVENT_TYPES, eventJson, eventLines, isEventType } from '../../ops/history.js';
 import { queryEvents, type EventQuery } from '../../store/index.js';
 import { jsonText } from '../../ops/sanitize.js';
 

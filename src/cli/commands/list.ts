@@ -5,7 +5,7 @@ import { withStore } from '../context.js';
 import {
   BINDING_STATUSES, bindingJson, bindingsCsv, bindingsTable, describeFilter, findBindings, isFilterProblem, makeFilter,
   type BindingFilter,
-} from '../../console/bindings.js';
+} from '../../ops/bindings.js';
 import type { ParsedArgs } from '../args.js';
 import { displayText, jsonText } from '../../ops/sanitize.js';
 

@@ -2,7 +2,7 @@ import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
 import { optFlag, UsageError } from '../args.js';
 import { CommandError, withStore } from '../context.js';
-import { lockoutDetails, lockoutJson, lockoutsTable } from '../../console/history.js';
+import { lockoutDetails, lockoutJson, lockoutsTable } from '../../ops/history.js';
 import { activeLockouts } from '../../store/index.js';
 import { jsonText } from '../../ops/sanitize.js';
 

@@ -4,12 +4,12 @@ import type { Command } from '../command.js';
 import { optFlag } from '../args.js';
 import { openStoreOrFail, requireConfig } from '../context.js';
 import { renderParamsListing, renderParamsMarkdown } from '../../config/index.js';
-import { configInForce, type ConfigInForce } from '../../console/config-follow.js';
-import { formatDateTime } from '../../console/format.js';
+import { configInForce, type ConfigInForce } from '../../ops/config-follow.js';
+import { formatDateTime } from '../../ops/format.js';
 import { displayText } from '../../ops/sanitize.js';
 
 /**
- * The SS_* values in force with default and range: those of the running service's config (issue 16),
+ * The SS_* values in force with default and range: those of the running service's config,
  * else of the file given (-c); --markdown prints README's table.
  */
 export const paramsCommand: Command = {

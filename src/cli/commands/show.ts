@@ -2,7 +2,7 @@ import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
 import { optFlag, UsageError } from '../args.js';
 import { CommandError, withStore } from '../context.js';
-import { bindingDetails, bindingJson } from '../../console/bindings.js';
+import { bindingDetails, bindingJson } from '../../ops/bindings.js';
 import { bindingsOf } from '../../store/index.js';
 import { jsonText } from '../../ops/sanitize.js';
 

@@ -5,11 +5,13 @@ import { withStore } from '../context.js';
 import { noPositionals } from './list.js';
 import { analyse, trend, type Analysis, type Rates, type TrendWindow } from '../../stats/analysis.js';
 import { readCountersSnapshot } from '../../stats/sampler.js';
-import { alertLines, formatBytes, readStatus, statusLines, type Status } from '../../console/status.js';
-import { configInForce } from '../../console/config-follow.js';
+import { alertLines, formatBytes, readStatus, statusLines, type Status } from '../../ops/status.js';
+import { configInForce } from '../../ops/config-follow.js';
 import { storeLimits, type StoreReport } from '../../store/index.js';
-import { columnChart } from '../../console/chart.js';
-import { formatClock, formatDateTime, isoOrNull, wrap } from '../../console/format.js';
+import { columnChart } from '../../ops/chart.js';
+import { ratesLines } from '../../ops/rates.js';
+import { countersLines } from '../../ops/counters.js';
+import { formatClock, formatDateTime, isoOrNull, wrap } from '../../ops/format.js';
 import { snakeCase } from '../../stats/prometheus.js';
 import { jsonText } from '../../ops/sanitize.js';
 
@@ -56,7 +58,7 @@ export function statsJson(s: Status, a: Analysis, snapshot: ReturnType<typeof re
   };
 }
 
-/** The store's room (issue 19): pages, history, budget, file system, the service's prune figures and memory. */
+/** The store's room: pages, history, budget, file system, the service's prune figures and memory. */
 export function storeJson(r: StoreReport): unknown {
   const f = r.figures;
   const svc = r.service;
@@ -107,22 +109,6 @@ export function storeLines(r: StoreReport | null): string[] {
   return out;
 }
 
-/** The rates table: one column per period. */
-export function ratesLines(a: Analysis): string[] {
-  const cols: [string, Rates][] = [['last 5 min', a.last5min], ['last hour', a.lastHour], ['last day', a.lastDay]];
-  const row = (label: string, f: (r: Rates) => string): string => `${label.padEnd(22)}${cols.map(([, r]) => f(r).padStart(12)).join('')}`;
-  return [
-    `${''.padEnd(22)}${cols.map(([l]) => l.padStart(12)).join('')}`,
-    row('REGISTER received /s', (r) => r.registersPerS.toFixed(2)),
-    row('accepted (200) /s', (r) => r.acceptedPerS.toFixed(2)),
-    row('auth failures /s', (r) => r.authFailuresPerS.toFixed(2)),
-    row('auth failure ratio', (r) => `${(r.authFailureRatio * 100).toFixed(1)}%`),
-    row('rejected /s', (r) => r.rejectedPerS.toFixed(2)),
-    row('avg processing ms', (r) => (r.avgProcessingMs === null ? '-' : r.avgProcessingMs.toFixed(3))),
-    row('minutes sampled', (r) => String(r.minutes)),
-  ];
-}
-
 export const statsCommand: Command = {
   name: 'stats',
   usage: '[--json]',
@@ -163,14 +149,7 @@ export const statsCommand: Command = {
             `first ${pts[0]!.registered} at ${formatDateTime(pts[0]!.atMs)}`);
         }
       }
-      if (snapshot !== null) {
-        out.push('', `Counters since the service started (as of ${formatDateTime(snapshot.atMs)}):`);
-        const entries = Object.entries(snapshot.values);
-        for (let i = 0; i < entries.length; i += 2) {
-          const cell = (e: [string, number] | undefined): string => (e === undefined ? '' : `${snakeCase(e[0]).padEnd(26)}${String(e[1]).padStart(12)}`);
-          out.push(`${cell(entries[i])}  ${cell(entries[i + 1])}`.trimEnd());
-        }
-      }
+      if (snapshot !== null) out.push('', ...countersLines(snapshot));
       ctx.stdout.write(`${out.join('\n')}\n`);
       return 0;
     });

@@ -2,8 +2,8 @@ import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
 import { optFlag, UsageError } from '../args.js';
 import { CommandError, withStore } from '../context.js';
-import { configInForce } from '../../console/config-follow.js';
-import { trunkDetails, trunkJson, trunksTable, trunkViews } from '../../console/trunks.js';
+import { configInForce } from '../../ops/config-follow.js';
+import { trunkDetails, trunkJson, trunksTable, trunkViews } from '../../ops/trunks.js';
 import { displayText, jsonText } from '../../ops/sanitize.js';
 
 export const trunksCommand: Command = {
@@ -16,7 +16,7 @@ export const trunksCommand: Command = {
     const name = ctx.args.positionals[0];
     return withStore(ctx, (store, own) => {
       const nowMs = Date.now();
-      // The trunks of the config the running service has in force, not only of the file given (issue 16).
+      // The trunks of the config the running service has in force, not only of the file given.
       const cif = configInForce(store, own, nowMs);
       if (cif.problem !== null) ctx.stderr.write(`sipreg: ${displayText(cif.problem)}\n`);
       const config = cif.config;

@@ -2,8 +2,8 @@ import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
 import { UsageError } from '../args.js';
 import { withStore } from '../context.js';
-import { liftLockout } from '../../console/actions.js';
-import { lockoutTarget } from '../../console/history.js';
+import { liftLockout } from '../../ops/actions.js';
+import { lockoutTarget } from '../../ops/history.js';
 import { displayText } from '../../ops/sanitize.js';
 
 export const unlockCommand: Command = {
@@ -17,7 +17,7 @@ export const unlockCommand: Command = {
     if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
     return withStore(ctx, async (store) => {
       const removed = await liftLockout(store, target, 'sipreg unlock');
-      // Nothing to lift is not a failure (CONTRACT.md: exit 0): the state asked for holds.
+      // Nothing to lift is not a failure (exit 0): the state asked for holds.
       if (removed.length === 0) ctx.stdout.write(`${displayText(`no lockout of ${target}`)}\n`);
       for (const l of removed) ctx.stdout.write(`${displayText(`lifted ${l.kind} ${lockoutTarget(l)}`)}\n`);
       return 0;

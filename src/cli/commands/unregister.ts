@@ -2,12 +2,13 @@ import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
 import { optInt, optString, UsageError } from '../args.js';
 import { CommandError, withStore } from '../context.js';
-import { forceUnregister } from '../../console/actions.js';
+import { forceUnregister } from '../../ops/actions.js';
 import { bindingsOf } from '../../store/index.js';
 import { displayText } from '../../ops/sanitize.js';
+import { operatorLimits } from '../../limits.js';
 
-/** A hold longer than a week is a ban: that belongs in the config's ACL, not a lockout. */
-export const HOLD_S_MAX = 7 * 86_400;
+/** A hold longer than operatorLimits.holdSMax is a ban: that belongs in the config's ACL, not a lockout. */
+const HOLD_S_MAX = operatorLimits.holdSMax;
 
 export const unregisterCommand: Command = {
   name: 'unregister',

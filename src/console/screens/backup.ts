@@ -1,7 +1,7 @@
 /** Console: Backup (issue 18): the store and the config in force to one file, while the service runs (ops/backup.ts). */
 import { isAbsolute, join, resolve } from 'node:path';
 import { BackupError, writeBackup } from '../../ops/backup.js';
-import { cut, wrap } from '../format.js';
+import { cut, wrap } from '../../ops/format.js';
 import type { ScreenContext } from './context.js';
 
 function stamp(ms: number): string {

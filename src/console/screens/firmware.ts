@@ -3,7 +3,7 @@
 // root service as `sipreg firmware install`.
 import type { Ui } from '../ui.js';
 import { menuLines } from '../screen.js';
-import { wrap } from '../format.js';
+import { wrap } from '../../ops/format.js';
 import { displayText } from '../../ops/sanitize.js';
 import { APPLIANCE_LAYOUT, type FirmwareLayout } from '../../firmware/layout.js';
 import { firmwareStatus, formatStatus } from '../../firmware/status.js';

@@ -10,7 +10,7 @@ import { replaceFileAtomic } from '../../ops/atomic-file.js';
 import { backupConfig, BackupError, openBackup, restoreStore } from '../../ops/backup.js';
 import { appendHistory, keepVersion, nextPushNumber } from '../../ops/config-versions.js';
 import { readService, serviceRunning } from '../../store/index.js';
-import { cut, wrap } from '../format.js';
+import { cut, wrap } from '../../ops/format.js';
 import type { ScreenContext } from './context.js';
 
 export async function restoreScreen(c: ScreenContext): Promise<string | void> {

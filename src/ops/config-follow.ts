@@ -1,5 +1,5 @@
 /**
- * The config the running service has in force, for the console and the admin commands (issue 16, item 1).
+ * The config the running service has in force, for the console and the admin commands.
  * The service records it in the store (store/config-record.ts: generation, SHA-256, path, time) at start
  * and after each reload. A reader that loaded a config itself follows that record: when the service's
  * generation is not the one it shows, it reads the file the service names and uses it if its bytes are

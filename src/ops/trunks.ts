@@ -12,7 +12,7 @@ export interface TrunkView {
   readonly record: TrunkStateRecord | null;
 }
 
-/** CONTRACT.md's trunk object, then ours. */
+/** A trunk as `trunks --json` prints it: the documented fields first, then ours. */
 export interface TrunkJson {
   name: string;
   state: TrunkStateName;

@@ -1,5 +1,5 @@
 import type { RemoteInfo } from 'node:dgram';
-import type { SipMessage } from '../sip/index.js';
+import type { SipMessage } from './message.js';
 
 /** One listen socket as bound. */
 export interface LocalSocket {
@@ -13,7 +13,7 @@ export interface LocalSocket {
  * The service's SIP sockets as the parts that send requests of their own (trunk/ registrations,
  * registrar/ NAT keepalives) see them: they send from a listen socket and get the responses whose top
  * Via branch they registered. Requests arriving on the sockets go to the registrar; responses are routed
- * here by branch. Implemented in service/sip.ts over sip/'s transport.
+ * here by branch. Implemented by the service (service/sip.ts) over this folder's transport.
  */
 export interface SipEndpoint {
   readonly sockets: readonly LocalSocket[];

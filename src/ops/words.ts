@@ -1,6 +1,5 @@
 /**
- * The operator's words for what the registrar, the guard and the trunk client recorded (issue 16, items
- * 8 and 9): a failure column leads with "wrong password" or "unknown number" and puts the SIP status
+ * The operator's words for what the registrar, the guard and the trunk client recorded: a failure column leads with "wrong password" or "unknown number" and puts the SIP status
  * after it, so a cut cell still says what matters; and a hint says what to do about a known mistake
  * (sipsak's `username="1003@"`, an expiry under SS_ENDPOINT_MIN_EXPIRE). Everything is read from what
  * the store holds (the event's detail, number and User-Agent), so it works on any stored history.

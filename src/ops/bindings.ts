@@ -1,6 +1,6 @@
 /**
  * The registrations as operators see them: filters (number, IP or CIDR, account, status), the JSON/CSV
- * record of CONTRACT.md, and the 80-column table. Shared by `sipreg list/show/unregister` and the console.
+ * record (`list --json`), and the 80-column table. Shared by `sipreg list/show/unregister` and the console.
  */
 import {
   allBindings, bindingStatus, bindingsOf, expiresInS, type BindingRecord, type BindingStatus, type Store,
@@ -43,10 +43,6 @@ export function isFilterProblem(f: BindingFilter | FilterProblem): f is FilterPr
   return 'message' in f;
 }
 
-export function filterIsEmpty(f: BindingFilter): boolean {
-  return f.number === undefined && f.range === undefined && f.account === undefined && f.status === undefined;
-}
-
 /** `number 10*, ip 10.0.0.0/8, status expiring`, or '' when none. */
 export function describeFilter(f: BindingFilter): string {
   const parts: string[] = [];
@@ -78,7 +74,7 @@ export function findBindings(store: Store, f: BindingFilter, nowMs: number): Bin
   return out;
 }
 
-/** CONTRACT.md's binding object: the contract's fields first, then ours. */
+/** A binding as `list --json` and `show --json` print it: the documented fields first, then ours. */
 export interface BindingJson {
   number: string;
   aor: string;

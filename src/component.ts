@@ -1,6 +1,6 @@
-import type { Config } from '../config/types.js';
-import type { Store, CommandRecord, StoreFlush } from '../store/index.js';
-import type { Logger } from '../log.js';
+import type { Config } from './config/types.js';
+import type { Store, CommandRecord, StoreFlush } from './store/index.js';
+import type { Logger } from './log.js';
 
 /** What the service hands every part it runs. */
 export interface ServiceContext {

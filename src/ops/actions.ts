@@ -1,6 +1,6 @@
 /**
  * Operator actions as store writes: the running service reads the store on every REGISTER and sweep,
- * so a write here takes effect at once (ARCHITECTURE.md: no RPC into the service). Each awaits its
+ * so a write here takes effect at once (there is no RPC into the service). Each awaits its
  * commit, so when it returns the change is visible to every process.
  */
 import {
