@@ -204,7 +204,7 @@ node -e '
   const [, file, number, password] = process.argv;
   const doc = require("yaml").parseDocument(require("fs").readFileSync(file, "utf8"));
   doc.set("accounts", [{ number, password }]);
-  // The phone is behind QEMU's NAT (its Contact is not its source), so it gets SS_ENDPOINT_NAT_EXPIRE,
+  // The phone is behind the NAT of QEMU (its Contact is not its source), so it gets SS_ENDPOINT_NAT_EXPIRE,
   // 300 s by default: an arm64 reboot under TCG on a loaded host took longer, and the binding expired.
   doc.setIn(["params", "SS_ENDPOINT_NAT_EXPIRE"], 3600);
   process.stdout.write(doc.toString());' "$WORK/factory.yaml" "$SIP_USER" "$SIP_PASSWORD" >"$WORK/pushed.yaml"
