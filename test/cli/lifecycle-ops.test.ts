@@ -301,7 +301,7 @@ t.test('help: every global option; two-column command help; the man page and bas
   }
   const commands = [...help.stdout.matchAll(/^ {2}([a-z-]+) {2,}\S/gm)].map((m) => m[1]!);
   t.same(commands, ['run', 'check', 'config', 'console', 'list', 'show', 'unregister', 'trunks', 'events', 'lockouts', 'unlock', 'stats', 'compact',
-    'backup', 'restore', 'factory-reset', 'params', 'help']);
+    'backup', 'restore', 'factory-reset', 'firmware', 'params', 'help']);
   t.same(help.stdout.split('\n').filter((l) => l.length > 80), [], '80 columns');
 
   const man = runSipreg(['help', '--man']);
