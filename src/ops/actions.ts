@@ -4,9 +4,13 @@
  * commit, so when it returns the change is visible to every process.
  */
 import {
-  appendEvent, bindingsOf, durable, lockoutKeyAddress, lockoutKeyNumber, postCommand, removeBinding, unlock,
-  type BindingRecord, type LockoutRecord, type Store,
+  appendEvent, bindingsOf, durable, lockoutKeyAddress, lockoutKeyNumber, postCommand, readMark, readService, removeBinding,
+  serviceRunning, unlock, type BindingRecord, type LockoutRecord, type Store,
 } from '../store/index.js';
+import { boundedTimeout } from '../timers.js';
+
+/** How long `events` / `show` wait for the running service's flush: it polls commands every second. */
+export const FLUSH_WAIT_MS = 3_000;
 
 export interface UnregisterResult {
   readonly removed: BindingRecord[];
@@ -71,6 +75,25 @@ export async function liftLockout(store: Store, target: string, by = 'operator')
 
 export function requestReload(store: Store): Promise<boolean> {
   return postCommand(store, { atMs: Date.now(), type: 'reload', arg: '' });
+}
+
+/**
+ * History and refreshed expiries reach the store with the service's flush (SS_STORE_FLUSH_INTERVAL): asks
+ * the running service to flush now and waits for its mark to pass the request (at most waitMs), so
+ * `events` and `show` see the registration that was just answered. False when no service runs or it did
+ * not flush in time: what is stored is shown then.
+ */
+export async function requestFlush(store: Store, waitMs = FLUSH_WAIT_MS): Promise<boolean> {
+  const askedAtMs = Date.now();
+  if (!serviceRunning(readService(store), askedAtMs)) return false;
+  if (!await postCommand(store, { atMs: askedAtMs, type: 'flush', arg: '' })) return false;
+  while (Date.now() - askedAtMs < waitMs) {
+    await new Promise<void>((resolve) => { boundedTimeout(resolve, 100); });
+    store.root.resetReadTxn();
+    const mark = readMark(store);
+    if (mark !== null && mark.flushedAtMs >= askedAtMs) return true;
+  }
+  return false;
 }
 
 export function requestTrunkReregister(store: Store, name: string): Promise<boolean> {

@@ -178,7 +178,7 @@ export async function runService(opts: RunOptions): Promise<number> {
   const poll = boundedInterval(() => {
     if (polling) return;
     polling = true;
-    void pollCommands(store, started, log, reload).finally(() => { polling = false; });
+    void pollCommands(store, started, log, reload, writes).finally(() => { polling = false; });
   }, COMMAND_POLL_INTERVAL_MS);
 
   return await new Promise<number>((resolveExit) => {
@@ -334,7 +334,9 @@ async function stopAll(started: Component[], log: Logger): Promise<void> {
 }
 
 /** Runs the queued operator commands, each taken from the store (committed) before it runs. */
-async function pollCommands(store: Store, components: Component[], log: Logger, reload: (reason: string) => Promise<void>): Promise<void> {
+async function pollCommands(
+  store: Store, components: Component[], log: Logger, reload: (reason: string) => Promise<void>, writes: StoreFlush,
+): Promise<void> {
   let taken: CommandRecord[];
   try {
     taken = await takeCommands(store, COMMANDS_PER_POLL_MAX);
@@ -346,6 +348,11 @@ async function pollCommands(store: Store, components: Component[], log: Logger, 
     try {
       if (value.type === 'reload') {
         await reload('operator request');
+        continue;
+      }
+      // `sipreg events` / `show` asking for what is held in memory (history, refreshed expiries) now.
+      if (value.type === 'flush') {
+        await writes.flushNow();
         continue;
       }
       let handled = false;

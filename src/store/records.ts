@@ -116,6 +116,6 @@ export interface ServiceRecord {
 /** An operator request the service carries out (it polls `commands`). Key: [atMs, pid, seq]. */
 export interface CommandRecord {
   atMs: number;
-  type: 'reload' | 'trunk_reregister';
+  type: 'reload' | 'trunk_reregister' | 'flush';
   arg: string;
 }

@@ -76,6 +76,8 @@ t.test('a file system filled from outside: history stops first, bindings keep re
   // History: ~4 MiB of it (8,000 registrations of the first 400 numbers).
   const first = numbers.slice(0, 400);
   for (let i = 0; i < 20; i++) t.same([...await registerAll(first)], [[200, 400]], `round ${i + 1}: every REGISTER 200`);
+  // A change's history row is written with the next flush (every second here).
+  await until('the last round\'s history flushed', () => storeOf(svc).history_rows >= 8000 || null, 10_000, { everyMs: 500 }).catch(() => {});
   const before = storeOf(svc);
   t.equal(before.full, false, 'not full yet');
   t.ok(before.history_rows >= 8000, `history written (${before.history_rows} rows)`);
@@ -101,6 +103,9 @@ t.test('a file system filled from outside: history stops first, bindings keep re
   t.same([...await registerAll(first.slice(0, 100))], [[200, 100]], 'and every change of a known one');
   const list = JSON.parse(svc.cli(['list', '--json']).stdout) as { number: string }[];
   t.equal(list.length, numbers.length, 'every number is bound');
+  // The rows of these changes meet the closed gate at the next flush (every second here).
+  await until('the changes\' rows refused at a flush', () => (storeOf(svc).history_rows_not_written ?? 0) >= newcomers.length + 100 || null,
+    10_000, { everyMs: 500 }).catch(() => {});
   const whileFull = storeOf(svc);
   t.ok(whileFull.history_rows <= rowsFull, `no history row written while full (${rowsFull} -> ${whileFull.history_rows})`);
   t.ok((whileFull.history_rows_not_written ?? 0) >= newcomers.length + 100, `rows counted as not written (${whileFull.history_rows_not_written})`);

@@ -6,6 +6,7 @@ import { noPositionals } from './list.js';
 import { EVENT_TYPES, eventJson, eventLines, isEventType } from '../../ops/history.js';
 import { queryEvents, type EventQuery } from '../../store/index.js';
 import { jsonText } from '../../ops/sanitize.js';
+import { requestFlush } from '../../ops/actions.js';
 
 export const eventsCommand: Command = {
   name: 'events',
@@ -39,7 +40,8 @@ export const eventsCommand: Command = {
     }
     const limit = optInt(ctx.args, 'limit', 1, 100_000_000);
     if (limit !== undefined) q.limit = limit;
-    return withStore(ctx, (store) => {
+    return withStore(ctx, async (store) => {
+      await requestFlush(store);
       const events = queryEvents(store, q);
       if (optFlag(ctx.args, 'json')) ctx.stdout.write(`${jsonText(events.map(eventJson))}\n`);
       else if (events.length === 0) ctx.stdout.write('no events\n');
