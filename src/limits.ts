@@ -225,6 +225,10 @@ export const storeLimits = {
   // until the process ends, so every remap adds to the RSS). Past it lmdb-js's LMDB grows the map by
   // itself: the size limit is ours (the prune and the file system check), not LMDB's.
   mapSizeBudgetFactor: 2,
+  // ms; `sipreg events` asks the running service to flush so it shows what was just answered: at most one
+  // such flush per this long, so a script polling history cannot turn the write-back into a commit (and an
+  // fdatasync) a second on flash. A request inside it is shown the store as it is.
+  flushOnRequestMinMs: 5_000,
 } as const;
 
 assert(storeLimits.budgetAutoFileSystemShare > 0 && storeLimits.budgetAutoFileSystemShare <= 0.5); // room for the compacting copy
@@ -237,6 +241,7 @@ assert(storeLimits.pruneBatchBytesMax >= 64 * 1024); // a registrar value (one c
 assert(storeLimits.pruneBatchesPerRoundMax * storeLimits.pruneBatchBytesMax >= storeLimits.budgetAutoMaxBytes);
 assert(storeLimits.compactFreeShare >= 0.5 && storeLimits.compactFreeShare < 1);
 assert(storeLimits.mapSizeBudgetFactor >= 1);
+assert(storeLimits.flushOnRequestMinMs >= 1_000);
 
 // ---------------------------------------------------------------------------------------------------------
 // Operator (src/cli, src/console): what the admin commands and the console accept.

@@ -9,7 +9,7 @@ import {
 } from '../store/index.js';
 import { boundedTimeout } from '../timers.js';
 
-/** How long `events` / `show` wait for the running service's flush: it polls commands every second. */
+/** How long `events` waits for the running service's flush: it polls commands every second. */
 export const FLUSH_WAIT_MS = 3_000;
 
 export interface UnregisterResult {
@@ -80,8 +80,8 @@ export function requestReload(store: Store): Promise<boolean> {
 /**
  * History and refreshed expiries reach the store with the service's flush (SS_STORE_FLUSH_INTERVAL): asks
  * the running service to flush now and waits for its mark to pass the request (at most waitMs), so
- * `events` and `show` see the registration that was just answered. False when no service runs or it did
- * not flush in time: what is stored is shown then.
+ * `events` sees the registration that was just answered. False when no service runs, or it did not flush
+ * in time (it flushes on request at most every storeLimits.flushOnRequestMinMs): the store is shown then.
  */
 export async function requestFlush(store: Store, waitMs = FLUSH_WAIT_MS): Promise<boolean> {
   const askedAtMs = Date.now();

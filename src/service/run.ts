@@ -350,9 +350,9 @@ async function pollCommands(
         await reload('operator request');
         continue;
       }
-      // `sipreg events` / `show` asking for what is held in memory (history, refreshed expiries) now.
+      // `sipreg events` asking for the history held in memory now (rate-bounded in StoreFlush).
       if (value.type === 'flush') {
-        await writes.flushNow();
+        await writes.flushOnRequest();
         continue;
       }
       let handled = false;

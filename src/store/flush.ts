@@ -16,6 +16,7 @@
 // A flush is answered only once durable: the commit has resolved and so has lmdb-js's `flushed` (the
 // fdatasync of the commit, which with overlappingSync comes after the commit).
 import { boundedInterval } from '../timers.js';
+import { storeLimits } from '../limits.js';
 import type { Store } from './env.js';
 import type { EventRecord } from './records.js';
 import { EventWriter } from './events.js';
@@ -70,6 +71,7 @@ export class StoreFlush {
   private intervalMs: number;
   private horizon = Number.NEGATIVE_INFINITY;
   private running: Promise<boolean> | null = null;
+  private requestedAtMs = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly eventScratch: EventRecord = { atMs: 0, type: 'alert', number: '', source: '', userAgent: '', detail: '' };
@@ -143,6 +145,14 @@ export class StoreFlush {
     } finally {
       this.running = null;
     }
+  }
+
+  /** An operator's request (`sipreg events`): a flush now, at most one per storeLimits.flushOnRequestMinMs. */
+  flushOnRequest(): Promise<boolean> {
+    const nowMs = Date.now();
+    if (this.closed || nowMs - this.requestedAtMs < storeLimits.flushOnRequestMinMs) return Promise.resolve(false);
+    this.requestedAtMs = nowMs;
+    return this.flushNow();
   }
 
   /** Clean stop: the final flush, with the clean mark. After it, nothing is answered from memory. */

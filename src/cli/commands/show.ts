@@ -5,7 +5,6 @@ import { CommandError, withStore } from '../context.js';
 import { bindingDetails, bindingJson } from '../../ops/bindings.js';
 import { bindingsOf } from '../../store/index.js';
 import { jsonText } from '../../ops/sanitize.js';
-import { requestFlush } from '../../ops/actions.js';
 
 export const showCommand: Command = {
   name: 'show',
@@ -16,8 +15,7 @@ export const showCommand: Command = {
     const [number, extra] = ctx.args.positionals;
     if (number === undefined) throw new UsageError('NUMBER is missing');
     if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
-    return withStore(ctx, async (store) => {
-      await requestFlush(store);
+    return withStore(ctx, (store) => {
       const nowMs = Date.now();
       const bindings = bindingsOf(store, number);
       if (bindings.length === 0) throw new CommandError(`no registration for ${number}`);
