@@ -1,16 +1,10 @@
 /** Events (registration history) and lockouts as operators see them: JSON records and text lines. */
-import type { EventRecord, EventType, LockoutRecord } from '../store/index.js';
+import { EVENT_TYPES, type EventRecord, type EventType, type LockoutRecord } from '../store/index.js';
 import { formatDateTime, formatDuration, table, wrap } from './format.js';
 import { eventHint, lockoutHint, lockoutWords } from './words.js';
 
-/** Every event type the store knows, for option checks and the console's type filter. */
-export const EVENT_TYPES: readonly EventType[] = [
-  'registered', 'refreshed', 'unregistered', 'expired', 'force_unregistered', 'replaced',
-  'rejected', 'auth_failed', 'locked_out', 'unlocked', 'unreachable',
-  'trunk_registered', 'trunk_failed', 'trunk_unregistered', 'trunk_alert',
-  'alert', 'config_reloaded', 'config_refused', 'service_started', 'service_stopped',
-  'store_full', 'store_space_back',
-];
+/** Every event type the store knows (its codes' table), for option checks and the console's type filter. */
+export { EVENT_TYPES };
 
 /** The failed registration log: what the registrar refused. */
 export const FAILED_TYPES: readonly EventType[] = ['auth_failed', 'rejected', 'locked_out'];
