@@ -311,7 +311,7 @@ EOF
 # arm64 image under TCG on a loaded host (udev still busy: emergency mode, no SIP). A slow box waits instead.
 rm -f "$ROOT"/etc/ssh/ssh_host_*     # each box makes its own on first boot (/var/lib/ssh)
 
-systemctl --root="$ROOT" --quiet enable sipreg.service sipreg-config.path sipreg-boot-check.service sipreg-firmware.path systemd-networkd.service \
+systemctl --root="$ROOT" --quiet enable sipreg.service sipreg-config.path sipreg-config-push.path sipreg-boot-check.service sipreg-firmware.path systemd-networkd.service \
   systemd-resolved.service systemd-timesyncd.service ssh.service 2>&1 | grep -v -e '^Synchronizing' -e '^Executing' >&2 || true
 [[ -e $ROOT/etc/systemd/system/local-fs.target.wants/tmp.mount ]] || {
   cp "$ROOT/usr/share/systemd/tmp.mount" "$ROOT/etc/systemd/system/tmp.mount"

@@ -9,6 +9,8 @@
 #     HA1) are refused
 #   - /var is mounted nosuid,nodev
 #   - a config pushed by sftp is applied (sipreg-config.path -> sipreg-config-reload.service, unprivileged)
+#   - the push drop-box (/etc/sipreg/push.yaml -> sipreg-config-push.service): a broken file refused, an
+#     unbindable listen address rolled back, a good file applied, each a line of `sipreg config history`
 #   - admin replacing /var/etc/sipreg/sipreg.yaml by a symlink to the SSH host key (a root file on the
 #     writable /var) changes neither its nor /etc/shadow's owner or mode, and cannot hard-link it there
 #   - a phone registers (SIPp), the guest reboots cleanly (Ctrl-Alt-Del: the same QEMU process, so
@@ -253,6 +255,43 @@ admin_sftp <<EOF >/dev/null || failed "could not restore the pushed config"
 put $WORK/pushed.yaml /var/etc/sipreg/.push.yaml
 rename /var/etc/sipreg/.push.yaml /var/etc/sipreg/sipreg.yaml
 EOF
+# ---- the push drop-box: sipreg-config-push.path -> `sipreg config apply --consume` ------------------------
+# An installer copies a config to /etc/sipreg/push.yaml (sftp writes it in place, as scp does); the unit
+# checks, keeps, installs and waits for the service's confirmation, or puts the previous config back.
+# Every outcome is a line of `sipreg config history`: a broken file refused, a listen address the box
+# cannot bind rolled back, a good file applied.
+history_has() { # $1 ERE matched against `sipreg config history`; waits up to 180 s
+  local deadline=$((SECONDS + 180))
+  while [[ $SECONDS -lt $deadline ]]; do
+    as_admin sipreg config history -c /etc/sipreg/sipreg.yaml 2>/dev/null | grep -Eq "$1" && return 0
+    sleep 2
+  done
+  as_admin sipreg config history -c /etc/sipreg/sipreg.yaml >&2 || true
+  return 1
+}
+drop() { admin_sftp <<<"put $1 /var/etc/sipreg/push.yaml" >/dev/null || failed "could not copy $1 to push.yaml"; }
+variant() { # $1 JS statement on doc, $2 out
+  node -e '
+    const [, file, change] = process.argv;
+    const doc = require("yaml").parseDocument(require("fs").readFileSync(file, "utf8"));
+    new Function("doc", change)(doc);
+    process.stdout.write(doc.toString());' "$WORK/pushed.yaml" "$1" >"$2"
+}
+printf 'sip:\n  listen: [\n' >"$WORK/broken.yaml"
+drop "$WORK/broken.yaml"
+if history_has 'refused +push file /etc/sipreg/push.yaml'; then log "drop-box: a broken push.yaml refused and recorded"
+else failed "a broken push.yaml was not recorded as refused in config history"
+fi
+variant 'doc.setIn(["sip", "listen"], ["192.0.2.1:5060"])' "$WORK/unbindable.yaml"
+drop "$WORK/unbindable.yaml"
+if history_has 'rolled back.*push file /etc/sipreg/push.yaml'; then log "drop-box: a listen address the box cannot bind rolled back by itself"
+else failed "a push.yaml whose listen address cannot be bound was not rolled back"
+fi
+variant 'doc.set("accounts", [...doc.toJS().accounts, { number: "7002", password: "drop-box-7002" }])' "$WORK/good.yaml"
+drop "$WORK/good.yaml"
+if history_has 'applied +push file /etc/sipreg/push.yaml'; then log "drop-box: a good push.yaml applied and confirmed"
+else failed "a good push.yaml was not applied"
+fi
 
 # ---- a phone, a reboot ----------------------------------------------------------------------------------
 log "registering $SIP_USER with SIPp (digest)"
@@ -292,4 +331,4 @@ if [[ ${#FAILS[@]} -gt 0 ]]; then
   printf '  - %s\n' "${FAILS[@]}" >&2
   exit 1
 fi
-log "PASS: units <= $MAX_EXPOSURE, no factory credentials, /var nosuid,nodev, push applied, admin's symlinks harmless, binding kept across a reboot, no failed units (total $(elapsed "$T0") s)"
+log "PASS: units <= $MAX_EXPOSURE, no factory credentials, /var nosuid,nodev, push applied, drop-box refused/rolled back/applied, admin's symlinks harmless, binding kept across a reboot, no failed units (total $(elapsed "$T0") s)"

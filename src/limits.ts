@@ -250,6 +250,11 @@ export const operatorLimits = {
   // s; the longest an operator's forced un-registration can hold the number refused (`unregister --hold`,
   // the console's Unregister): a week covers a weekend and a holiday; a longer ban belongs in the config.
   holdSMax: 7 * 86_400,
+  // bytes; the largest config file `sipreg config apply --consume` reads from the push drop-box (the
+  // appliance's /etc/sipreg/push.yaml, writable by admin): a config of 100,000 accounts is ~6 MiB, so 64
+  // MiB is room for any real one and still refuses a file made to fill the service user's memory.
+  pushFileBytesMax: 64 * 1024 * 1024,
 } as const;
 
 assert(operatorLimits.holdSMax >= 3_600);
+assert(operatorLimits.pushFileBytesMax >= 8 * 1024 * 1024);

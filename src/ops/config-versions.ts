@@ -19,8 +19,8 @@ export const HISTORY_KEPT = 200;
 const HISTORY = 'history.jsonl';
 const LOCK = '.lock';
 
-/** applied: the service confirmed it; rolled back: it did not, the previous config went back; installed: put in place while the service was stopped (a restore). */
-export type PushResult = 'applied' | 'rolled back' | 'installed';
+/** applied: the service confirmed it; rolled back: it did not, the previous config went back; installed: put in place while the service was stopped (a restore); refused: a file left in the push drop-box that was not a valid config (nothing changed; `config apply --consume`). */
+export type PushResult = 'applied' | 'rolled back' | 'installed' | 'refused';
 
 export interface PushEntry {
   /** The push's number; N.yaml holds what it replaced. */

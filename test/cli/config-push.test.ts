@@ -3,11 +3,12 @@
  * running service: `sipreg config apply` of a good file is applied and used (a new account registers);
  * one whose listen address cannot be bound is refused by the service, put back by apply on its own well
  * before the timeout, exit 1 with the reason; both in `config history`; an invalid file refused with
- * check's own lines and nothing changed; `config rollback N`; no running service: nothing changed.
+ * check's own lines and nothing changed; `config rollback N`; no running service: nothing changed; the
+ * drop-box mode (`--consume`) the appliance's path unit uses.
  */
 import t from 'tap';
 import { createSocket } from 'node:dgram';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { freeUdpPort, runSipreg, sipregCommand } from '../helpers/sipreg.js';
@@ -123,4 +124,49 @@ t.test('config apply, history, rollback against a running service', async (t) =>
   t.match(r.stderr, /^sipreg config: the service is not running .*the config is unchanged/m);
   t.equal(readFileSync(s.configFile, 'utf8'), original, 'unchanged');
   t.equal(readdirSync(`${s.configFile}.versions`).length, kept, 'no version kept for it');
+});
+
+// The appliance's drop-box (sipreg-config-push.path runs `config apply --consume /etc/sipreg/push.yaml`):
+// the file is read without following a link and removed, and every outcome is a line of the history,
+// since the installer who copied it there sees no terminal.
+t.test('config apply --consume: the push drop-box', async (t) => {
+  const s = await startService(accounts(['1001']));
+  t.teardown(() => s.kill('SIGKILL'));
+  const original = readFileSync(s.configFile, 'utf8');
+  const drop = join(s.dir, 'push.yaml');
+  const consume = (): ReturnType<typeof sipreg> => sipreg(['config', 'apply', '--consume', drop, '-c', s.configFile]);
+
+  let r = await consume();
+  t.equal(r.status, 0, 'nothing waiting: exit 0 (the path unit also fires when the file is removed)');
+  t.match(r.stdout, /push\.yaml: no push waiting$/m);
+
+  writeFileSync(drop, 'sip:\n  listen: [\n');
+  r = await consume();
+  t.equal(r.status, 1, 'a broken file: exit 1');
+  t.match(r.stderr, /push\.yaml: refused: invalid configuration \(2 problems\): .*push\.yaml:2:11: sip\.listen: .*; nothing changed \(sipreg config history\)/);
+  t.throws(() => readFileSync(drop), { code: 'ENOENT' }, 'removed once read, so the next copy lands');
+  t.equal(readFileSync(s.configFile, 'utf8'), original, 'the config is unchanged');
+
+  // A link planted there is not followed: the service user would read what admin cannot.
+  symlinkSync(s.configFile, drop);
+  r = await consume();
+  t.equal(r.status, 1, 'a link: exit 1');
+  t.match(r.stderr, /refused: cannot read: a symbolic link \(push a regular file\); nothing changed/);
+  t.throws(() => lstatSync(drop), { code: 'ENOENT' }, 'the link is removed');
+
+  writeFileSync(drop, variant(s, ['1001', '1002']));
+  r = await consume();
+  t.equal(r.status, 0, `a good file applied (${r.stderr})`);
+  t.match(r.stdout, /^applied: push 3, the service runs generation \d+/m);
+  t.equal(await status(s.port, '1002'), 200, 'its account registers');
+  t.throws(() => readFileSync(drop), { code: 'ENOENT' }, 'removed');
+
+  r = await sipreg(['config', 'history', '-c', s.configFile]);
+  const rows = r.stdout.split('\n').filter((l) => /^\s+\d+\s/.test(l));
+  t.equal(rows.length, 3, `three pushes listed:\n${r.stdout}`);
+  t.match(rows[0], /^\s+1\s.*refused\s+push file .*push\.yaml$/);
+  t.notMatch(rows[0], /version not kept/, 'a refusal replaced nothing, so nothing was to be kept');
+  t.match(r.stdout, /invalid configuration \(2 problems\): .*; nothing changed/, 'with the reason');
+  t.match(rows[1], /^\s+2\s.*refused\s+push file .*push\.yaml$/);
+  t.match(rows[2], /^\s+3\s.*applied\s+push file .*push\.yaml$/);
 });

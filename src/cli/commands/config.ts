@@ -1,14 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { optInt, optString, UsageError } from '../args.js';
+import { optFlag, optInt, optString, UsageError } from '../args.js';
 import { CommandError, missingConfig } from '../context.js';
 import { formatProblem } from '../../config/index.js';
-import { fileSha256 } from '../../config/fingerprint.js';
+import { fileSha256, sha256Hex } from '../../config/fingerprint.js';
 import { checkPushed, pushConfig, PushRefused, type PushOutcome } from '../../ops/config-push.js';
-import { keptVersions, readHistory, versionFile, versionsDirOf, VersionsError, VERSIONS_KEPT } from '../../ops/config-versions.js';
+import {
+  appendHistory, keptVersions, lockPushes, nextPushNumber, readHistory, versionFile, versionsDirOf, VersionsError, VERSIONS_KEPT,
+} from '../../ops/config-versions.js';
 import { formatDateTime } from '../../ops/format.js';
+import { operatorLimits } from '../../limits.js';
 import { displayText } from '../../ops/sanitize.js';
 
 const TIMEOUT_S_DEFAULT = 15;
@@ -23,6 +26,7 @@ export const configCommand: Command = {
   subcommands: ['apply', 'history', 'rollback'],
   summary: 'push a config to the running service (checked, kept, confirmed, else rolled back); list pushes; go back to a kept version',
   options: [
+    { name: 'consume', help: 'apply FILE from a push drop-box: read it (a regular file, not a link), remove it, and record even a refused one in the history (the appliance\'s path unit runs `config apply --consume /etc/sipreg/push.yaml`); no file there: nothing to do, exit 0' },
     { name: 'timeout', value: 'S', help: `seconds to wait for the service to confirm a push before putting the previous config back (default ${TIMEOUT_S_DEFAULT})` },
     { ...DATA_DIR_OPTION, help: 'the running service\'s data_dir, when it was started with --data-dir' },
   ],
@@ -32,6 +36,10 @@ export const configCommand: Command = {
     switch (sub) {
       case 'apply': {
         if (arg === undefined) throw new UsageError('apply needs FILE (- reads the config from stdin)');
+        if (optFlag(ctx.args, 'consume')) {
+          if (arg === '-') throw new UsageError('--consume takes a file, not stdin');
+          return applyConsumed(ctx, arg);
+        }
         return apply(ctx, arg);
       }
       case 'history':
@@ -73,6 +81,72 @@ async function apply(ctx: CommandContext, file: string): Promise<number> {
   return push(ctx, bytes, `apply ${label}`);
 }
 
+/**
+ * A file left in the push drop-box: read without following a link (admin may write that directory; this
+ * runs as the service's user), bounded, removed once read so the next push can land, then checked and
+ * pushed as `apply` does. A refused file is a line of the history too: the installer who copied it there
+ * sees no terminal, only `sipreg config history` and the journal.
+ */
+async function applyConsumed(ctx: CommandContext, file: string): Promise<number> {
+  requireTarget(ctx);
+  let bytes: Buffer;
+  try {
+    bytes = takeDropped(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      ctx.stdout.write(`${displayText(file)}: no push waiting\n`);
+      return 0;
+    }
+    const reason = err instanceof CommandError ? err.message : `cannot read: ${code === 'ELOOP' ? 'a symbolic link (push a regular file)' : code ?? String(err)}`;
+    try { unlinkSync(file); } catch { /* gone, or not ours to remove */ }
+    return refusedPush(ctx, file, reason, '');
+  }
+  const checked = checkPushed(bytes, file);
+  if (checked.config === null) {
+    for (const p of checked.problems) ctx.stderr.write(`${formatProblem(p)}\n`);
+    const n = checked.problems.length;
+    const first = checked.problems[0] === undefined ? '' : `: ${formatProblem(checked.problems[0])}`;
+    return refusedPush(ctx, file, `invalid configuration (${n} problem${n === 1 ? '' : 's'})${first}`, sha256Hex(bytes));
+  }
+  return push(ctx, bytes, `push file ${file}`);
+}
+
+function takeDropped(file: string): Buffer {
+  const fd = openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  let bytes: Buffer;
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new CommandError('not a regular file');
+    if (st.size > operatorLimits.pushFileBytesMax) throw new CommandError(`${st.size} bytes, over the ${operatorLimits.pushFileBytesMax} a config may have`);
+    bytes = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < bytes.length) {
+      const n = readSync(fd, bytes, off, bytes.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    bytes = bytes.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
+  unlinkSync(file);
+  return bytes;
+}
+
+function refusedPush(ctx: CommandContext, file: string, reason: string, sha256: string): number {
+  const release = lockPushes(ctx.configFile);
+  try {
+    appendHistory(ctx.configFile, {
+      n: nextPushNumber(ctx.configFile), atMs: Date.now(), from: `push file ${file}`, sha256, previousSha256: fileSha256(ctx.configFile) ?? '',
+      result: 'refused', reason: `${reason}; nothing changed`, generation: 0,
+    });
+  } finally {
+    release();
+  }
+  throw new CommandError(`${file}: refused: ${reason}; nothing changed (sipreg config history)`);
+}
+
 async function push(ctx: CommandContext, bytes: Buffer, from: string): Promise<number> {
   let out: PushOutcome;
   try {
@@ -101,8 +175,8 @@ function history(ctx: CommandContext): number {
   }
   ctx.stdout.write(`${'#'.padStart(4)}  ${'TIME'.padEnd(19)}  ${'PUSHED'.padEnd(12)}  ${'BEFORE'.padEnd(12)}  ${'GEN'.padStart(4)}  RESULT\n`);
   for (const e of entries) {
-    ctx.stdout.write(`${String(e.n).padStart(4)}  ${formatDateTime(e.atMs)}  ${e.sha256.slice(0, 12)}  ${e.previousSha256.slice(0, 12)}  ${String(e.generation).padStart(4)}  ` +
-      `${e.result}${kept.has(e.n) ? '' : ' (version not kept)'}  ${displayText(e.from)}\n`);
+    ctx.stdout.write(`${String(e.n).padStart(4)}  ${formatDateTime(e.atMs)}  ${e.sha256.slice(0, 12).padEnd(12)}  ${e.previousSha256.slice(0, 12).padEnd(12)}  ${String(e.generation).padStart(4)}  ` +
+      `${e.result}${kept.has(e.n) || e.result === 'refused' ? '' : ' (version not kept)'}  ${displayText(e.from)}\n`);
     if (e.reason !== '') ctx.stdout.write(`      ${displayText(e.reason)}\n`);
   }
   return 0;
