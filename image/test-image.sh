@@ -260,10 +260,11 @@ EOF
 # checks, keeps, installs and waits for the service's confirmation, or puts the previous config back.
 # Every outcome is a line of `sipreg config history`: a broken file refused, a listen address the box
 # cannot bind rolled back, a good file applied.
-history_has() { # $1 ERE matched against `sipreg config history`; waits up to 180 s
+history_count() { as_admin sipreg config history -c /etc/sipreg/sipreg.yaml 2>/dev/null | grep -Ec "$1" || true; }
+history_grows() { # $1 ERE, $2 count before; waits up to 180 s for one more line of `sipreg config history` to match
   local deadline=$((SECONDS + 180))
   while [[ $SECONDS -lt $deadline ]]; do
-    as_admin sipreg config history -c /etc/sipreg/sipreg.yaml 2>/dev/null | grep -Eq "$1" && return 0
+    [[ $(history_count "$1") -gt $2 ]] && return 0
     sleep 2
   done
   as_admin sipreg config history -c /etc/sipreg/sipreg.yaml >&2 || true
@@ -277,19 +278,30 @@ variant() { # $1 JS statement on doc, $2 out
     new Function("doc", change)(doc);
     process.stdout.write(doc.toString());' "$WORK/pushed.yaml" "$1" >"$2"
 }
+PUSHED_RE='push file /etc/sipreg/push.yaml'
 printf 'sip:\n  listen: [\n' >"$WORK/broken.yaml"
+n="$(history_count "refused +$PUSHED_RE")"
 drop "$WORK/broken.yaml"
-if history_has 'refused +push file /etc/sipreg/push.yaml'; then log "drop-box: a broken push.yaml refused and recorded"
+if history_grows "refused +$PUSHED_RE" "$n"; then log "drop-box: a broken push.yaml refused and recorded"
 else failed "a broken push.yaml was not recorded as refused in config history"
 fi
+# The box listens on 0.0.0.0:5060; systemd-resolved holds 127.0.0.53:53.
+variant 'doc.setIn(["sip", "listen"], ["127.0.0.53:53"])' "$WORK/busy.yaml"
+n="$(history_count "rolled back.*$PUSHED_RE")"
+drop "$WORK/busy.yaml"
+if history_grows "rolled back.*$PUSHED_RE" "$n"; then log "drop-box: a listen address another process holds rolled back by itself"
+else failed "a push.yaml whose listen address is held by another process was not rolled back"
+fi
 variant 'doc.setIn(["sip", "listen"], ["192.0.2.1:5060"])' "$WORK/unbindable.yaml"
+n="$(history_count "rolled back.*$PUSHED_RE")"
 drop "$WORK/unbindable.yaml"
-if history_has 'rolled back.*push file /etc/sipreg/push.yaml'; then log "drop-box: a listen address the box cannot bind rolled back by itself"
-else failed "a push.yaml whose listen address cannot be bound was not rolled back"
+if history_grows "rolled back.*$PUSHED_RE" "$n"; then log "drop-box: a listen address the box does not have rolled back by itself"
+else failed "a push.yaml whose listen address is not on the box was not rolled back"
 fi
 variant 'doc.set("accounts", [...doc.toJS().accounts, { number: "7002", password: "drop-box-7002" }])' "$WORK/good.yaml"
+n="$(history_count "applied +$PUSHED_RE")"
 drop "$WORK/good.yaml"
-if history_has 'applied +push file /etc/sipreg/push.yaml'; then log "drop-box: a good push.yaml applied and confirmed"
+if history_grows "applied +$PUSHED_RE" "$n"; then log "drop-box: a good push.yaml applied and confirmed"
 else failed "a good push.yaml was not applied"
 fi
 

@@ -254,7 +254,13 @@ export const operatorLimits = {
   // appliance's /etc/sipreg/push.yaml, writable by admin): a config of 100,000 accounts is ~6 MiB, so 64
   // MiB is room for any real one and still refuses a file made to fill the service user's memory.
   pushFileBytesMax: 64 * 1024 * 1024,
+  // ms; a file in the push drop-box is taken once its size and time stood still this long (the path unit
+  // watches the directory and may fire when a copy starts), or after pushSettleMaxMs whatever it does: a
+  // copy stalled longer than that is read as it is, refused when cut, and can be copied again.
+  pushSettleMs: 1_000,
+  pushSettleMaxMs: 60_000,
 } as const;
 
 assert(operatorLimits.holdSMax >= 3_600);
 assert(operatorLimits.pushFileBytesMax >= 8 * 1024 * 1024);
+assert(operatorLimits.pushSettleMaxMs > 10 * operatorLimits.pushSettleMs);

@@ -170,3 +170,24 @@ t.test('config apply --consume: the push drop-box', async (t) => {
   t.match(rows[1], /^\s+2\s.*refused\s+push file .*push\.yaml$/);
   t.match(rows[2], /^\s+3\s.*applied\s+push file .*push\.yaml$/);
 });
+
+// A service on the wildcard address covers every address of its port, so binding a pushed address beside
+// it always meets EADDRINUSE; an address this host does not have must still be refused (the kernel says
+// EADDRNOTAVAIL first), or the next restart leaves the box without phones.
+t.test('config apply: a service on 0.0.0.0 still refuses a pushed address the host does not have', async (t) => {
+  const s = await startService(accounts(['1001']), { listen: '0.0.0.0' });
+  t.teardown(() => s.kill('SIGKILL'));
+  const before = readFileSync(s.configFile, 'utf8');
+  const away = join(s.dir, 'away.yaml');
+  writeFileSync(away, variant(s, ['1001'], `192.0.2.1:${s.port}`));
+  let r = await sipreg(['config', 'apply', away, '--timeout', '60', '-c', s.configFile]);
+  t.equal(r.status, 1, 'rolled back');
+  t.match(r.stderr, new RegExp(`the service refused it: sip\\.listen 192\\.0\\.2\\.1:${s.port} cannot be bound: EADDRNOTAVAIL \\(no such address on this host\\)`), r.stderr);
+  t.equal(readFileSync(s.configFile, 'utf8'), before, 'the previous file is back');
+
+  const here = join(s.dir, 'here.yaml');
+  writeFileSync(here, variant(s, ['1001'], `127.0.0.1:${s.port}`));
+  r = await sipreg(['config', 'apply', here, '-c', s.configFile]);
+  t.equal(r.status, 0, `an address of this host on the port our own socket holds is applied (${r.stderr})`);
+  t.match(r.stdout, new RegExp(`note: sip\\.listen changes to 127\\.0\\.0\\.1:${s.port} at the service's next restart`));
+});

@@ -1,4 +1,5 @@
-import { closeSync, constants as fsc, fstatSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
+import { boundedTimeout } from '../../timers.js';
 import { resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
@@ -82,34 +83,71 @@ async function apply(ctx: CommandContext, file: string): Promise<number> {
 }
 
 /**
- * A file left in the push drop-box: read without following a link (admin may write that directory; this
- * runs as the service's user), bounded, removed once read so the next push can land, then checked and
- * pushed as `apply` does. A refused file is a line of the history too: the installer who copied it there
- * sees no terminal, only `sipreg config history` and the journal.
+ * Files left in the push drop-box: each read without following a link (admin may write that directory;
+ * this runs as the service's user), bounded, removed once read so the next push can land, then checked
+ * and pushed as `apply` does. A refused file is a line of the history too: the installer who copied it
+ * there sees no terminal, only `sipreg config history` and the journal. The path unit watches the
+ * directory, so it may start this while a copy is still being written: a file is taken once its size and
+ * time have stood still for `pushSettleMs`. A copy that lands while a push runs starts no second run (a
+ * path unit does not queue), so this takes files until none is left.
  */
 async function applyConsumed(ctx: CommandContext, file: string): Promise<number> {
   requireTarget(ctx);
+  let rc = 0;
+  let taken = 0;
+  for (;;) {
+    if (!(await settled(file))) {
+      if (taken === 0) ctx.stdout.write(`${displayText(file)}: no push waiting\n`);
+      return rc;
+    }
+    taken++;
+    try {
+      await consumeOne(ctx, file);
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      ctx.stderr.write(`sipreg config: ${displayText(err.message)}\n`);
+      rc = 1;
+    }
+  }
+}
+
+async function consumeOne(ctx: CommandContext, file: string): Promise<void> {
   let bytes: Buffer;
   try {
     bytes = takeDropped(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      ctx.stdout.write(`${displayText(file)}: no push waiting\n`);
-      return 0;
-    }
     const reason = err instanceof CommandError ? err.message : `cannot read: ${code === 'ELOOP' ? 'a symbolic link (push a regular file)' : code ?? String(err)}`;
     try { unlinkSync(file); } catch { /* gone, or not ours to remove */ }
-    return refusedPush(ctx, file, reason, '');
+    refusedPush(ctx, file, reason, '');
   }
   const checked = checkPushed(bytes, file);
   if (checked.config === null) {
     for (const p of checked.problems) ctx.stderr.write(`${formatProblem(p)}\n`);
     const n = checked.problems.length;
     const first = checked.problems[0] === undefined ? '' : `: ${formatProblem(checked.problems[0])}`;
-    return refusedPush(ctx, file, `invalid configuration (${n} problem${n === 1 ? '' : 's'})${first}`, sha256Hex(bytes));
+    refusedPush(ctx, file, `invalid configuration (${n} problem${n === 1 ? '' : 's'})${first}`, sha256Hex(bytes));
   }
-  return push(ctx, bytes, `push file ${file}`);
+  if ((await push(ctx, bytes, `push file ${file}`)) !== 0) throw new CommandError(`${file}: not applied`);
+}
+
+/** Whether `file` is there (as anything), once its size and time have not moved for pushSettleMs. */
+async function settled(file: string): Promise<boolean> {
+  const deadline = Date.now() + operatorLimits.pushSettleMaxMs;
+  let last = '';
+  for (;;) {
+    let st;
+    try {
+      st = lstatSync(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      return true; // not ours to wait on: consumeOne says why
+    }
+    const seen = `${st.size}:${st.mtimeMs}:${st.ino}`;
+    if ((seen === last && Date.now() - st.mtimeMs >= operatorLimits.pushSettleMs) || Date.now() >= deadline) return true;
+    last = seen;
+    await new Promise((resolve) => boundedTimeout(() => resolve(undefined), operatorLimits.pushSettleMs / 2));
+  }
 }
 
 function takeDropped(file: string): Buffer {
@@ -134,7 +172,7 @@ function takeDropped(file: string): Buffer {
   return bytes;
 }
 
-function refusedPush(ctx: CommandContext, file: string, reason: string, sha256: string): number {
+function refusedPush(ctx: CommandContext, file: string, reason: string, sha256: string): never {
   const release = lockPushes(ctx.configFile);
   try {
     appendHistory(ctx.configFile, {
