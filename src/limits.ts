@@ -246,6 +246,18 @@ assert(storeLimits.flushOnRequestMinMs >= 1_000);
 // ---------------------------------------------------------------------------------------------------------
 // Operator (src/cli, src/console): what the admin commands and the console accept.
 
+export const serviceLimits = {
+  // ms; how long the watchdog (WatchdogSec=30s in the unit) is stretched while a reload reads the config
+  // on the event loop: 10,000 accounts take ~5 s on a busy x86 core and several times that on a small
+  // ARM box; a reload still blocked after this is a hung service, restarted.
+  reloadWatchdogMs: 300_000,
+  // ms; the longest a reload waits for systemd-notify to hand systemd the stretched watchdog.
+  notifyWaitMs: 5_000,
+} as const;
+
+assert(serviceLimits.reloadWatchdogMs >= 60_000);
+assert(serviceLimits.notifyWaitMs < serviceLimits.reloadWatchdogMs);
+
 export const operatorLimits = {
   // s; the longest an operator's forced un-registration can hold the number refused (`unregister --hold`,
   // the console's Unregister): a week covers a weekend and a holiday; a longer ban belongs in the config.

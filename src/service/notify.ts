@@ -2,7 +2,10 @@
  * Telling systemd how the service is (sd_notify, `Type=notify` + `WatchdogSec=` in sipreg.service):
  * READY=1 once the sockets are bound and the store is open, WATCHDOG=1 from the event loop at half the
  * interval systemd gives in $WATCHDOG_USEC (a blocked or stopped loop stops them, and systemd restarts
- * the service), RELOADING=1 / READY=1 around a SIGHUP reload, STOPPING=1 on shutdown.
+ * the service), RELOADING=1 / READY=1 around a SIGHUP reload, STOPPING=1 on shutdown. A reload reads
+ * the whole config on the event loop (10,000 accounts: seconds on a small ARM box, longer under load), so
+ * RELOADING=1 also stretches the watchdog to serviceLimits.reloadWatchdogMs (WATCHDOG_USEC=, systemd >=
+ * 236) and the reload waits until systemd has that; READY=1 after it puts the unit's own interval back.
  *
  * Node cannot send the AF_UNIX datagram itself (node:dgram is UDP only), so each message is one
  * `systemd-notify VAR=VALUE` (the unit needs `NotifyAccess=all`: the sender is that child, not the main
@@ -11,7 +14,8 @@
  * in order (RELOADING before READY). With $NOTIFY_SOCKET unset (not under systemd) nothing is sent.
  */
 import { spawn } from 'node:child_process';
-import { boundedInterval } from '../timers.js';
+import { boundedInterval, boundedTimeout } from '../timers.js';
+import { serviceLimits } from '../limits.js';
 import type { Logger } from '../log.js';
 
 export interface ServiceNotifier {
@@ -20,7 +24,8 @@ export interface ServiceNotifier {
   /** The watchdog ping interval in ms (half of $WATCHDOG_USEC), or null when no watchdog is asked for. */
   readonly watchdogIntervalMs: number | null;
   ready(): void;
-  reloading(): void;
+  /** Resolves once systemd has the message (or after serviceLimits.notifyWaitMs): a blocking reload may start. */
+  reloading(): Promise<void>;
   stopping(): void;
   /** Stops the watchdog pings (messages already queued are still sent). */
   close(): void;
@@ -47,16 +52,16 @@ export function serviceNotifier(opts: NotifierOptions = {}): ServiceNotifier {
   const env = opts.env ?? process.env;
   const socket = env['NOTIFY_SOCKET'];
   if (socket === undefined || socket === '') {
-    return { enabled: false, watchdogIntervalMs: null, ready() {}, reloading() {}, stopping() {}, close() {} };
+    return { enabled: false, watchdogIntervalMs: null, ready() {}, reloading: () => Promise.resolve(), stopping() {}, close() {} };
   }
   const command = opts.command ?? 'systemd-notify';
   const childEnv = { PATH: env['PATH'] ?? '/usr/bin:/bin', NOTIFY_SOCKET: socket };
-  const queue: string[] = [];
+  const queue: { message: string[]; sent?: () => void }[] = [];
   let sending = false;
   let stopped = false;
   let warned = false;
-  const run = (message: string, then: () => void): void => {
-    const child = spawn(command, [message], { stdio: 'ignore', env: childEnv });
+  const run = (message: string[], then: () => void): void => {
+    const child = spawn(command, message, { stdio: 'ignore', env: childEnv });
     child.unref();
     let done = false;
     const finish = (problem: string | null): void => {
@@ -64,7 +69,7 @@ export function serviceNotifier(opts: NotifierOptions = {}): ServiceNotifier {
       done = true;
       if (problem !== null && !warned) {
         warned = true;
-        opts.log?.warn({ command, message, problem }, 'cannot notify systemd');
+        opts.log?.warn({ command, message: message.join(' '), problem }, 'cannot notify systemd');
       }
       then();
     };
@@ -72,33 +77,45 @@ export function serviceNotifier(opts: NotifierOptions = {}): ServiceNotifier {
     child.once('exit', (code, signal) => finish(code === 0 ? null : `exit ${code ?? signal}`));
   };
   const next = (): void => {
-    const message = queue.shift();
-    if (message === undefined) { sending = false; return; }
+    const item = queue.shift();
+    if (item === undefined) { sending = false; return; }
     sending = true;
-    run(message, next);
+    run(item.message, () => { item.sent?.(); next(); });
   };
-  const send = (message: string): void => {
-    if (stopped) return;
+  const send = (message: string[], sent?: () => void): void => {
+    if (stopped) { sent?.(); return; }
     // A ping already waiting says the same: the loop was alive.
-    if (message === 'WATCHDOG=1' && queue.includes(message)) return;
-    queue.push(message);
+    if (message.length === 1 && message[0] === 'WATCHDOG=1' && queue.some((q) => q.message.length === 1 && q.message[0] === 'WATCHDOG=1')) return;
+    queue.push(sent === undefined ? { message } : { message, sent });
     if (!sending) next();
   };
   const interval = watchdogIntervalMs(env);
-  const ping = interval === null ? null : boundedInterval(() => send('WATCHDOG=1'), interval);
+  const ping = interval === null ? null : boundedInterval(() => send(['WATCHDOG=1']), interval);
   ping?.unref();
+  const ownUsec = interval === null ? null : String(env['WATCHDOG_USEC']);
+  let stretched = false;
   return {
     enabled: true,
     watchdogIntervalMs: interval,
-    ready: () => send('READY=1'),
-    reloading: () => send('RELOADING=1'),
+    ready: () => {
+      if (stretched && ownUsec !== null) send(['READY=1', 'WATCHDOG=1', `WATCHDOG_USEC=${ownUsec}`]);
+      else send(['READY=1']);
+      stretched = false;
+    },
+    reloading: () => new Promise<void>((resolve) => {
+      const wait = boundedTimeout(resolve, serviceLimits.notifyWaitMs);
+      const sent = (): void => { clearTimeout(wait); resolve(); };
+      if (ownUsec === null) { send(['RELOADING=1'], sent); return; }
+      stretched = true;
+      send(['RELOADING=1', 'WATCHDOG=1', `WATCHDOG_USEC=${serviceLimits.reloadWatchdogMs * 1000}`], sent);
+    }),
     // At once, not behind a ping on its way: the process may exit right after. Nothing is sent after it.
     stopping: () => {
       if (stopped) return;
       stopped = true;
-      queue.length = 0;
       if (ping !== null) clearInterval(ping);
-      run('STOPPING=1', () => {});
+      for (const item of queue.splice(0)) item.sent?.();
+      run(['STOPPING=1'], () => {});
     },
     close: () => { if (ping !== null) clearInterval(ping); },
   };

@@ -133,7 +133,7 @@ export async function runService(opts: RunOptions): Promise<number> {
       await appendEvent(store, { atMs: Date.now(), type: 'config_refused', number: '', source: '', userAgent: '', detail: errors.slice(0, 5).join('; ') });
       await recordConfigRefused(store, config.file, sha256, errors.slice(0, 3).join('; '), Date.now());
     };
-    notify.reloading();
+    await notify.reloading();
     try {
       const next = loadConfigFingerprinted(config.file);
       sha256 = next.sha256 ?? '';
