@@ -86,10 +86,9 @@ async function apply(ctx: CommandContext, file: string): Promise<number> {
  * Files left in the push drop-box: each read without following a link (admin may write that directory;
  * this runs as the service's user), bounded, removed once read so the next push can land, then checked
  * and pushed as `apply` does. A refused file is a line of the history too: the installer who copied it
- * there sees no terminal, only `sipreg config history` and the journal. The path unit watches the
- * directory, so it may start this while a copy is still being written: a file is taken once its size and
- * time have stood still for `pushSettleMs`. A copy that lands while a push runs starts no second run (a
- * path unit does not queue), so this takes files until none is left.
+ * there sees no terminal, only `sipreg config history` and the journal. The path unit (PathExists) may
+ * start this as soon as a copy is created: a file is taken once its size and time have stood still for
+ * `pushSettleMs`. Files that land while it runs are taken too, until none is left.
  */
 async function applyConsumed(ctx: CommandContext, file: string): Promise<number> {
   requireTarget(ctx);
