@@ -97,6 +97,29 @@ async function waitForService(store: Store, sha256: string, afterGeneration: num
   }
 }
 
+/**
+ * Whether the service of `configFile` runs (a live heartbeat in its store), waiting up to `timeoutMs` for
+ * it: a push dropped on a box that is still starting (the drop-box unit is not ordered after the service,
+ * so a reload in progress never holds it up) waits for the service instead of being refused at once.
+ */
+export async function serviceComesUp(configFile: string, dataDir: string | undefined, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const dir = dataDir ?? current(configFile).config.dataDir;
+      lstatSync(join(dir, STORE_FILE));
+      const store = openStore(dir);
+      try {
+        if (serviceRunning(readService(store), Date.now())) return true;
+      } finally {
+        await store.close();
+      }
+    } catch { /* no config or no store yet: the service has not started */ }
+    if (Date.now() >= deadline) return false;
+    await new Promise<void>((r) => boundedTimeout(r, 1_000));
+  }
+}
+
 async function askReload(store: Store): Promise<void> {
   await postCommand(store, { atMs: Date.now(), type: 'reload', arg: '' });
 }

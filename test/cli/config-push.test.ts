@@ -161,9 +161,19 @@ t.test('config apply --consume: the push drop-box', async (t) => {
   t.equal(await status(s.port, '1002'), 200, 'its account registers');
   t.throws(() => readFileSync(drop), { code: 'ENOENT' }, 'removed');
 
+  // The service stopped: the push waits --timeout for it, then is refused and recorded, nothing changed.
+  await s.kill();
+  writeFileSync(drop, variant(s, ['1001', '1003']));
+  const inForce = readFileSync(s.configFile, 'utf8');
+  r = await sipreg(['config', 'apply', '--consume', drop, '--timeout', '2', '-c', s.configFile]);
+  t.equal(r.status, 1, 'no service: exit 1');
+  t.match(r.stderr, /refused: the service is not running \(no live heartbeat within 2 s\)/);
+  t.equal(readFileSync(s.configFile, 'utf8'), inForce, 'the config is unchanged');
+
   r = await sipreg(['config', 'history', '-c', s.configFile]);
   const rows = r.stdout.split('\n').filter((l) => /^\s+\d+\s/.test(l));
-  t.equal(rows.length, 3, `three pushes listed:\n${r.stdout}`);
+  t.equal(rows.length, 4, `four pushes listed:\n${r.stdout}`);
+  t.match(rows[3], /^\s+4\s.*refused\s+push file .*push\.yaml$/);
   t.match(rows[0], /^\s+1\s.*refused\s+push file .*push\.yaml$/);
   t.notMatch(rows[0], /version not kept/, 'a refusal replaced nothing, so nothing was to be kept');
   t.match(r.stdout, /invalid configuration \(2 problems\): .*; nothing changed/, 'with the reason');

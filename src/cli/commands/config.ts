@@ -7,7 +7,7 @@ import { optFlag, optInt, optString, UsageError } from '../args.js';
 import { CommandError, missingConfig } from '../context.js';
 import { formatProblem } from '../../config/index.js';
 import { fileSha256, sha256Hex } from '../../config/fingerprint.js';
-import { checkPushed, pushConfig, PushRefused, type PushOutcome } from '../../ops/config-push.js';
+import { checkPushed, pushConfig, PushRefused, serviceComesUp, type PushOutcome } from '../../ops/config-push.js';
 import {
   appendHistory, keptVersions, lockPushes, nextPushNumber, readHistory, versionFile, versionsDirOf, VersionsError, VERSIONS_KEPT,
 } from '../../ops/config-versions.js';
@@ -126,6 +126,10 @@ async function consumeOne(ctx: CommandContext, file: string): Promise<void> {
     const n = checked.problems.length;
     const first = checked.problems[0] === undefined ? '' : `: ${formatProblem(checked.problems[0])}`;
     refusedPush(ctx, file, `invalid configuration (${n} problem${n === 1 ? '' : 's'})${first}`, sha256Hex(bytes));
+  }
+  const dataDir = optString(ctx.args, 'data-dir');
+  if (!(await serviceComesUp(ctx.configFile, dataDir === undefined ? undefined : resolve(dataDir), timeoutMs(ctx)))) {
+    refusedPush(ctx, file, `the service is not running (no live heartbeat within ${timeoutMs(ctx) / 1000} s): nothing could confirm it; copy it again once the service runs`, sha256Hex(bytes));
   }
   if ((await push(ctx, bytes, `push file ${file}`)) !== 0) throw new CommandError(`${file}: not applied`);
 }
