@@ -227,9 +227,6 @@ if [[ $ARCH == arm ]]; then
 else
   install -m 0755 "$BINARY" "$ROOT/usr/bin/sipreg"
 fi
-# its man page and bash completion, generated from the command table by `make build`
-install -D -m 0644 "$REPO/dist/sipreg.1" "$ROOT/usr/share/man/man1/sipreg.1"
-install -D -m 0644 "$REPO/dist/sipreg.bash-completion" "$ROOT/usr/share/bash-completion/completions/sipreg"
 install -d -m 2770 -g 990 "$ROOT/usr/share/sipreg/etc"
 if [[ -z $CONFIG_SRC ]]; then
   node "$REPO/image/factory-config.mjs" "$REPO/etc/sipreg.yaml" "$ROOT/usr/share/sipreg/etc/sipreg.yaml"
@@ -336,6 +333,10 @@ cp "$ROOT/usr/lib/systemd/boot/efi/$EFI_SRC" "$WORK/$EFI_NAME"
 # allowlist, unlinked libraries: image/prune-root.sh (README "What is in the root").
 log "pruning"
 bash "$REPO/image/prune-root.sh" "$ROOT" "$KVER"
+# sipreg's man page and bash completion, generated from the command table by `make build`: after the
+# prune, which removes every other man page and completion.
+install -D -m 0644 "$REPO/dist/sipreg.1" "$ROOT/usr/share/man/man1/sipreg.1"
+install -D -m 0644 "$REPO/dist/sipreg.bash-completion" "$ROOT/usr/share/bash-completion/completions/sipreg"
 ROOT_KIB=$(du -sk --apparent-size "$ROOT" | cut -f1)
 
 

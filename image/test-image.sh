@@ -103,6 +103,12 @@ read -r ROOT_START ROOT_SECTORS < <(sfdisk -J "$IMG" | node -e '
   console.log(p.start, p.size);')
 dd if="$IMG" of="$WORK/root.squashfs" bs=512 skip="$ROOT_START" count="$ROOT_SECTORS" status=none
 unsquashfs -q -n -d "$WORK/root" "$WORK/root.squashfs" usr/lib/systemd etc/systemd >/dev/null
+# sipreg's man page and bash completion, as `make build` generated them (the prune once removed them).
+unsquashfs -q -n -f -d "$WORK/root" "$WORK/root.squashfs" usr/share/man/man1/sipreg.1 \
+  usr/share/bash-completion/completions/sipreg >/dev/null 2>&1 || true
+cmp -s "$REPO/dist/sipreg.1" "$WORK/root/usr/share/man/man1/sipreg.1" || failed "the image has no sipreg.1 as dist/sipreg.1"
+cmp -s "$REPO/dist/sipreg.bash-completion" "$WORK/root/usr/share/bash-completion/completions/sipreg" ||
+  failed "the image has no bash completion as dist/sipreg.bash-completion"
 for unit in "$REPO"/systemd/*.service; do
   name="$(basename "$unit")"
   cmp -s "$unit" "$WORK/root/usr/lib/systemd/system/$name" || failed "$name in the image differs from systemd/$name"

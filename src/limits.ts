@@ -225,9 +225,10 @@ export const storeLimits = {
   // until the process ends, so every remap adds to the RSS). Past it lmdb-js's LMDB grows the map by
   // itself: the size limit is ours (the prune and the file system check), not LMDB's.
   mapSizeBudgetFactor: 2,
-  // ms; `sipreg events` asks the running service to flush so it shows what was just answered: at most one
-  // such flush per this long, so a script polling history cannot turn the write-back into a commit (and an
-  // fdatasync) a second on flash. A request inside it is shown the store as it is.
+  // ms; `sipreg events` and the console's history screens ask the running service to flush so they show
+  // what was just answered: at most one such flush per this long, so a script polling history cannot turn
+  // the write-back into a commit (and an fdatasync) a second on flash. A request inside it waits for the
+  // flush at its end (one for all of them).
   flushOnRequestMinMs: 5_000,
 } as const;
 

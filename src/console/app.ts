@@ -18,7 +18,7 @@ import { readCountersSnapshot } from '../stats/sampler.js';
 import { operatorLimits } from '../limits.js';
 import { activeAlerts } from '../stats/active-alerts.js';
 import { analyse, failedLog, trend, type TrendWindow } from '../stats/analysis.js';
-import { forceUnregister, liftLockoutKey, requestReload, requestTrunkReregister, type HoldTarget } from '../ops/actions.js';
+import { forceUnregister, liftLockoutKey, requestFlush, requestReload, requestTrunkReregister, type HoldTarget } from '../ops/actions.js';
 import {
   BINDING_STATUSES, bindingDetails, bindingsCsv, bindingsTable, describeFilter, findBindings, isFilterProblem,
   makeFilter, type BindingFilter,
@@ -84,6 +84,12 @@ export class ConsoleApp {
     this.now = o.now ?? Date.now;
     this.ui = new Ui({ write: o.write, lines: o.lines, clear: o.clear, status: () => statusLines(this.status()) });
   }
+
+  /**
+   * The history screens (Why, failed registrations, event log) show what the service answered up to now:
+   * its history rows reach the store with its flush, so they ask it to flush first, as `sipreg events` does.
+   */
+  private readonly historyNow = (): Promise<boolean> => requestFlush(this.store);
 
   private inForce(): ConfigInForce {
     this.store.root.resetReadTxn();
@@ -287,7 +293,7 @@ export class ConsoleApp {
     await this.ui.menu(() => {
       const why = this.whyScreen(number);
       return { title: `Why: ${number}`, ...why, paging: 'time', menu: pick(['Enter refresh', '0 back']) };
-    }, unknown);
+    }, unknown, undefined, this.historyNow);
   }
 
   /** The Why screen's body: the number's standing, then its decisions newest first, one block each. */
@@ -446,7 +452,7 @@ export class ConsoleApp {
       if (e === undefined) return `No row #${which}.`;
       await this.ui.menu(() => ({ title: `Failed registration #${which}`, body: [`Why: ${eventWords(e)}`, '', ...eventLines(e)], menu: pick(['0 back']) }), unknown);
       return;
-    });
+    }, undefined, this.historyNow);
   }
 
   /** A read-only screen, rebuilt on Enter, paged, left with 0. */
@@ -620,7 +626,7 @@ export class ConsoleApp {
         case '3': number = undefined; types = undefined; return 'Filters cleared.';
         default: return unknown(choice);
       }
-    });
+    }, undefined, this.historyNow);
   }
 }
 

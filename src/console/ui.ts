@@ -42,11 +42,16 @@ export class Ui {
 
   /**
    * A menu screen rebuilt from the store before every showing (so Enter refreshes), paged with 8/9
-   * (or n/p), left with 0 or q. Other input goes to `handle`.
+   * (or n/p), left with 0 or q. Other input goes to `handle`. `refresh` runs before the first showing
+   * and on each Enter (a history screen asks the running service to write what it holds).
    */
-  async menu(build: () => Screen, handle: (choice: string) => Promise<HandlerResult> | HandlerResult, prompt = 'Choice: '): Promise<void> {
+  async menu(
+    build: () => Screen, handle: (choice: string) => Promise<HandlerResult> | HandlerResult, prompt = 'Choice: ',
+    refresh?: () => Promise<unknown>,
+  ): Promise<void> {
     let page = 0;
     let message = '';
+    await refresh?.();
     for (;;) {
       const screen = build();
       const pages = pageCount(screen);
@@ -55,7 +60,10 @@ export class Ui {
       message = '';
       const lower = choice.toLowerCase();
       if (lower === '0' || lower === 'q') return;
-      if (choice === '') continue;
+      if (choice === '') {
+        await refresh?.();
+        continue;
+      }
       if (pages > 1 && (lower === '8' || lower === 'n')) { page = Math.min(page + 1, pages - 1); continue; }
       if (pages > 1 && (lower === '9' || lower === 'p')) { page = Math.max(page - 1, 0); continue; }
       const result = await handle(choice);

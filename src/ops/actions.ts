@@ -8,9 +8,13 @@ import {
   serviceRunning, unlock, type BindingRecord, type LockoutRecord, type Store,
 } from '../store/index.js';
 import { boundedTimeout } from '../timers.js';
+import { storeLimits } from '../limits.js';
 
-/** How long `events` waits for the running service's flush: it polls commands every second. */
-export const FLUSH_WAIT_MS = 3_000;
+/**
+ * How long `events` (and the console's history screens) wait for the running service's flush: it polls
+ * commands every second, and a request soon after another one is flushed when flushOnRequestMinMs is up.
+ */
+export const FLUSH_WAIT_MS = storeLimits.flushOnRequestMinMs + 3_000;
 
 export interface UnregisterResult {
   readonly removed: BindingRecord[];
@@ -80,8 +84,9 @@ export function requestReload(store: Store): Promise<boolean> {
 /**
  * History and refreshed expiries reach the store with the service's flush (SS_STORE_FLUSH_INTERVAL): asks
  * the running service to flush now and waits for its mark to pass the request (at most waitMs), so
- * `events` sees the registration that was just answered. False when no service runs, or it did not flush
- * in time (it flushes on request at most every storeLimits.flushOnRequestMinMs): the store is shown then.
+ * `events` sees the registration that was just answered. The service flushes on request at most every
+ * storeLimits.flushOnRequestMinMs, so an ask soon after another one waits for that. False when no service
+ * runs or it did not flush in time: the store is shown as it is then.
  */
 export async function requestFlush(store: Store, waitMs = FLUSH_WAIT_MS): Promise<boolean> {
   const askedAtMs = Date.now();

@@ -15,7 +15,7 @@
 //
 // A flush is answered only once durable: the commit has resolved and so has lmdb-js's `flushed` (the
 // fdatasync of the commit, which with overlappingSync comes after the commit).
-import { boundedInterval } from '../timers.js';
+import { boundedInterval, boundedTimeout } from '../timers.js';
 import { storeLimits } from '../limits.js';
 import type { Store } from './env.js';
 import type { EventRecord } from './records.js';
@@ -73,6 +73,8 @@ export class StoreFlush {
   private running: Promise<boolean> | null = null;
   private requestedAtMs = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
+  /** A deferred flushOnRequest(). */
+  private requestTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly eventScratch: EventRecord = { atMs: 0, type: 'alert', number: '', source: '', userAgent: '', detail: '' };
 
@@ -147,12 +149,26 @@ export class StoreFlush {
     }
   }
 
-  /** An operator's request (`sipreg events`): a flush now, at most one per storeLimits.flushOnRequestMinMs. */
+  /**
+   * An operator's request (`sipreg events`, the console's history screens): a flush now, at most one per
+   * storeLimits.flushOnRequestMinMs. A request inside that time is not dropped but deferred to its end
+   * (one pending flush for all of them), so the asker still sees what was answered before it asked.
+   */
   flushOnRequest(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
     const nowMs = Date.now();
-    if (this.closed || nowMs - this.requestedAtMs < storeLimits.flushOnRequestMinMs) return Promise.resolve(false);
-    this.requestedAtMs = nowMs;
-    return this.flushNow();
+    const dueMs = this.requestedAtMs + storeLimits.flushOnRequestMinMs;
+    if (nowMs >= dueMs) {
+      this.requestedAtMs = nowMs;
+      return this.flushNow();
+    }
+    this.requestTimer ??= boundedTimeout(() => {
+      this.requestTimer = null;
+      if (this.closed) return;
+      this.requestedAtMs = Date.now();
+      void this.flushNow();
+    }, dueMs - nowMs);
+    return Promise.resolve(false);
   }
 
   /** Clean stop: the final flush, with the clean mark. After it, nothing is answered from memory. */
@@ -160,6 +176,8 @@ export class StoreFlush {
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    if (this.requestTimer !== null) clearTimeout(this.requestTimer);
+    this.requestTimer = null;
     const ok = await this.flushNow(true);
     this.horizon = Number.NEGATIVE_INFINITY;
     return ok;

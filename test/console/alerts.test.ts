@@ -96,6 +96,13 @@ t.test('three credential failures of a trunk: an alert on the status line and in
   const text = svc.cli(['stats']).stdout;
   t.match(text, /\nAlerts \(1\):\n  \d\d:\d\d trunk carrier-x: credentials refused 3x in a row/, 'sipreg stats lists it');
   t.notMatch(text, /No alerts\./);
+  // Item 11: the history's trunk_alert says each thing once (the trial's read "trunk carrier-x: trunk carrier-x ...").
+  const raised = JSON.parse(svc.cli(['events', '--type', 'trunk_alert', '--json']).stdout) as { number: string; detail: string }[];
+  t.equal(raised.length, 1, 'one trunk_alert event');
+  const detail = raised[0]?.detail ?? '';
+  t.match(detail, /^trunk carrier-x: 3 credential failures in a row \(bad credentials: /, `trunk_alert: ${detail}`);
+  t.equal(detail.split('carrier-x').length - 1, 1, 'names its trunk once');
+  t.equal(detail.split('401 Unauthorized').length - 1, 1, 'gives the answer once');
   const j = stats();
   t.match(j.alert, { kind: 'trunk_credentials', detail: /carrier-x/ }, 'stats --json: alert');
   t.match(j.alerts, [{ kind: 'trunk_credentials', subject: 'carrier-x' }], 'stats --json: alerts');
