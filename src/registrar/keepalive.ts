@@ -34,7 +34,8 @@ import type { Config } from '../config/types.js';
 import type { Component, ServiceContext } from '../component.js';
 import type { SipEndpoint } from '../sip/endpoint.js';
 import {
-  StoredBindings, appendEvent, bindingCount, storedNumbers, formatAddress, removeBindingIn, setKeepaliveIn, type BindingRecord, type EventRecord,
+  StoredBindings, appendEvent, bindingCount, storedNumbers, formatAddress, removeBindingIn, setKeepaliveIn, type BindingRecord,
+  type FlushPart, type Store,
 } from '../store/index.js';
 import { counters } from '../stats/counters.js';
 import { writeRequest, type SipMessage } from '../sip/index.js';
@@ -77,153 +78,228 @@ export interface KeepaliveComponent extends Component {
 }
 
 export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): KeepaliveComponent {
-  const store = ctx.store;
-  const peers = new Map<string, PeerState>();
-  const dirty = new Set<PeerState>();
-  const out = Buffer.allocUnsafe(limits.responseSizeMax);
-  const socketByLocal = new Map<string, number>();
-  let timer: NodeJS.Timeout | null = null;
-  let intervalMs = 0;
-  let tickMs = KEEPALIVE_TICK_MS;
-  let roundStartMs = Number.NEGATIVE_INFINITY;
-  let roundTotal = 0;
-  let visitedInRound = 0;
-  let round = 0;
-  let cursor: string | null = null;
-  const walked = new StoredBindings();
-  let roundDone = false;
-  let inFlight = 0;
-  let cseq = 1;
-  let stopped = false;
+  return new NatKeepalive(ctx, endpoint);
+}
 
-  const onWriteFailed = (err: unknown): void => {
-    counters.storeWriteFailures++;
-    ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'keepalive write failed');
-  };
+/** The listen socket a binding's REGISTER came in on, remembered per local address. */
+class ListenSockets {
+  private readonly byLocal = new Map<string, number>();
 
-  /** The listen socket a binding's REGISTER came in on: exact "ip:port", else a wildcard socket on that
-   *  port, else the first socket of the family. -1 when there is none. */
-  const socketFor = (b: BindingRecord): number => {
-    const known = socketByLocal.get(b.localAddress);
+  constructor(private readonly endpoint: SipEndpoint) {}
+
+  /** Exact "ip:port", else a wildcard socket on that port, else the first socket of the family. -1 when there is none. */
+  of(b: BindingRecord): number {
+    const known = this.byLocal.get(b.localAddress);
     if (known !== undefined) return known;
+    const sockets = this.endpoint.sockets;
     const family = b.sourceAddress.includes(':') && !b.sourceAddress.startsWith('::ffff:') ? 6 : 4;
     let found = -1;
-    for (const s of endpoint.sockets) if (formatAddress(s.address, s.port) === b.localAddress) { found = s.index; break; }
+    for (const s of sockets) if (formatAddress(s.address, s.port) === b.localAddress) { found = s.index; break; }
     if (found < 0) {
       const colon = b.localAddress.lastIndexOf(':');
       const port = Number(b.localAddress.slice(colon + 1));
-      for (const s of endpoint.sockets) {
+      for (const s of sockets) {
         if (s.port === port && (s.address === '0.0.0.0' || s.address === '::')) { found = s.index; break; }
       }
     }
-    if (found < 0) for (const s of endpoint.sockets) if (s.family === family || s.address === '::') { found = s.index; break; }
-    if (found >= 0 && socketByLocal.size < 1024) socketByLocal.set(b.localAddress, found); // sockets may not be bound yet
+    if (found < 0) for (const s of sockets) if (s.family === family || s.address === '::') { found = s.index; break; }
+    if (found >= 0 && this.byLocal.size < 1024) this.byLocal.set(b.localAddress, found); // sockets may not be bound yet
     return found;
-  };
+  }
+}
 
-  const release = (st: PeerState): void => {
-    if (st.branch === null) return;
-    endpoint.release(st.branch);
-    st.branch = null;
-    inFlight--;
-  };
+/**
+ * The marks changed since the last flush, written with the service's flush (FlushPart). A failed flush
+ * puts them back, to be written with the next.
+ */
+class KeepaliveMarks implements FlushPart {
+  readonly dirty = new Set<PeerState>();
+  private readonly writing: PeerState[] = [];
 
-  /** A history row with the next flush. */
-  const event = (type: EventRecord['type'], b: BindingRecord, detail: string): void => {
-    ctx.writes.eventOf(Date.now(), type, b.number, b.source, b.userAgent, detail);
-  };
+  constructor(private readonly peers: ReadonlyMap<string, PeerState>) {}
 
-  const markDirtyIfChanged = (st: PeerState, nowMs: number): void => {
+  /** Marks `st` for the next flush when what the store holds of it is out of date. */
+  markIfChanged(st: PeerState, nowMs: number): void {
     if (st.missed !== st.storedMissed || st.unreachable !== st.storedUnreachable ||
         (st.lastAnsweredAtMs > st.storedAnsweredAtMs && nowMs - st.storedAnsweredAtMs >= KEEPALIVE_RECORD_REFRESH_MS)) {
-      dirty.add(st);
+      this.dirty.add(st);
     }
-  };
+  }
 
-  const answered = (st: PeerState, branch: string): void => {
-    if (st.branch !== branch) return; // late: already counted as missed and released
-    release(st);
-    counters.keepalivesAnswered++;
+  write(into: Store): void {
+    const writing = this.writing;
+    writing.length = 0;
+    for (const st of this.dirty) {
+      setKeepaliveIn(into, st.number, st.contactKey,
+        { lastSentAtMs: st.lastSentAtMs, lastAnsweredAtMs: st.lastAnsweredAtMs, missed: st.missed, unreachable: st.unreachable });
+      st.storedAnsweredAtMs = st.lastAnsweredAtMs;
+      st.storedMissed = st.missed;
+      st.storedUnreachable = st.unreachable;
+      writing.push(st);
+    }
+    this.dirty.clear();
+  }
+
+  settled(ok: boolean): void {
+    if (!ok) for (const st of this.writing) if (this.peers.get(st.key) === st) this.dirty.add(st);
+    this.writing.length = 0;
+  }
+}
+
+class NatKeepalive implements KeepaliveComponent {
+  readonly name = 'nat-keepalive';
+  private readonly store: Store;
+  private readonly peers = new Map<string, PeerState>();
+  private readonly marks: KeepaliveMarks;
+  private readonly sockets: ListenSockets;
+  private readonly out = Buffer.allocUnsafe(limits.responseSizeMax);
+  private timer: NodeJS.Timeout | null = null;
+  private intervalMs = 0;
+  private tickMs = KEEPALIVE_TICK_MS;
+  // The wheel: the round, when it started, how many bindings it holds and has visited, and where the
+  // hand is (the last number visited).
+  private roundStartMs = Number.NEGATIVE_INFINITY;
+  private roundTotal = 0;
+  private visitedInRound = 0;
+  private round = 0;
+  private cursor: string | null = null;
+  private roundDone = false;
+  private readonly walked = new StoredBindings();
+  private inFlight = 0;
+  private cseq = 1;
+  private stopped = false;
+  private readonly onWriteFailed = (err: unknown): void => {
+    counters.storeWriteFailures++;
+    this.ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'keepalive write failed');
+  };
+  private readonly onTick = (): void => this.tick();
+
+  constructor(private readonly ctx: ServiceContext, private readonly endpoint: SipEndpoint) {
+    this.store = ctx.store;
+    this.marks = new KeepaliveMarks(this.peers);
+    this.sockets = new ListenSockets(endpoint);
+    ctx.writes.join(this.marks);
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.configure(this.ctx.config());
+  }
+
+  reload(next: Config): void {
+    this.configure(next);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.intervalMs = 0;
+    for (const st of this.peers.values()) this.release(st);
+    assert(this.inFlight === 0);
+    // What is marked goes with the final flush (service/run.ts, after every component stopped).
+  }
+
+  stats(): KeepaliveStats {
+    return { round: this.round, peers: this.peers.size, inFlight: this.inFlight };
+  }
+
+  private configure(config: Config): void {
+    const nextMs = config.params.natKeepaliveIntervalS * 1000;
+    if (nextMs === this.intervalMs && (this.timer !== null || nextMs === 0)) return;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.intervalMs = nextMs;
+    if (this.intervalMs <= 0 || this.stopped) {
+      for (const st of this.peers.values()) this.release(st);
+      return;
+    }
+    this.tickMs = this.intervalMs / Math.max(1, Math.round(this.intervalMs / KEEPALIVE_TICK_MS));
+    this.roundStartMs = Number.NEGATIVE_INFINITY; // the first tick starts a round...
+    this.roundDone = true;                         // ...with nothing left over from an earlier one
+    this.timer = boundedInterval(this.onTick, this.tickMs);
+    this.timer.unref();
+    this.ctx.log.info({ intervalS: config.params.natKeepaliveIntervalS, tickMs: this.tickMs }, 'NAT keepalive on');
+  }
+
+  private tick(): void {
     const nowMs = Date.now();
-    st.lastAnsweredAtMs = nowMs;
-    st.missed = 0;
-    st.unreachable = false;
-    markDirtyIfChanged(st, nowMs);
-  };
-
-  const ping = (st: PeerState, b: BindingRecord, nowMs: number): void => {
-    const socketIndex = socketFor(b);
-    if (socketIndex < 0) return;
-    const socket = endpoint.sockets[socketIndex]!;
-    const wildcard = socket.address === '0.0.0.0' || socket.address === '::';
-    const host = wildcard ? (ctx.config().sip.domains[0] ?? ctx.config().sip.realm) : socket.address;
-    const branch = keepaliveBranch();
-    const requestUri = b.contact.startsWith('<') ? b.contact.slice(1, b.contact.indexOf('>')) : b.contact;
-    const n = writeRequest(out, {
-      method: 'OPTIONS', requestUri, viaHost: host, viaPort: socket.port, branch,
-      from: `sip:keepalive@${host.includes(':') ? `[${host}]` : host}`, fromTag: keepaliveTag(), to: b.aor,
-      callId: keepaliveCallId(host), cseq, userAgent: ctx.config().sip.userAgent,
-    });
-    cseq = cseq >= 0x7ffffffe ? 1 : cseq + 1;
-    if (typeof n !== 'number') {
-      ctx.log.warn({ number: b.number, contact: b.contact }, 'keepalive OPTIONS does not fit: not sent');
-      return;
-    }
-    endpoint.expect(branch, (_msg: SipMessage, _rinfo: RemoteInfo) => answered(st, branch));
-    st.branch = branch;
-    inFlight++;
-    st.lastSentAtMs = nowMs;
-    endpoint.send(socketIndex, out.subarray(0, n), b.sourcePort, b.sourceAddress);
-    counters.keepalivesSent++;
-  };
-
-  /** Marks unreachable, and removes when configured, if the binding was not refreshed meanwhile. */
-  const giveUp = (st: PeerState, b: BindingRecord): void => {
-    const p = ctx.config().params;
-    st.unreachable = true;
-    const remove = p.natKeepaliveRemove;
-    const detail = `no answer to ${st.missed} keepalive OPTIONS from ${b.source} (SS_ENDPOINT_NAT_KEEPALIVE_MISSED)` +
-      (remove ? '; binding removed (SS_ENDPOINT_NAT_KEEPALIVE_REMOVE)' : '');
-    ctx.log.info({ number: b.number, contact: b.contact, source: b.source, missed: st.missed }, 'NAT binding unreachable');
-    event('unreachable', b, detail);
-    if (!remove) {
-      dirty.add(st);
-      return;
-    }
-    peers.delete(st.key);
-    dirty.delete(st);
-    const missed = st.missed;
-    store.root.transaction(() => {
-      const removed = removeBindingIn(store, b.number, b.contactKey, b.refreshedAtMs, ctx.writes.overlay);
-      if (removed) {
-        void appendEvent(store, { atMs: Date.now(), type: 'unregistered', number: b.number, source: b.source, userAgent: b.userAgent,
-          detail: `removed: unreachable behind NAT after ${missed} unanswered keepalives (SS_ENDPOINT_NAT_KEEPALIVE_REMOVE)` });
+    try {
+      if (nowMs - this.roundStartMs >= this.intervalMs) {
+        this.walk(Number.MAX_SAFE_INTEGER, nowMs); // bindings added during the round that is ending
+        this.startRound(nowMs);
       }
-      return removed;
-    }).then((removed) => {
-      if (removed === true) counters.bindingsRemoved++;
-    }, onWriteFailed);
-  };
+      // The binding at position p of N is visited about p/N of the way through the round, every round.
+      const elapsedMs = nowMs - this.roundStartMs;
+      const target = Math.min(this.roundTotal, Math.floor((this.roundTotal * (elapsedMs + this.tickMs)) / this.intervalMs));
+      this.walk(target - this.visitedInRound, nowMs);
+    } catch (err) {
+      this.ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'keepalive tick failed');
+    }
+  }
 
-  const visit = (b: BindingRecord, nowMs: number): void => {
+  private startRound(nowMs: number): void {
+    const round = ++this.round;
+    // Keep the rounds on a fixed beat (no drift from late timers); after a stall, start afresh.
+    this.roundStartMs = nowMs - this.roundStartMs >= 2 * this.intervalMs ? nowMs : this.roundStartMs + this.intervalMs;
+    this.cursor = null;
+    this.roundDone = false;
+    this.roundTotal = bindingCount(this.store);
+    this.visitedInRound = 0;
+    for (const st of this.peers.values()) {
+      if (st.round < round - 2) {
+        this.release(st);
+        this.marks.dirty.delete(st);
+        this.peers.delete(st.key);
+      }
+    }
+  }
+
+  /** Visits up to `quota` bindings from the cursor; marks the round done at the end of the store. */
+  private walk(quota: number, nowMs: number): void {
+    if (this.roundDone || quota <= 0) return;
+    let visited = 0;
+    const cursor = this.cursor;
+    let skipFirst = cursor !== null;
+    let reachedEnd = true;
+    const walked = this.walked;
+    // Whole numbers at a time (a number holds at most SERVER_REGISTRAR_MAX_BINDINGS).
+    for (const number of storedNumbers(this.store, walked, cursor ?? undefined)) {
+      if (skipFirst) {
+        skipFirst = false;
+        if (number === cursor) continue;
+      }
+      if (visited >= quota) { reachedEnd = false; break; }
+      this.cursor = number;
+      this.ctx.writes.overlay?.overlay(number, walked);
+      for (const b of walked.decode(number)) {
+        visited++;
+        this.visit(b, nowMs);
+      }
+    }
+    this.visitedInRound += visited;
+    if (reachedEnd) this.roundDone = true;
+  }
+
+  private visit(b: BindingRecord, nowMs: number): void {
     if (!b.nat || b.expiresAtMs <= nowMs) return;
     const key = `${b.number}\n${b.contactKey}`;
-    let st = peers.get(key);
+    let st = this.peers.get(key);
     if (st === undefined) {
       const k = b.keepalive;
       st = {
         key, number: b.number, contactKey: b.contactKey, refreshedAtMs: b.refreshedAtMs,
         lastSentAtMs: k?.lastSentAtMs ?? 0, lastAnsweredAtMs: k?.lastAnsweredAtMs ?? 0,
-        missed: k?.missed ?? 0, unreachable: k?.unreachable ?? false, branch: null, round,
+        missed: k?.missed ?? 0, unreachable: k?.unreachable ?? false, branch: null, round: this.round,
         storedAnsweredAtMs: k?.lastAnsweredAtMs ?? 0, storedMissed: k?.missed ?? 0, storedUnreachable: k?.unreachable ?? false,
       };
-      peers.set(key, st);
+      this.peers.set(key, st);
     }
-    st.round = round;
+    st.round = this.round;
     if (b.refreshedAtMs !== st.refreshedAtMs) {
       // A REGISTER since the last visit: the phone reaches us, so the pinhole is open.
       st.refreshedAtMs = b.refreshedAtMs;
-      release(st); // its ping is not held against it
+      this.release(st); // its ping is not held against it
       st.missed = 0;
       st.unreachable = false;
       const k = b.keepalive;
@@ -234,135 +310,89 @@ export function natKeepalive(ctx: ServiceContext, endpoint: SipEndpoint): Keepal
     if (st.branch !== null) {
       // Bindings removed ahead of this one move it earlier in the round: a ping younger than half an
       // interval has not had its chance yet.
-      if (nowMs - st.lastSentAtMs < intervalMs / 2) return;
-      release(st);
+      if (nowMs - st.lastSentAtMs < this.intervalMs / 2) return;
+      this.release(st);
       st.missed++;
-      if (st.missed >= ctx.config().params.natKeepaliveMissedMax && !st.unreachable) {
-        giveUp(st, b);
-        if (!peers.has(key)) return; // removed
+      if (st.missed >= this.ctx.config().params.natKeepaliveMissedMax && !st.unreachable) {
+        this.giveUp(st, b);
+        if (!this.peers.has(key)) return; // removed
       }
     }
-    ping(st, b, nowMs);
-    markDirtyIfChanged(st, nowMs);
-  };
+    this.ping(st, b, nowMs);
+    this.marks.markIfChanged(st, nowMs);
+  }
 
-  // The marks changed since the last flush, written with the service's flush (FlushPart). A failed
-  // flush puts them back, to be written with the next.
-  const writing: PeerState[] = [];
-  ctx.writes.join({
-    write(into) {
-      writing.length = 0;
-      for (const st of dirty) {
-        setKeepaliveIn(into, st.number, st.contactKey,
-          { lastSentAtMs: st.lastSentAtMs, lastAnsweredAtMs: st.lastAnsweredAtMs, missed: st.missed, unreachable: st.unreachable });
-        st.storedAnsweredAtMs = st.lastAnsweredAtMs;
-        st.storedMissed = st.missed;
-        st.storedUnreachable = st.unreachable;
-        writing.push(st);
-      }
-      dirty.clear();
-    },
-    settled(ok) {
-      if (!ok) for (const st of writing) if (peers.get(st.key) === st) dirty.add(st);
-      writing.length = 0;
-    },
-  });
-
-  const startRound = (nowMs: number): void => {
-    round++;
-    // Keep the rounds on a fixed beat (no drift from late timers); after a stall, start afresh.
-    roundStartMs = nowMs - roundStartMs >= 2 * intervalMs ? nowMs : roundStartMs + intervalMs;
-    cursor = null;
-    roundDone = false;
-    roundTotal = bindingCount(store);
-    visitedInRound = 0;
-    for (const st of peers.values()) {
-      if (st.round < round - 2) {
-        release(st);
-        dirty.delete(st);
-        peers.delete(st.key);
-      }
-    }
-  };
-
-  /** Visits up to `quota` bindings from the cursor; marks the round done at the end of the store. */
-  const walk = (quota: number, nowMs: number): void => {
-    if (roundDone || quota <= 0) return;
-    let visited = 0;
-    let skipFirst = cursor !== null;
-    let reachedEnd = true;
-    // Whole numbers at a time (a number holds at most SERVER_REGISTRAR_MAX_BINDINGS).
-    for (const number of storedNumbers(store, walked, cursor ?? undefined)) {
-      if (skipFirst) {
-        skipFirst = false;
-        if (number === cursor) continue;
-      }
-      if (visited >= quota) { reachedEnd = false; break; }
-      cursor = number;
-      ctx.writes.overlay?.overlay(number, walked);
-      for (const b of walked.decode(number)) {
-        visited++;
-        visit(b, nowMs);
-      }
-    }
-    visitedInRound += visited;
-    if (reachedEnd) roundDone = true;
-  };
-
-  const tick = (): void => {
-    const nowMs = Date.now();
-    try {
-      if (nowMs - roundStartMs >= intervalMs) {
-        walk(Number.MAX_SAFE_INTEGER, nowMs); // bindings added during the round that is ending
-        startRound(nowMs);
-      }
-      // The binding at position p of N is visited about p/N of the way through the round, every round.
-      const elapsedMs = nowMs - roundStartMs;
-      const target = Math.min(roundTotal, Math.floor((roundTotal * (elapsedMs + tickMs)) / intervalMs));
-      walk(target - visitedInRound, nowMs);
-    } catch (err) {
-      ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'keepalive tick failed');
-    }
-  };
-
-  const configure = (config: Config): void => {
-    const nextMs = config.params.natKeepaliveIntervalS * 1000;
-    if (nextMs === intervalMs && (timer !== null || nextMs === 0)) return;
-    if (timer !== null) clearInterval(timer);
-    timer = null;
-    intervalMs = nextMs;
-    if (intervalMs <= 0 || stopped) {
-      for (const st of peers.values()) release(st);
+  private ping(st: PeerState, b: BindingRecord, nowMs: number): void {
+    const socketIndex = this.sockets.of(b);
+    if (socketIndex < 0) return;
+    const socket = this.endpoint.sockets[socketIndex]!;
+    const sip = this.ctx.config().sip;
+    const wildcard = socket.address === '0.0.0.0' || socket.address === '::';
+    const host = wildcard ? (sip.domains[0] ?? sip.realm) : socket.address;
+    const branch = keepaliveBranch();
+    const requestUri = b.contact.startsWith('<') ? b.contact.slice(1, b.contact.indexOf('>')) : b.contact;
+    const n = writeRequest(this.out, {
+      method: 'OPTIONS', requestUri, viaHost: host, viaPort: socket.port, branch,
+      from: `sip:keepalive@${host.includes(':') ? `[${host}]` : host}`, fromTag: keepaliveTag(), to: b.aor,
+      callId: keepaliveCallId(host), cseq: this.cseq, userAgent: sip.userAgent,
+    });
+    this.cseq = this.cseq >= 0x7ffffffe ? 1 : this.cseq + 1;
+    if (typeof n !== 'number') {
+      this.ctx.log.warn({ number: b.number, contact: b.contact }, 'keepalive OPTIONS does not fit: not sent');
       return;
     }
-    tickMs = intervalMs / Math.max(1, Math.round(intervalMs / KEEPALIVE_TICK_MS));
-    roundStartMs = Number.NEGATIVE_INFINITY; // the first tick starts a round...
-    roundDone = true;                         // ...with nothing left over from an earlier one
-    timer = boundedInterval(tick, tickMs);
-    timer.unref();
-    ctx.log.info({ intervalS: config.params.natKeepaliveIntervalS, tickMs }, 'NAT keepalive on');
-  };
+    this.endpoint.expect(branch, (_msg: SipMessage, _rinfo: RemoteInfo) => this.answered(st, branch));
+    st.branch = branch;
+    this.inFlight++;
+    st.lastSentAtMs = nowMs;
+    this.endpoint.send(socketIndex, this.out.subarray(0, n), b.sourcePort, b.sourceAddress);
+    counters.keepalivesSent++;
+  }
 
-  return {
-    name: 'nat-keepalive',
-    async start() {
-      stopped = false;
-      configure(ctx.config());
-    },
-    reload(next: Config) {
-      configure(next);
-    },
-    async stop() {
-      stopped = true;
-      if (timer !== null) clearInterval(timer);
-      timer = null;
-      intervalMs = 0;
-      for (const st of peers.values()) release(st);
-      assert(inFlight === 0);
-      // What is marked goes with the final flush (service/run.ts, after every component stopped).
-    },
-    stats() {
-      return { round, peers: peers.size, inFlight };
-    },
-  };
+  private answered(st: PeerState, branch: string): void {
+    if (st.branch !== branch) return; // late: already counted as missed and released
+    this.release(st);
+    counters.keepalivesAnswered++;
+    const nowMs = Date.now();
+    st.lastAnsweredAtMs = nowMs;
+    st.missed = 0;
+    st.unreachable = false;
+    this.marks.markIfChanged(st, nowMs);
+  }
+
+  private release(st: PeerState): void {
+    if (st.branch === null) return;
+    this.endpoint.release(st.branch);
+    st.branch = null;
+    this.inFlight--;
+  }
+
+  /** Marks unreachable, and removes when configured, if the binding was not refreshed meanwhile. */
+  private giveUp(st: PeerState, b: BindingRecord): void {
+    const ctx = this.ctx;
+    const store = this.store;
+    st.unreachable = true;
+    const remove = ctx.config().params.natKeepaliveRemove;
+    const detail = `no answer to ${st.missed} keepalive OPTIONS from ${b.source} (SS_ENDPOINT_NAT_KEEPALIVE_MISSED)` +
+      (remove ? '; binding removed (SS_ENDPOINT_NAT_KEEPALIVE_REMOVE)' : '');
+    ctx.log.info({ number: b.number, contact: b.contact, source: b.source, missed: st.missed }, 'NAT binding unreachable');
+    ctx.writes.eventOf(Date.now(), 'unreachable', b.number, b.source, b.userAgent, detail); // with the next flush
+    if (!remove) {
+      this.marks.dirty.add(st);
+      return;
+    }
+    this.peers.delete(st.key);
+    this.marks.dirty.delete(st);
+    const missed = st.missed;
+    store.root.transaction(() => {
+      const removed = removeBindingIn(store, b.number, b.contactKey, b.refreshedAtMs, ctx.writes.overlay);
+      if (removed) {
+        void appendEvent(store, { atMs: Date.now(), type: 'unregistered', number: b.number, source: b.source, userAgent: b.userAgent,
+          detail: `removed: unreachable behind NAT after ${missed} unanswered keepalives (SS_ENDPOINT_NAT_KEEPALIVE_REMOVE)` });
+      }
+      return removed;
+    }).then((removed) => {
+      if (removed === true) counters.bindingsRemoved++;
+    }, this.onWriteFailed);
+  }
 }
