@@ -165,6 +165,39 @@ t.test('a destination node:dgram refuses (port 0) costs the answer, not the proc
   const slot = tr.acquire()!;
   slot.buf.write('SIP/2.0 200 OK\r\n\r\n');
   t.doesNotThrow(() => tr.send(slot, 19, 0, '127.0.0.1', 0));
+  await new Promise((r) => setImmediate(r));   // the turn's queued answers go out
   t.equal(tr.freeSlotCount, free, 'the slot is back');
   t.equal(tr.counters.sendErrors, 1, 'counted as a send error');
+});
+
+// Answers written during one event-loop turn are queued and handed to the kernel together at its end
+// (one wake-up of the receiver for the batch), in the order written; close() still sends what is queued.
+t.test('answers of one turn leave together at its end, in order; close sends what is queued', async (t) => {
+  const tr = new SipTransport(['127.0.0.1:0'], 8);
+  await tr.start();
+  const peer = dgram.createSocket('udp4');
+  await new Promise<void>((r) => peer.bind(0, '127.0.0.1', r));
+  const port = peer.address().port;
+  const got: string[] = [];
+  peer.on('message', (b) => got.push(b.toString()));
+  const sendText = (text: string): void => {
+    const slot = tr.acquire()!;
+    slot.buf.write(text, 'latin1');
+    tr.send(slot, text.length, port, '127.0.0.1', 0);
+  };
+  try {
+    for (const text of ['one', 'two', 'three']) sendText(text);
+    t.equal(tr.freeSlotCount, 5, 'queued: the slots stay taken until sent');
+    while (got.length < 3) await once(peer, 'message');
+    t.strictSame(got, ['one', 'two', 'three'], 'in the order written');
+    while (tr.freeSlotCount < 8) await new Promise((r) => setImmediate(r));
+    sendText('last');
+    await tr.close();
+    while (got.length < 4) await once(peer, 'message');
+    t.equal(got[3], 'last', 'queued before close: sent');
+    t.equal(tr.counters.sendErrors, 0);
+  } finally {
+    peer.close();
+    await tr.close();
+  }
 });
