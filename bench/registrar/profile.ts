@@ -3,7 +3,7 @@
 // prints the profile's self time per function over the measured window only (after every phone has
 // registered and refreshed once), in µs per refresh answered 200, beside the process's whole CPU per refresh
 // from /proc (what the profile does not see: the kernel's side of the datagrams, GC threads, libuv).
-//   node profile.mjs [--rate 5000] [--seconds 10] [--top 30] [--keep dir] [--floor] [--perf] [--service dist/sipreg.cjs]   (make build first)
+//   node profile.mjs [--rate 5000] [--seconds 10] [--top 30] [--accounts n] [--keep dir] [--floor] [--perf] [--service dist/sipreg.cjs]   (make build first)
 // --perf: Linux perf instead of V8's profiler (node --perf-basic-prof names the JS functions; kernel and native
 // code included), each symbol's share of samples times the process's CPU per refresh.
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,8 +17,14 @@ const seconds = Number(arg('seconds', '10'));
 const top = Number(arg('top', '30'));
 const keep = arg('keep', '');
 const usePerf = process.argv.includes('--perf');
-const accounts = Math.max(10_000, rate * 5);
+const accounts = Number(arg('accounts', String(Math.max(10_000, rate * 5))));   // the bench's is 10,000: at 10,000/s each phone refreshes every 1 s
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The main thread's context switches: voluntary (it waited: one a wake-up of the event loop) and not (preempted). */
+function switches(pid: number): { voluntary: number; preempted: number } {
+  const status = readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8');
+  return { voluntary: Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)![1]), preempted: Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)![1]) };
+}
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface Profile { nodes: Node[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
@@ -61,9 +67,11 @@ async function main(): Promise<void> {
   await sleep((phones / ramp) * 1000 + periodMs + 1000);
   const startMs = Date.now();
   const before = procStat(child.pid!);
+  const switchesBefore = switches(child.pid!);
   const perf = usePerf ? spawn('perf', ['record', '-q', '-o', join(dir, 'perf.data'), '-p', String(child.pid), '--', 'sleep', String(seconds)], { stdio: 'ignore' }) : null;
   await sleep(seconds * 1000);
   const after = procStat(child.pid!);
+  const switchesAfter = switches(child.pid!);
   const endMs = Date.now();
   await sleep(1500);
   run.child.kill('SIGKILL');
@@ -76,6 +84,8 @@ async function main(): Promise<void> {
   child.kill('SIGTERM');
   await exited;
   const cpuUs = ((after.cpuS - before.cpuS) * 1e6) / refreshes;
+  const perThousand = (k: 'voluntary' | 'preempted'): string => ((1000 * (switchesAfter[k] - switchesBefore[k])) / refreshes).toFixed(0);
+  process.stdout.write(`main thread per 1,000 refreshes: ${perThousand('voluntary')} waits (event-loop wake-ups), ${perThousand('preempted')} preemptions\n`);
   if (perf !== null) {
     await new Promise((r) => perf.exitCode !== null ? r(null) : perf.on('exit', r));
     // Every on-CPU sample of the process (kernel, libuv, V8, JS by name): a symbol's share of the process's CPU.
