@@ -64,7 +64,7 @@ export interface ResponseSlot {
 interface SlotState extends ResponseSlot {
   inUse: boolean;
   onSent: (err: Error | null | undefined) => void;
-  /** Where the queued send goes (set by send(), read by flush()). */
+  /** Where the queued send goes (set by send(), read by flush()); length 0 when not queued. */
   length: number;
   port: number;
   address: string;
@@ -246,6 +246,7 @@ export class SipTransport {
     if (s !== slot || !s.inUse) throw new Error('invariant: sending a slot that was not acquired');
     if (!(length > 0 && length <= s.buf.length)) throw new Error(`invariant: response length ${length} outside the slot`);
     if (!(socketIndex >= 0 && socketIndex < this.sockets.length)) throw new Error(`invariant: no socket ${socketIndex}`);
+    if (s.length !== 0) throw new Error('invariant: sending a slot already queued');
     if (this.closed) { this.release(s, UNSENT); return; }
     s.length = length;
     s.port = port;
@@ -261,8 +262,10 @@ export class SipTransport {
     this.queuedCount = 0;
     for (let i = 0; i < count; i++) {
       const s = this.slots[this.queued[i]!]!;
+      const length = s.length;
+      s.length = 0;   // handed over: no longer queued
       try {
-        this.sockets[s.socketIndex]!.send(s.buf, 0, s.length, s.port, s.address, s.onSent);
+        this.sockets[s.socketIndex]!.send(s.buf, 0, length, s.port, s.address, s.onSent);
       } catch {
         // A destination node refuses outright (bad port or address) costs this answer, never the service.
         this.release(s, SEND_ERROR);
