@@ -101,8 +101,38 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, famil
  * in the same call. A Via naming a host (RFC 3261 §18.2.2) still goes through dns.lookup.
  */
 function sendLookup(host: string, family: number, callback: LookupCallback): void {
-  if (isIP(host) !== 0) callback(null, host, family);
+  if (isDottedQuad(host) || isIP(host) !== 0) callback(null, host, family);
   else dnsLookup(host, family, callback);
+}
+
+/**
+ * Canonical dotted-decimal IPv4 (what rinfo.address gives): four octets 0..255 without leading zeros. A
+ * loop over the characters instead of net.isIP's regular expression for the common case, once per answer;
+ * anything else (IPv6, a name) goes to isIP as before. Every string accepted here isIP accepts.
+ */
+export function isDottedQuad(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let i = 0;
+  while (i < n) {
+    const start = i;
+    let v = 0;
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) break;
+      v = v * 10 + (c - 0x30);
+      i++;
+    }
+    const len = i - start;
+    if (len === 0 || len > 3 || v > 255 || (len > 1 && s.charCodeAt(start) === 0x30)) return false;
+    parts++;
+    if (i === n) break;
+    if (s.charCodeAt(i) !== 0x2e || parts === 4) return false;
+    i++;
+    if (i === n) return false;
+  }
+  return parts === 4;
 }
 
 const SENT = 0, SEND_ERROR = 1, UNSENT = 2;

@@ -201,3 +201,21 @@ t.test('answers of one turn leave together at its end, in order; close sends wha
     await tr.close();
   }
 });
+
+// The send path's IPv4 check (a loop instead of net.isIP's expression, once per answer) accepts exactly
+// what net.isIPv4 accepts among dotted strings, so no name is ever sent to unresolved and no IP to DNS.
+t.test('isDottedQuad agrees with net.isIPv4', async (t) => {
+  const { isIPv4 } = await import('node:net');
+  const { isDottedQuad } = await import('../../src/sip/transport.js');
+  const cases = ['127.0.0.1', '0.0.0.0', '255.255.255.255', '256.1.1.1', '01.1.1.1', '1.1.1', '1.1.1.1.', '1..1.1', '.1.1.1',
+    'a.b.c.d', '1.1.1.1.1', '192.168.001.1', '1.2.3.04', '::1', '::ffff:1.2.3.4', 'localhost', '1.2.3.255x', '1.2.3.-1', ''];
+  let seed = 1;
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  for (let k = 0; k < 20_000; k++) {
+    const parts: string[] = [];
+    for (let j = 0, np = 1 + rand(5); j < np; j++) parts.push(rand(10) === 0 ? '' : rand(10) === 0 ? `0${rand(30)}` : String(rand(300)));
+    cases.push(parts.join(rand(30) === 0 ? ':' : '.'));
+  }
+  const wrong = cases.filter((c) => isDottedQuad(c) !== isIPv4(c));
+  t.strictSame(wrong, [], `${cases.length} strings`);
+});
