@@ -14,7 +14,7 @@ let bundle: string | null = null;
 export function sipregCommand(): string[] {
   // SIPREG_BENCH_SERVICE=file.mjs: a given bundle (to compare builds); else dist/sipreg; else a fresh bundle.
   const given = process.env['SIPREG_BENCH_SERVICE'];
-  if (given !== undefined && given !== '') return given.endsWith('.mjs') || given.endsWith('.js') ? [process.execPath, given] : [given];
+  if (given !== undefined && given !== '') return /\.[cm]?js$/.test(given) ? [process.execPath, given] : [given];
   const binary = join(repoRoot, 'dist', 'sipreg');
   if (process.env['SIPREG_BENCH_FROM_SOURCE'] !== '1' && existsSync(binary)) return [binary];
   bundle ??= bundleOnce(join(repoRoot, 'src', 'main.ts'), 'sipreg.mjs');

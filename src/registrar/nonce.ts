@@ -143,9 +143,11 @@ export class NonceIssuer {
  * apart from the Map's own entries.
  */
 export class NonceCounts {
-  private readonly last = new Map<string, number>();
+  /** Nonce → its ring slot; the slot holds its highest nc, so a refresh costs one Map lookup, no set. */
+  private readonly slotOf = new Map<string, number>();
   private readonly ring: (string | null)[];
   private readonly ringIssuedAtMs: Float64Array;
+  private readonly ringNc: Float64Array;
   private ringNext = 0;
   /** Nonces issued at or before this, when absent from the table, may have been evicted. */
   watermarkMs = -1;
@@ -154,33 +156,35 @@ export class NonceCounts {
     assert(capacity >= 1);
     this.ring = new Array<string | null>(capacity).fill(null);
     this.ringIssuedAtMs = new Float64Array(capacity);
+    this.ringNc = new Float64Array(capacity);
   }
 
-  get size(): number { return this.last.size; }
+  get size(): number { return this.slotOf.size; }
 
   /**
    * 'ok' records nc as the highest for this nonce; 'replay' when nc is not above the recorded one;
    * 'evicted' when the nonce may have been dropped from the table (answer with a fresh, stale nonce).
    */
   accept(nonce: string, issuedAtMs: number, nc: number): 'ok' | 'replay' | 'evicted' {
-    const previous = this.last.get(nonce);
-    if (previous !== undefined) {
-      if (nc <= previous) return 'replay';
-      this.last.set(nonce, nc);
+    const known = this.slotOf.get(nonce);
+    if (known !== undefined) {
+      if (nc <= this.ringNc[known]!) return 'replay';
+      this.ringNc[known] = nc;
       return 'ok';
     }
     if (issuedAtMs <= this.watermarkMs) return 'evicted';
     const slot = this.ringNext;
     const old = this.ring[slot];
     if (old !== null && old !== undefined) {
-      this.last.delete(old);
+      this.slotOf.delete(old);
       const oldIssued = this.ringIssuedAtMs[slot]!;
       if (oldIssued > this.watermarkMs) this.watermarkMs = oldIssued;
     }
     this.ring[slot] = nonce;
     this.ringIssuedAtMs[slot] = issuedAtMs;
+    this.ringNc[slot] = nc;
     this.ringNext = slot + 1 === this.capacity ? 0 : slot + 1;
-    this.last.set(nonce, nc);
+    this.slotOf.set(nonce, slot);
     return 'ok';
   }
 }

@@ -165,6 +165,57 @@ t.test('a destination node:dgram refuses (port 0) costs the answer, not the proc
   const slot = tr.acquire()!;
   slot.buf.write('SIP/2.0 200 OK\r\n\r\n');
   t.doesNotThrow(() => tr.send(slot, 19, 0, '127.0.0.1', 0));
+  await new Promise((r) => setImmediate(r));   // the turn's queued answers go out
   t.equal(tr.freeSlotCount, free, 'the slot is back');
   t.equal(tr.counters.sendErrors, 1, 'counted as a send error');
+});
+
+// Answers written during one event-loop turn are queued and handed to the kernel together at its end
+// (one wake-up of the receiver for the batch), in the order written; close() still sends what is queued.
+t.test('answers of one turn leave together at its end, in order; close sends what is queued', async (t) => {
+  const tr = new SipTransport(['127.0.0.1:0'], 8);
+  await tr.start();
+  const peer = dgram.createSocket('udp4');
+  await new Promise<void>((r) => peer.bind(0, '127.0.0.1', r));
+  const port = peer.address().port;
+  const got: string[] = [];
+  peer.on('message', (b) => got.push(b.toString()));
+  const sendText = (text: string): void => {
+    const slot = tr.acquire()!;
+    slot.buf.write(text, 'latin1');
+    tr.send(slot, text.length, port, '127.0.0.1', 0);
+  };
+  try {
+    for (const text of ['one', 'two', 'three']) sendText(text);
+    t.equal(tr.freeSlotCount, 5, 'queued: the slots stay taken until sent');
+    while (got.length < 3) await once(peer, 'message');
+    t.strictSame(got, ['one', 'two', 'three'], 'in the order written');
+    while (tr.freeSlotCount < 8) await new Promise((r) => setImmediate(r));
+    sendText('last');
+    await tr.close();
+    while (got.length < 4) await once(peer, 'message');
+    t.equal(got[3], 'last', 'queued before close: sent');
+    t.equal(tr.counters.sendErrors, 0);
+  } finally {
+    peer.close();
+    await tr.close();
+  }
+});
+
+// The send path's IPv4 check (a loop instead of net.isIP's expression, once per answer) accepts exactly
+// what net.isIPv4 accepts among dotted strings, so no name is ever sent to unresolved and no IP to DNS.
+t.test('isDottedQuad agrees with net.isIPv4', async (t) => {
+  const { isIPv4 } = await import('node:net');
+  const { isDottedQuad } = await import('../../src/sip/transport.js');
+  const cases = ['127.0.0.1', '0.0.0.0', '255.255.255.255', '256.1.1.1', '01.1.1.1', '1.1.1', '1.1.1.1.', '1..1.1', '.1.1.1',
+    'a.b.c.d', '1.1.1.1.1', '192.168.001.1', '1.2.3.04', '::1', '::ffff:1.2.3.4', 'localhost', '1.2.3.255x', '1.2.3.-1', ''];
+  let seed = 1;
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  for (let k = 0; k < 20_000; k++) {
+    const parts: string[] = [];
+    for (let j = 0, np = 1 + rand(5); j < np; j++) parts.push(rand(10) === 0 ? '' : rand(10) === 0 ? `0${rand(30)}` : String(rand(300)));
+    cases.push(parts.join(rand(30) === 0 ? ':' : '.'));
+  }
+  const wrong = cases.filter((c) => isDottedQuad(c) !== isIPv4(c));
+  t.strictSame(wrong, [], `${cases.length} strings`);
 });
