@@ -52,9 +52,14 @@ function ensureDir(dir: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  // As open as the config's own directory (on the appliance 2770 root:sipreg, so admin's pushes and root's share it).
-  mkdirSync(dir, { mode: 0o750 });
-  chmodSync(dir, statSync(dirname(dir)).mode & 0o2770);
+  // As open as the config's own directory (on the appliance 2770 root:sipreg, so admin's pushes and root's
+  // share it). The set-group-ID bit comes from that directory with mkdir itself; a chmod naming it is
+  // refused where set-ID bits may not be set (RestrictSUIDSGID=, the drop-box unit), so the mode is only
+  // changed when the umask narrowed it, keeping the bit the new directory already has.
+  mkdirSync(dir, { mode: 0o770 });
+  const want = statSync(dirname(dir)).mode & 0o770;
+  const got = statSync(dir).mode;
+  if ((got & 0o777) !== want) chmodSync(dir, want | (got & 0o2000));
 }
 
 /** Numbers of the versions kept, lowest first. */
