@@ -1,6 +1,7 @@
 /**
- * console/: the operator console and the views the admin commands share. Imported by the CLI only
- * (nothing in the service depends on it; test/tidy.test.ts holds that nothing but its command imports it).
+ * console/: the operator console: the shell (app.ts), one file per screen (screens/), the input loop (ui.ts)
+ * and the pure screen layer (screen.ts); what it shares with the admin commands is in ops/. Imported by the
+ * CLI's console command only (test/tidy.test.ts holds that nothing else imports it).
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';

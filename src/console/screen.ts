@@ -95,3 +95,8 @@ export function menuLines(items: readonly string[], cols = SCREEN_COLS): string[
   if (line !== '') out.push(line);
   return out;
 }
+
+/** The message for a choice the menu does not have. */
+export function unknownChoice(choice: string): string {
+  return cut(`Unknown choice '${choice}': type a number from the menu, 0 to go back.`, 80);
+}

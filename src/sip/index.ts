@@ -2,7 +2,8 @@
  * sip/ — bytes ↔ SIP messages over UDP. Imports nothing of ours but `limits.ts`; knows nothing of
  * registrars or trunks.
  *
- * Parsing (parse.ts, message.ts), allocation-free, offsets into the datagram, strings on demand:
+ * Parsing (parse.ts and the steps it runs, message.ts), allocation-free, offsets into the datagram, strings
+ * on demand; the failure codes and their answers in parse-failures.ts:
  *   const msg = new SipMessage();                      // one per handler, reused
  *   const failure = parse(msg, buf);                   // ParseFailure | null; never throws on content
  *   if (failure !== null) { if (msg.canRespond()) answer failureResponse(failure) ... }
@@ -51,8 +52,9 @@ export {
   SipMessage, UriView, NameAddrView, ViaView, Method, methodNames, Hdr, HEADER_TYPE_COUNT, headerNames, Scheme,
 } from './message.js';
 export type { MethodId, HeaderType, SchemeId } from './message.js';
-export { parse, parseFailures, failureResponse } from './parse.js';
-export type { ParseFailure } from './parse.js';
+export { parse } from './parse.js';
+export { parseFailures, failureResponse } from './parse-failures.js';
+export type { ParseFailure } from './parse-failures.js';
 export { ResponseWriter, responseTarget, writeRequest, newBranch, newTag, newCallId } from './write.js';
 export type { WriteFailure, RemoteAddress, ResponseTarget, RequestSpec } from './write.js';
 export {

@@ -1,4 +1,4 @@
-/** Console: Backup (issue 18): the store and the config in force to one file, while the service runs (ops/backup.ts). */
+/** Console: Backup: the store and the config in force to one file, while the service runs (ops/backup.ts). */
 import { isAbsolute, join, resolve } from 'node:path';
 import { BackupError, writeBackup } from '../../ops/backup.js';
 import { cut, wrap } from '../../ops/format.js';
@@ -9,6 +9,7 @@ function stamp(ms: number): string {
 }
 
 export async function backupScreen(c: ScreenContext): Promise<string | void> {
+  const configFile = c.config().file; // as in force when the screen opens
   const defaultPath = join(process.cwd(), `sipreg-backup-${stamp(c.now())}.tar`);
   const answer = await c.ui.prompt({
     title: 'Backup',
@@ -20,7 +21,7 @@ export async function backupScreen(c: ScreenContext): Promise<string | void> {
   if (answer === null) return 'Backup cancelled.';
   const path = answer === '' ? defaultPath : isAbsolute(answer) ? answer : resolve(answer);
   try {
-    const m = await writeBackup(c.store, c.config.file, path, c.now());
+    const m = await writeBackup(c.store, configFile, path, c.now());
     const bytes = m.files.find((f) => f.name === 'data.mdb')!.bytes;
     await c.ui.pause({ title: 'Backup', body: ['Wrote', ...wrap(path, 78, '  '),
       `store ${(bytes / 1048576).toFixed(1)} MiB (schema ${m.schema})` + (m.config === null ? ', no config' : `, config ${m.config.inForce ? 'in force' : 'as on disk'}`)], menu: [] });

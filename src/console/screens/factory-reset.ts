@@ -1,5 +1,5 @@
 /**
- * Console: Factory reset (issue 18): ops/factory-reset.ts, confirmed by typing the words in full. Only
+ * Console: Factory reset: ops/factory-reset.ts, confirmed by typing the words in full. Only
  * with the service stopped; the console closes its own store for it and ends.
  */
 import { existsSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { readService, serviceRunning } from '../../store/index.js';
 import type { ScreenContext } from './context.js';
 
 export async function factoryResetScreen(c: ScreenContext): Promise<string | void> {
+  const configFile = c.config().file; // read before the store closes
   const factory = existsSync(FACTORY_CONFIG) ? FACTORY_CONFIG : null;
   const screen = {
     title: 'Factory reset',
@@ -27,8 +28,8 @@ export async function factoryResetScreen(c: ScreenContext): Promise<string | voi
   await c.store.close();
   let text: string;
   try {
-    const r = factoryReset(dataDir, c.config.file, factory, c.now());
-    text = `Factory reset done: ${dataDir} emptied` + (r.factoryConfig === null ? `, ${c.config.file} left as it is.` : `, ${c.config.file} is the factory config.`);
+    const r = factoryReset(dataDir, configFile, factory, c.now());
+    text = `Factory reset done: ${dataDir} emptied` + (r.factoryConfig === null ? `, ${configFile} left as it is.` : `, ${configFile} is the factory config.`);
   } catch (err) {
     text = `Not reset: ${err instanceof BackupError || err instanceof Error ? err.message : String(err)}.`;
   }

@@ -1,4 +1,4 @@
-// The console's Firmware menu (issue 18): both slots as `sipreg firmware status` shows them, and an install
+// The console's Firmware menu: both slots as `sipreg firmware status` shows them, and an install
 // of a bundle named by its path on the box (uploaded with scp/sftp), through the same checks and the same
 // root service as `sipreg firmware install`.
 import type { Ui } from '../ui.js';

@@ -1,5 +1,5 @@
 /**
- * Console: Restore (issue 18): a backup's store, and optionally its config, in place of this box's
+ * Console: Restore: a backup's store, and optionally its config, in place of this box's
  * (ops/backup.ts). Only with the service stopped; the console closes its own store for it and ends.
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { cut, wrap } from '../../ops/format.js';
 import type { ScreenContext } from './context.js';
 
 export async function restoreScreen(c: ScreenContext): Promise<string | void> {
+  const configFile = c.config().file; // read before the store closes
   const base = {
     title: 'Restore',
     body: ['Replaces ALL bindings, history and lockouts with those of a backup (sipreg',
@@ -42,7 +43,7 @@ export async function restoreScreen(c: ScreenContext): Promise<string | void> {
       const w = await c.ui.prompt({ ...base, body: about }, 'Also put its config in place? 1 yes, Enter no (0 = cancel): ');
       if (w === null) return 'Restore cancelled.';
       withConfig = w === '1';
-      if (withConfig && parseConfigText(config.toString('utf8'), c.config.file).config === null) {
+      if (withConfig && parseConfigText(config.toString('utf8'), configFile).config === null) {
         return 'Not restored: the backup\'s config does not pass sipreg check here.';
       }
     }
@@ -54,7 +55,7 @@ export async function restoreScreen(c: ScreenContext): Promise<string | void> {
       const { bytes } = restoreStore(b, c.store.dataDir);
       text = `Restored the store in ${c.store.dataDir} (${(bytes / 1048576).toFixed(1)} MiB).`;
       if (withConfig && config !== null) {
-        const file = c.config.file;
+        const file = configFile;
         const before = readFileSync(file);
         const n = nextPushNumber(file);
         keepVersion(file, n, before, statSync(file).mode & 0o7777);
