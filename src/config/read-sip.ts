@@ -4,7 +4,7 @@
  */
 import { limits } from '../limits.js';
 import { configDefaults } from './defaults.js';
-import { parseCidr, parseHost, parseListen, quote } from './net.js';
+import { parseCidr, parseHost, parseListenEntry, quote } from './net.js';
 import { parsedList, requiredText, text } from './scalars.js';
 import type { Config, ListenAddress } from './types.js';
 import type { ConfigDocument, Entry } from './yaml.js';
@@ -12,7 +12,7 @@ import type { ConfigDocument, Entry } from './yaml.js';
 const sipKeys = ['listen', 'realm', 'domains', 'user_agent'] as const;
 
 export function readSip(doc: ConfigDocument, entry: Entry | undefined): Config['sip'] {
-  const defaultListen = configDefaults.listen.map((t) => parseListen(t).value).filter((l): l is ListenAddress => l !== null);
+  const defaultListen = configDefaults.listen.map((t) => parseListenEntry(t).value).filter((l): l is ListenAddress => l !== null);
   const sip = { listen: defaultListen, realm: configDefaults.realm as string, domains: [] as string[], userAgent: configDefaults.userAgent as string };
   const map = entry === undefined ? new Map<string, Entry>() : doc.mapping(entry.node, entry.path, sipKeys);
   if (map === null) return sip;
@@ -53,7 +53,7 @@ function readListen(doc: ConfigDocument, listenEntry: Entry): ListenAddress[] {
   for (const item of items ?? []) {
     const value = text(doc, item);
     if (value === undefined) continue;
-    const parsed = parseListen(value.trim());
+    const parsed = parseListenEntry(value.trim());
     if (parsed.value === null) { doc.report(item.node, item.path, 'ERR_CONFIG_ADDRESS', parsed.error); continue; }
     const canonical = `${canonicalAddress(parsed.value.host)}/${parsed.value.port}`; // [::0] is [::]
     const first = seen.get(canonical);

@@ -231,7 +231,7 @@ export function createSipService(ctx: ServiceContext, options: { guard?: Guard }
       const g = options.guard ?? createGuard(ctx);
       guard = g;
       // Slots: the usual in-flight sends plus one held per REGISTER waiting for its commit.
-      const t = new SipTransport(config.sip.listen.map((l) => l.text), limits.responseSlotCount + registrarLimits.pendingCommitsMax,
+      const t = new SipTransport(config.sip.listen, limits.responseSlotCount + registrarLimits.pendingCommitsMax,
         limits.responseSizeMax, limits.socketReceiveBufferSize, counters);
       t.onDatagram(onDatagram);
       try {
