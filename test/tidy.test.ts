@@ -41,7 +41,6 @@ const SERVICE_IMPORTERS = ['src/service/', 'src/cli/', 'src/main.ts'];
 const LONG_FUNCTIONS: ReadonlyMap<string, number> = new Map([
   ['src/registrar/keepalive.ts:natKeepalive', 290],
   ['src/registrar/guard.ts:createGuard', 284],
-  ['src/service/sip.ts:createSipService', 195],
 ]);
 
 type Sources = ReadonlyMap<string, string>; // path relative to the repository, '/'-separated → text
