@@ -149,7 +149,8 @@ async function recordConfig(running: Running, sha256: string): Promise<void> {
 }
 
 /** `reload(reason)`: re-reads the config file and applies it, or refuses it and keeps the running one.
- *  One reload at a time; a request during one runs once it ends (the file may have changed again). */
+ *  One reload at a time; a request during one runs once it ends (the file may have changed again),
+ *  except after a refusal: then the request stays queued until the next reload ends. */
 function configReloader(running: Running): (reason: string) => Promise<void> {
   const { log, notify, store } = running;
   let reloading = false;
