@@ -39,8 +39,6 @@ const NET_MAY_IMPORT = ['src/limits.ts'];
 const SERVICE_IMPORTERS = ['src/service/', 'src/cli/', 'src/main.ts'];
 /** "path:name" → the most lines it may have (today's length). */
 const LONG_FUNCTIONS: ReadonlyMap<string, number> = new Map([
-  ['src/service/run.ts:runService', 205],
-  ['src/service/sip.ts:createSipService', 195],
 ]);
 
 type Sources = ReadonlyMap<string, string>; // path relative to the repository, '/'-separated → text

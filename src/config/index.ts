@@ -3,7 +3,8 @@
  * `sipreg check`. Nothing else in sipreg parses YAML.
  */
 export { checkCommand } from './check.js';
-export { configDefaults, loadConfig, loadConfigOrThrow, parseConfigText, readFailureReason } from './load.js';
+export { configDefaults } from './defaults.js';
+export { loadConfig, loadConfigOrThrow, parseConfigText, readFailureReason } from './load.js';
 export type { LoadResult } from './load.js';
 export {
   checkParamRelations, defaultParams, formatParamRange, formatParamValue, paramSpecByName, paramSpecs,

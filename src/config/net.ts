@@ -1,10 +1,11 @@
 /**
- * Address syntax of the config file: CIDR ranges, `allow` entries, listen addresses, host names and
- * host[:port]. Pure functions over strings; each returns the parsed value or a message that says what
- * was expected (the caller adds the key and position).
+ * Address syntax of the config file: CIDR ranges, `allow` entries, listen addresses (parsed by
+ * sip/listen.ts, worded here), host names and host[:port]. Pure functions over strings; each returns the
+ * parsed value or a message that says what was expected (the caller adds the key and position).
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import { addressToBytes } from '../net/index.js';
+import { parseListenAddress } from '../sip/listen.js';
 import type { AllowEntry, Cidr, ListenAddress } from './types.js';
 
 export type Parsed<T> = { readonly value: T; readonly error: null } | { readonly value: null; readonly error: string };
@@ -122,15 +123,12 @@ export function parseAllowEntry(text: string): Parsed<AllowEntry> {
 
 const LISTEN_EXPECTED = 'must be an IP address and UDP port like 0.0.0.0:5060 or [::]:5060';
 
-/** A listen address: an IP literal and a port (`0.0.0.0:5060`, `[::]:5060`); host names are refused
- *  (a socket binds to an address, and a name could resolve differently after a reboot). */
-export function parseListen(text: string): Parsed<ListenAddress> {
-  const parts = splitHostPort(text);
-  if (parts === null || parts.port === undefined) return fail(`${LISTEN_EXPECTED}. Received ${quote(text)}`);
-  if (parts.port === null) return fail(`port must be 1..65535. Received ${quote(text)}`);
-  if (isIPv4(parts.host) && !parts.bracketed) return ok({ text, host: parts.host, port: parts.port, family: 4 });
-  if (parts.bracketed && ipv6Bytes(parts.host) !== null) return ok({ text, host: parts.host, port: parts.port, family: 6 });
-  return fail(`${LISTEN_EXPECTED}. Received ${quote(text)}`);
+/** A `sip.listen` entry: sip/'s listen address parser, its refusals worded for the config file. */
+export function parseListenEntry(text: string): Parsed<ListenAddress> {
+  const parsed = parseListenAddress(text);
+  if (parsed === 'port') return fail(`port must be 1..65535. Received ${quote(text)}`);
+  if (parsed === 'form') return fail(`${LISTEN_EXPECTED}. Received ${quote(text)}`);
+  return ok(parsed);
 }
 
 /** A DNS host name (RFC 1123 §2.1: letters, digits, hyphens; labels 1..63; at most 253 characters; the

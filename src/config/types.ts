@@ -4,19 +4,14 @@
  */
 
 import type { Cidr } from '../net/cidr.js';
+import type { ListenAddress } from '../sip/listen.js';
 export type { Cidr } from '../net/cidr.js';
+export type { ListenAddress } from '../sip/listen.js';
 
 /** An `allow` entry: a range, optionally a fixed source port (`203.0.113.7:5062`, for auth_mode ip_port). */
 export interface AllowEntry {
   readonly cidr: Cidr;
   readonly port: number | null;
-}
-
-export interface ListenAddress {
-  readonly text: string;           // "0.0.0.0:5060" or "[::]:5060"
-  readonly host: string;           // without brackets
-  readonly port: number;
-  readonly family: 4 | 6;
 }
 
 export type AuthMode = 'password' | 'ip' | 'ip_port' | 'ip_password';

@@ -1,12 +1,12 @@
 /**
- * Whether a reloaded config's `sip.listen` can be bound (issue 18). The service keeps its sockets on a
+ * Whether a reloaded config's `sip.listen` can be bound. The service keeps its sockets on a
  * reload (a new listen takes effect at the next restart), so a config naming an address this host does
- * not have, or a port another process holds, would be accepted today and fail only at that restart,
+ * not have, or a port another process holds, would otherwise be accepted and fail only at that restart,
  * leaving the box without phones. Each address the running sockets do not already hold is bound once,
  * exclusively, and closed at once; the first that fails is the reason the reload is refused.
  */
 import dgram from 'node:dgram';
-import type { ListenAddress } from '../config/types.js';
+import type { ListenAddress } from '../sip/listen.js';
 
 /** Whether `a` may be held by one of our own sockets now (same port, same or wildcard address): binding
  *  it beside them would fail with EADDRINUSE although it is free once they close at the restart. */

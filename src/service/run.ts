@@ -14,7 +14,7 @@ import { housekeeping } from './housekeeping.js';
 import { configExposure } from './config-mode.js';
 import { VERSION, COMMIT } from '../version.js';
 import { acquireDataDir, DataDirError, LEASE_CHECK_INTERVAL_MS, type DataDirLease } from '../store/lease.js';
-import { serviceNotifier } from './notify.js';
+import { serviceNotifier, type ServiceNotifier } from './notify.js';
 
 /** How often the service looks for operator commands (reload, trunk re-register) in the store. */
 const COMMAND_POLL_INTERVAL_MS = 1_000;
@@ -38,6 +38,23 @@ function withOverride(config: Config, dataDir: string | null): Config {
   return dataDir === null ? config : { ...config, dataDir };
 }
 
+/** What the running service holds from start-up to stop; `config` and `generation` change on reload. */
+interface Running {
+  readonly opts: RunOptions;
+  config: Config;
+  /** The store's count of configs put in force, as the console and the admin commands follow it. */
+  generation: number;
+  readonly log: Logger;
+  readonly notify: ServiceNotifier;
+  readonly lease: DataDirLease;
+  readonly store: Store;
+  readonly writes: StoreFlush;
+  readonly started: Component[];
+  readonly onUnhandled: (reason: unknown, promise: Promise<unknown>) => void;
+  /** The signals that came during start-up, handled once it is done. */
+  readonly held: { release(): NodeJS.Signals[] };
+}
+
 /**
  * `sipreg run`: loads the config, opens the store, starts every component, and then lives until
  * SIGTERM/SIGINT. SIGHUP re-reads the config: valid → applied, invalid → refused and logged.
@@ -50,19 +67,30 @@ export async function runService(opts: RunOptions): Promise<number> {
     opts.stderr.write(`${opts.configFile}: invalid configuration, not starting\n`);
     return 1;
   }
-  let config = withOverride(loaded.config, opts.dataDirOverride);
+  const config = withOverride(loaded.config, opts.dataDirOverride);
   const log = createLogger(config.logLevel, opts.logFormat);
   // Watchdog pings from here on: opening (or compacting) the store takes a while on a small box.
   const notify = serviceNotifier({ log });
-  const notStarted = (code: number): number => { notify.close(); return code; };
   warnIfExposed(config, log);
+  const running = await startService(opts, config, loaded.sha256, log, notify);
+  if (typeof running === 'number') {
+    notify.close();
+    return running;
+  }
+  return await serveUntilStopped(running);
+}
+
+/** The store opened and recovered, the config recorded, every component started; or the exit code of a
+ *  start that failed (reported on stderr, everything opened closed again). */
+async function startService(opts: RunOptions, config: Config, sha256: string, log: Logger, notify: ServiceNotifier):
+  Promise<Running | number> {
   let opened: OpenedStore;
   try {
     opened = await openServiceStore(config, log);
   } catch (err) {
     if (err instanceof StoreError || err instanceof DataDirError) {
       opts.stderr.write(`sipreg: ${err.message}\n`);
-      return notStarted(1);
+      return 1;
     }
     notify.close();
     throw err;
@@ -82,44 +110,51 @@ export async function runService(opts: RunOptions): Promise<number> {
     opts.stderr.write(`sipreg: data_dir ${config.dataDir}: cannot write the store (${errorText(err)})\n`);
     process.off('unhandledRejection', onUnhandled);
     await store.close().catch(() => {});
-    return notStarted(1);
+    return 1;
   }
   if (followed.action !== 'none') {
     await appendEvent(store, { atMs: Date.now(), type: 'alert', number: '', source: '', userAgent: '', detail: followed.message }).catch(() => {});
   }
   const held = holdStartSignals();
-  // What the console and the admin commands follow: the file and the hash of what was parsed.
-  let generation = 0;
-  const recordConfig = async (sha256: string): Promise<void> => {
-    try {
-      generation = (await recordConfigInForce(store, config.file, sha256, Date.now())).generation;
-    } catch (err) {
-      log.error({ err: errorText(err) }, 'config in force not recorded in the store: the console may show the previous one');
-    }
-  };
-  await recordConfig(loaded.sha256);
-  const ctx: ServiceContext = { store, writes, log, config: () => config };
+  const running: Running = { opts, config, generation: 0, log, notify, lease, store, writes, started: [], onUnhandled, held };
+  await recordConfig(running, sha256);
+  const ctx: ServiceContext = { store, writes, log, config: () => running.config };
   const components: Component[] = [housekeeping(ctx), ...opts.components.map((make) => make(ctx))];
-  const started: Component[] = [];
   try {
     for (const c of components) {
       await c.start();
-      started.push(c);
+      running.started.push(c);
     }
   } catch (err) {
     log.fatal({ err: errorText(err) }, 'start-up failed');
     opts.stderr.write(`sipreg: ${errorText(err)}\n`);
-    await stopAll(started, log);
+    await stopAll(running.started, log);
     await writes.close();
     await store.close();
     flushLog(log);
     held.release();
     process.off('unhandledRejection', onUnhandled);
-    return notStarted(1);
+    return 1;
   }
+  return running;
+}
 
+/** What the console and the admin commands follow: the file and the hash of what was parsed. */
+async function recordConfig(running: Running, sha256: string): Promise<void> {
+  try {
+    running.generation = (await recordConfigInForce(running.store, running.config.file, sha256, Date.now())).generation;
+  } catch (err) {
+    running.log.error({ err: errorText(err) }, 'config in force not recorded in the store: the console may show the previous one');
+  }
+}
+
+/** `reload(reason)`: re-reads the config file and applies it, or refuses it and keeps the running one.
+ *  One reload at a time; a request during one runs once it ends (the file may have changed again),
+ *  except after a refusal: then the request stays queued until the next reload ends. */
+function configReloader(running: Running): (reason: string) => Promise<void> {
+  const { log, notify, store } = running;
   let reloading = false;
-  let reloadAgain: string | null = null; // a SIGHUP during a reload: the file may have changed again since it was read
+  let reloadAgain: string | null = null;
   const reload = async (reason: string): Promise<void> => {
     if (reloading) {
       reloadAgain = reason;
@@ -131,39 +166,20 @@ export async function runService(opts: RunOptions): Promise<number> {
     const refuse = async (errors: string[]): Promise<void> => {
       log.error({ errors, reason }, 'config reload refused: the running config is kept');
       await appendEvent(store, { atMs: Date.now(), type: 'config_refused', number: '', source: '', userAgent: '', detail: errors.slice(0, 5).join('; ') });
-      await recordConfigRefused(store, config.file, sha256, errors.slice(0, 3).join('; '), Date.now());
+      await recordConfigRefused(store, running.config.file, sha256, errors.slice(0, 3).join('; '), Date.now());
     };
     await notify.reloading();
     try {
-      const next = loadConfigFingerprinted(config.file);
+      const next = loadConfigFingerprinted(running.config.file);
       sha256 = next.sha256 ?? '';
       if (next.config === null || next.sha256 === null) {
         await refuse(next.problems.map(formatProblem));
         return;
       }
-      const nextConfig = withOverride(next.config, opts.dataDirOverride);
-      const previous = config;
-      if (nextConfig.sip.listen.map((l) => l.text).join() !== previous.sip.listen.map((l) => l.text).join()) {
-        // Kept for the next restart, which must not find an address it cannot bind: refused now instead.
-        const problem = await listenProblem(nextConfig.sip.listen, previous.sip.listen);
-        if (problem !== null) {
-          await refuse([`${problem}; the service keeps its sockets and its running config`]);
-          return;
-        }
-        log.warn('sip.listen changed: takes effect at the next restart');
-      }
-      warnIfExposed(nextConfig, log);
-      if (nextConfig.dataDir !== previous.dataDir) log.warn({ dataDir: nextConfig.dataDir }, 'data_dir changed: takes effect at the next restart');
-      config = { ...nextConfig, dataDir: previous.dataDir, sip: { ...nextConfig.sip, listen: previous.sip.listen } };
-      log.level = config.logLevel;
-      writes.changeInterval(config.params.storeFlushIntervalS);
-      for (const c of started) await c.reload(config, previous);
-      await recordConfig(next.sha256);
-      log.info({ reason, accounts: config.accounts.length, trunks: config.trunks.length, generation }, 'config reloaded');
-      await appendEvent(store, { atMs: Date.now(), type: 'config_reloaded', number: '', source: '', userAgent: '', detail: `${reason}; generation ${generation}` });
+      if (!await applyConfig(running, withOverride(next.config, running.opts.dataDirOverride), next.sha256, reason, refuse)) return;
     } catch (err) {
       log.error({ err: errorText(err) }, 'config reload failed');
-      await recordConfigRefused(store, config.file, sha256, `reload failed: ${errorText(err)}`, Date.now()).catch(() => {});
+      await recordConfigRefused(store, running.config.file, sha256, `reload failed: ${errorText(err)}`, Date.now()).catch(() => {});
     } finally {
       reloading = false;
       notify.ready();
@@ -172,7 +188,43 @@ export async function runService(opts: RunOptions): Promise<number> {
     reloadAgain = null;
     if (again !== null) await reload(again);
   };
+  return reload;
+}
 
+/** Puts a valid config in force, except what waits for the next restart (sip.listen, data_dir); a listen
+ *  address this host cannot bind is refused now, not found at that restart. False when refused. */
+async function applyConfig(running: Running, nextConfig: Config, sha256: string, reason: string,
+  refuse: (errors: string[]) => Promise<void>): Promise<boolean> {
+  const { log, store } = running;
+  const previous = running.config;
+  if (nextConfig.sip.listen.map((l) => l.text).join() !== previous.sip.listen.map((l) => l.text).join()) {
+    const problem = await listenProblem(nextConfig.sip.listen, previous.sip.listen);
+    if (problem !== null) {
+      await refuse([`${problem}; the service keeps its sockets and its running config`]);
+      return false;
+    }
+    log.warn('sip.listen changed: takes effect at the next restart');
+  }
+  warnIfExposed(nextConfig, log);
+  if (nextConfig.dataDir !== previous.dataDir) log.warn({ dataDir: nextConfig.dataDir }, 'data_dir changed: takes effect at the next restart');
+  const config = { ...nextConfig, dataDir: previous.dataDir, sip: { ...nextConfig.sip, listen: previous.sip.listen } };
+  running.config = config;
+  log.level = config.logLevel;
+  running.writes.changeInterval(config.params.storeFlushIntervalS);
+  for (const c of running.started) await c.reload(config, previous);
+  await recordConfig(running, sha256);
+  log.info({ reason, accounts: config.accounts.length, trunks: config.trunks.length, generation: running.generation }, 'config reloaded');
+  await appendEvent(store, { atMs: Date.now(), type: 'config_reloaded', number: '', source: '', userAgent: '', detail: `${reason}; generation ${running.generation}` });
+  return true;
+}
+
+/**
+ * The started service until it stops: operator commands polled, SIGHUP reloads, SIGTERM/SIGINT (or
+ * losing data_dir) stop every component and close the store. Resolves with the exit code.
+ */
+async function serveUntilStopped(running: Running): Promise<number> {
+  const { log, notify, store, writes, started } = running;
+  const reload = configReloader(running);
   // One poll at a time: a slow command (a reload) or a write lock held elsewhere delays the next.
   let polling = false;
   const poll = boundedInterval(() => {
@@ -188,11 +240,11 @@ export async function runService(opts: RunOptions): Promise<number> {
     // data_dir deleted, replaced or taken by another service: refuse REGISTERs at once (503), then stop
     // with exit 1 so systemd (Restart=on-failure) starts a service on a data_dir it really holds.
     const watch = boundedInterval(() => {
-      const lost = stopping ? null : lease.check();
+      const lost = stopping ? null : running.lease.check();
       if (lost === null) return;
       clearInterval(watch);
       for (const c of started) c.suspend?.();
-      log.error({ dataDir: config.dataDir, reason: lost }, 'data_dir lost: answering 503 and exiting for a restart');
+      log.error({ dataDir: running.config.dataDir, reason: lost }, 'data_dir lost: answering 503 and exiting for a restart');
       exitCode = 1;
       boundedTimeout(() => { if (!stopping) onStop('data_dir lost'); }, LOST_DRAIN_MS);
     }, LEASE_CHECK_INTERVAL_MS);
@@ -208,35 +260,20 @@ export async function runService(opts: RunOptions): Promise<number> {
       log.info({ signal }, 'stopping');
       clearInterval(poll);
       clearInterval(watch);
-      const deadline = boundedTimeout(() => {
-        log.error('stop took too long: exiting');
-        flushLog(log);
-        process.exit(1);
-      }, STOP_TIMEOUT_MS);
-      deadline.unref();
-      void (async () => {
-        await stopAll(started, log);
-        // The final flush: everything held in memory (refreshed expiries, counters, marks), then the
-        // clean-stop mark. A stop that cannot write it leaves the store marked as not cleanly stopped.
-        writes.eventOf(Date.now(), 'service_stopped', '', '', '', signal);
-        if (!await writes.close()) log.error('final flush failed: the next start applies the recovery rule');
-        await store.close();
-        log.info('stopped');
-        flushLog(log);
+      void stopService(running, signal).then(() => {
         process.off('SIGHUP', onHup);
         process.off('SIGTERM', onStop);
         process.off('SIGINT', onStop);
-        process.off('unhandledRejection', onUnhandled);
-        clearTimeout(deadline);
         resolveExit(exitCode);
-      })();
+      });
     };
     process.on('SIGHUP', onHup);
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
-    const early = held.release();
+    const early = running.held.release();
     // Logged only now: whoever waits for this line may signal at once.
-    log.info({ version: VERSION, commit: COMMIT, config: config.file, configGeneration: generation, dataDir: config.dataDir, listen: config.sip.listen.map((l) => l.text) }, 'sipreg started');
+    log.info({ version: VERSION, commit: COMMIT, config: running.config.file, configGeneration: running.generation, dataDir: running.config.dataDir,
+      listen: running.config.sip.listen.map((l) => l.text) }, 'sipreg started');
     // Sockets bound (every component started) and the store open: systemd's Type=notify start ends here.
     notify.ready();
     void appendEvent(store, { atMs: Date.now(), type: 'service_started', number: '', source: '', userAgent: '', detail: `sipreg ${VERSION} pid ${process.pid}` });
@@ -244,6 +281,28 @@ export async function runService(opts: RunOptions): Promise<number> {
     if (stop !== undefined) onStop(stop);
     else if (early.length > 0) onHup();
   });
+}
+
+/** Stops every component, then the final flush and the store; a stop that takes longer than
+ *  STOP_TIMEOUT_MS exits the process. */
+async function stopService(running: Running, signal: string): Promise<void> {
+  const { log, store, writes } = running;
+  const deadline = boundedTimeout(() => {
+    log.error('stop took too long: exiting');
+    flushLog(log);
+    process.exit(1);
+  }, STOP_TIMEOUT_MS);
+  deadline.unref();
+  await stopAll(running.started, log);
+  // The final flush: everything held in memory (refreshed expiries, counters, marks), then the
+  // clean-stop mark. A stop that cannot write it leaves the store marked as not cleanly stopped.
+  writes.eventOf(Date.now(), 'service_stopped', '', '', '', signal);
+  if (!await writes.close()) log.error('final flush failed: the next start applies the recovery rule');
+  await store.close();
+  log.info('stopped');
+  flushLog(log);
+  process.off('unhandledRejection', running.onUnhandled);
+  clearTimeout(deadline);
 }
 
 /** Rejections of failed store commits are counted and logged; any other unhandled rejection is thrown. */

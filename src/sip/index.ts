@@ -31,7 +31,9 @@
  * Digest (digest.ts): parseDigest/parseDigestHeader into DigestParams, computeHa1/Ha2/Response,
  *   verifyDigest(params, method, ha1) (constant time), formatChallenge, challengeFrom, buildAuthorization.
  *
- * Transport (transport.ts): new SipTransport(listen); onDatagram(handler); await start();
+ * Listen addresses (listen.ts): parseListenAddress(text, portMin) → ListenAddress | 'form' | 'port'.
+ *
+ * Transport (transport.ts): new SipTransport(addresses); onDatagram(handler); await start();
  *   acquire() → ResponseSlot | null; send(slot, length, port, address, socketIndex); counters; close().
  *
  * Transactions (transactions.ts): new ServerTransactions(); receive(msg, rinfo, nowMs) →
@@ -62,8 +64,10 @@ export {
   computeResponse, verifyDigest, formatChallenge, challengeFrom, buildAuthorization, algorithmName, isSessAlgorithm,
 } from './digest.js';
 export type { DigestAlgorithmId, DigestFailure, DigestChallenge, DigestCredentials } from './digest.js';
-export { SipTransport, TransportError, parseListen } from './transport.js';
-export type { DatagramHandler, ListenAddress, ResponseSlot, TransportCounters } from './transport.js';
+export { SipTransport, TransportError } from './transport.js';
+export type { DatagramHandler, ResponseSlot, TransportCounters } from './transport.js';
+export { parseListenAddress } from './listen.js';
+export type { ListenAddress, ListenRefusal } from './listen.js';
 export type { LocalSocket, SipEndpoint } from './endpoint.js';
 export { ServerTransactions } from './transactions.js';
 export type { TransactionState, TransactionCounters } from './transactions.js';

@@ -12,47 +12,17 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { limits } from '../limits.js';
+import type { ListenAddress } from './listen.js';
 
 /** Called for every datagram that is not oversize; must not keep `buf` past its return. */
 export type DatagramHandler = (buf: Buffer, rinfo: RemoteInfo, socketIndex: number) => void;
 
-/** Thrown at the edges (start, bad listen strings), never on the datagram path. */
+/** Thrown by start() when a listen address cannot be bound; never on the datagram path. */
 export class TransportError extends Error {
-  constructor(readonly code: 'ERR_SIP_LISTEN' | 'ERR_SIP_BIND', message: string) {
+  constructor(readonly code: 'ERR_SIP_BIND', message: string) {
     super(message);
     this.name = 'TransportError';
   }
-}
-
-export interface ListenAddress { readonly host: string; readonly port: number; readonly family: 4 | 6 }
-
-/** Parses `host:port`, `[v6]:port` (e.g. `[::]:5060`) or `host` (port 5060). Throws TransportError. */
-export function parseListen(s: string): ListenAddress {
-  let host: string;
-  let portText = '5060';
-  if (s.startsWith('[')) {
-    const close = s.indexOf(']');
-    if (close < 0) throw new TransportError('ERR_SIP_LISTEN', `sip.listen "${s}": missing "]" after the IPv6 address`);
-    host = s.slice(1, close);
-    const rest = s.slice(close + 1);
-    if (rest !== '') {
-      if (!rest.startsWith(':')) throw new TransportError('ERR_SIP_LISTEN', `sip.listen "${s}": expected ":port" after "]"`);
-      portText = rest.slice(1);
-    }
-  } else {
-    const colon = s.lastIndexOf(':');
-    if (colon >= 0 && s.indexOf(':') !== colon) {
-      throw new TransportError('ERR_SIP_LISTEN', `sip.listen "${s}": write IPv6 addresses in brackets, e.g. "[::]:5060"`);
-    }
-    host = colon >= 0 ? s.slice(0, colon) : s;
-    if (colon >= 0) portText = s.slice(colon + 1);
-  }
-  const family = isIP(host);
-  if (family === 0) throw new TransportError('ERR_SIP_LISTEN', `sip.listen "${s}": "${host}" is not an IP address`);
-  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new TransportError('ERR_SIP_LISTEN', `sip.listen "${s}": port must be 0..65535, got "${portText}"`);
-  }
-  return { host, port: Number(portText), family: family as 4 | 6 };
 }
 
 /** A preallocated response buffer. Acquire, write, send; it returns to the pool in its own callback. */
@@ -152,14 +122,14 @@ export class SipTransport {
   private started = false;
   private closed = false;
 
-  constructor(listen: readonly string[], slotCount: number = limits.responseSlotCount, slotSize: number = limits.responseSizeMax,
+  constructor(listen: readonly ListenAddress[], slotCount: number = limits.responseSlotCount, slotSize: number = limits.responseSizeMax,
     private readonly receiveBufferAsked: number = limits.socketReceiveBufferSize,
     readonly counters: TransportCounters = transportCounters()) {
     assert(listen.length >= 1);
     assert(listen.length <= limits.listenAddressCountMax);
     assert(slotCount >= 1);
     assert(slotSize >= 512);
-    this.addresses = listen.map(parseListen);
+    this.addresses = listen;
     this.freeSlots = new Int32Array(slotCount);
     this.freeCount = slotCount;
     this.queued = new Int32Array(slotCount);

@@ -1,6 +1,6 @@
 // Address syntax of the config file, as tables.
 import t from 'tap';
-import { parseAllowEntry, parseCidr, parseHost, parseHostPort, parseListen } from '../../src/config/net.js';
+import { parseAllowEntry, parseCidr, parseHost, parseHostPort, parseListenEntry } from '../../src/config/net.js';
 
 const hex = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? []).toString('hex');
 
@@ -61,7 +61,7 @@ t.test('parseAllowEntry', async (t) => {
   }
 });
 
-t.test('parseListen', async (t) => {
+t.test('parseListenEntry', async (t) => {
   const table: readonly (readonly [string, string | null, number?, number?])[] = [
     ['0.0.0.0:5060', '0.0.0.0', 5060, 4],
     ['[::]:5060', '::', 5060, 6],
@@ -78,7 +78,7 @@ t.test('parseListen', async (t) => {
     ['[0.0.0.0]:5060', null],
   ];
   for (const [text, host, port, family] of table) {
-    const parsed = parseListen(text);
+    const parsed = parseListenEntry(text);
     if (host === null) t.equal(parsed.value, null, `${text} refused`);
     else t.same(parsed.value, { text, host, port, family }, text);
   }

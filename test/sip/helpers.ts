@@ -1,7 +1,7 @@
 // Shared table helpers for the sip/ tests [esbuild expectPrinted]: a message is written as lines joined
 // with CRLF, and what the parser saw is flattened into one record so each row can name only the fields
 // it is about.
-import { SipMessage, parse, type ParseFailure } from '../../src/sip/index.js';
+import { SipMessage, parse, parseListenAddress, type ListenAddress, type ParseFailure } from '../../src/sip/index.js';
 
 /** The assertions the helpers use; both the root `t` and subtests satisfy it. */
 export interface T {
@@ -94,4 +94,13 @@ export function expectFailure(t: T, input: Buffer | string, code: ParseFailure, 
   const failure = parse(shared, buf);
   t.equal(failure, code, `${code}: ${JSON.stringify(buf.toString('latin1').slice(0, 70))}`);
   if (canRespond !== undefined) t.equal(shared.canRespond(), canRespond, `canRespond after ${code}`);
+}
+
+/** Listen addresses for a test transport; port 0 lets the system pick a free one. Throws on a bad text. */
+export function listenAt(...texts: readonly string[]): ListenAddress[] {
+  return texts.map((text) => {
+    const parsed = parseListenAddress(text, 0);
+    if (typeof parsed === 'string') throw new Error(`not a listen address (${parsed}): ${text}`);
+    return parsed;
+  });
 }

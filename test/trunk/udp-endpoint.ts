@@ -4,6 +4,7 @@
 import type { RemoteInfo } from 'node:dgram';
 import { SipMessage, SipTransport, parse } from '../../src/sip/index.js';
 import type { LocalSocket, SipEndpoint } from '../../src/sip/endpoint.js';
+import { listenAt } from '../sip/helpers.js';
 
 export interface WireEntry {
   readonly atMs: number;       // performance.now()-based, ms
@@ -23,7 +24,7 @@ export class TransportEndpoint implements SipEndpoint {
   private constructor(private readonly transport: SipTransport) {}
 
   static async open(listen: readonly string[]): Promise<TransportEndpoint> {
-    const transport = new SipTransport(listen);
+    const transport = new SipTransport(listenAt(...listen));
     const ep = new TransportEndpoint(transport);
     transport.onDatagram((buf, rinfo, socketIndex) => ep.onDatagram(buf, rinfo, socketIndex));
     await transport.start();
