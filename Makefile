@@ -4,7 +4,7 @@ CONFIG ?= etc/sipreg.yaml
 DATA ?= var
 ARCH ?= $(shell node -p process.arch)
 # A firmware build's version (default package.json's) and the Ed25519 key its bundle is signed with
-# (default: a development key made in image/keys/). README "Updating and backing up".
+# (default: a development key made in image/keys/). docs/operations.md "Firmware".
 VERSION ?=
 FW_KEY ?=
 export SIPREG_VERSION = $(VERSION)
@@ -108,7 +108,7 @@ build-cross: deps
 test: deps test-deps typecheck build build-cross
 	npx tap
 
-# The store soak (issue 19, README "Store size"): ten minutes, 10,000 phones, data_dir on a 32 MiB tmpfs
+# The store soak (issue 19, docs/operations.md "Store size"): ten minutes, 10,000 phones, data_dir on a 32 MiB tmpfs
 # (needs root); prints its figures. Not part of `make test`, which runs a 40-second variant.
 soak-store: deps test-deps build
 	npx tap --timeout 1800 --reporter tap test/soak/store.soak.ts
