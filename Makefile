@@ -52,6 +52,7 @@ install: build
 	install -D -m 0644 dist/sipreg.1 $(DESTDIR)$(PREFIX)/share/man/man1/sipreg.1
 	install -D -m 0644 dist/sipreg.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/sipreg
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/sipreg/README.md
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/sipreg/docs docs/behaviour.md docs/operations.md
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
 	sed -e 's|/usr/bin/sipreg|$(PREFIX)/bin/sipreg|g' -e 's|/usr/share/doc/sipreg|$(PREFIX)/share/doc/sipreg|g' \
 	  systemd/sipreg.service >$(DESTDIR)$(UNITDIR)/sipreg.service
