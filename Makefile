@@ -4,7 +4,7 @@ CONFIG ?= etc/sipreg.yaml
 DATA ?= var
 ARCH ?= $(shell node -p process.arch)
 # A firmware build's version (default package.json's) and the Ed25519 key its bundle is signed with
-# (default: a development key made in image/keys/). README "Updating and backing up".
+# (default: a development key made in image/keys/). docs/operations.md "Firmware".
 VERSION ?=
 FW_KEY ?=
 export SIPREG_VERSION = $(VERSION)
@@ -52,6 +52,7 @@ install: build
 	install -D -m 0644 dist/sipreg.1 $(DESTDIR)$(PREFIX)/share/man/man1/sipreg.1
 	install -D -m 0644 dist/sipreg.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/sipreg
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/sipreg/README.md
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/sipreg/docs docs/behaviour.md docs/operations.md
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
 	sed -e 's|/usr/bin/sipreg|$(PREFIX)/bin/sipreg|g' -e 's|/usr/share/doc/sipreg|$(PREFIX)/share/doc/sipreg|g' \
 	  systemd/sipreg.service >$(DESTDIR)$(UNITDIR)/sipreg.service
@@ -108,7 +109,7 @@ build-cross: deps
 test: deps test-deps typecheck build build-cross
 	npx tap
 
-# The store soak (issue 19, README "Store size"): ten minutes, 10,000 phones, data_dir on a 32 MiB tmpfs
+# The store soak (issue 19, docs/operations.md "Store size"): ten minutes, 10,000 phones, data_dir on a 32 MiB tmpfs
 # (needs root); prints its figures. Not part of `make test`, which runs a 40-second variant.
 soak-store: deps test-deps build
 	npx tap --timeout 1800 --reporter tap test/soak/store.soak.ts

@@ -330,7 +330,7 @@ cp "$ROOT/usr/lib/systemd/boot/efi/$EFI_SRC" "$WORK/$EFI_NAME"
 
 # ---- 3. prune ------------------------------------------------------------------------------------------
 # Docs, locales, package management, perl, /var (the data partition hides it), kernel modules outside an
-# allowlist, unlinked libraries: image/prune-root.sh (README "What is in the root").
+# allowlist, unlinked libraries: image/prune-root.sh (image/README.md "What is in the root").
 log "pruning"
 bash "$REPO/image/prune-root.sh" "$ROOT" "$KVER"
 # sipreg's man page and bash completion, generated from the command table by `make build`: after the

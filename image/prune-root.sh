@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a SIP gateway's root file system does not need, removed from the configured root before it becomes
-# the squashfs (called by image/build-image.sh; README "What is in the root" says what stays and why).
+# the squashfs (called by image/build-image.sh; image/README.md "What is in the root" says what stays and why).
 #
 #   bash image/prune-root.sh ROOT KVER
 #

@@ -188,7 +188,7 @@ export const storeLimits = {
   // split 3G/1G) beside Node (~75 MiB mapped), its heap (V8 reserves its spaces up front) and the thread
   // stacks, and never be remapped: lmdb-js keeps each old map, so a remap of a big map exhausts the
   // address space where 64 bits would not notice. A 512 MiB map leaves over 2 GiB for the rest; 256 MiB
-  // hold the bindings of 100,000 phones and the whole history of 10,000 (README "Store size").
+  // hold the bindings of 100,000 phones and the whole history of 10,000 (docs/operations.md "Store size").
   budget32BitMaxBytes: 256 * MiB,
   // bytes; the smallest budget (SS_STORE_MAX_MB's minimum, and the auto one on a tiny file system):
   // the reserve below plus a few thousand history rows.

@@ -391,6 +391,8 @@ t.test('make install into a throwaway DESTDIR: the files, their modes, the user;
     'usr/share/man/man1/sipreg.1': '644 0:0',
     'usr/share/bash-completion/completions/sipreg': '644 0:0',
     'usr/share/doc/sipreg/README.md': '644 0:0',
+    'usr/share/doc/sipreg/docs/behaviour.md': '644 0:0',
+    'usr/share/doc/sipreg/docs/operations.md': '644 0:0',
     'usr/lib/systemd/system/sipreg.service': '644 0:0',
     'usr/lib/sysusers.d/sipreg.conf': '644 0:0',
     'usr/lib/tmpfiles.d/sipreg.conf': '644 0:0',
