@@ -58,6 +58,12 @@ function timeoutMs(ctx: CommandContext): number {
   return (optInt(ctx.args, 'timeout', 1, 600) ?? TIMEOUT_S_DEFAULT) * 1000;
 }
 
+/** --data-dir as an absolute path, or undefined (the config's data_dir). */
+function dataDirOption(ctx: CommandContext): string | undefined {
+  const dir = optString(ctx.args, 'data-dir');
+  return dir === undefined ? undefined : resolve(dir);
+}
+
 function requireTarget(ctx: CommandContext): void {
   const missing = missingConfig(ctx);
   if (missing !== null) throw new CommandError(missing);
@@ -127,8 +133,7 @@ async function consumeOne(ctx: CommandContext, file: string): Promise<void> {
     const first = checked.problems[0] === undefined ? '' : `: ${formatProblem(checked.problems[0])}`;
     refusedPush(ctx, file, `invalid configuration (${n} problem${n === 1 ? '' : 's'})${first}`, sha256Hex(bytes));
   }
-  const dataDir = optString(ctx.args, 'data-dir');
-  if (!(await serviceComesUp(ctx.configFile, dataDir === undefined ? undefined : resolve(dataDir), timeoutMs(ctx)))) {
+  if (!(await serviceComesUp(ctx.configFile, dataDirOption(ctx), timeoutMs(ctx)))) {
     refusedPush(ctx, file, `the service is not running (no live heartbeat within ${timeoutMs(ctx) / 1000} s): nothing could confirm it; copy it again once the service runs`, sha256Hex(bytes));
   }
   if ((await push(ctx, bytes, `push file ${file}`)) !== 0) throw new CommandError(`${file}: not applied`);
@@ -191,8 +196,7 @@ function refusedPush(ctx: CommandContext, file: string, reason: string, sha256: 
 async function push(ctx: CommandContext, bytes: Buffer, from: string): Promise<number> {
   let out: PushOutcome;
   try {
-    const dataDir = optString(ctx.args, 'data-dir');
-    out = await pushConfig({ configFile: ctx.configFile, bytes, from, timeoutMs: timeoutMs(ctx), dataDir: dataDir === undefined ? undefined : resolve(dataDir), say: (l) => ctx.stdout.write(`${displayText(l)}\n`) });
+    out = await pushConfig({ configFile: ctx.configFile, bytes, from, timeoutMs: timeoutMs(ctx), dataDir: dataDirOption(ctx), say: (l) => ctx.stdout.write(`${displayText(l)}\n`) });
   } catch (err) {
     if (err instanceof PushRefused || err instanceof VersionsError) throw new CommandError(err.message);
     throw err;
