@@ -117,7 +117,8 @@ t.test('digest registration shows in the location table; refresh timing for fixe
     const gaps = oks.slice(1).map((at, i) => Math.round(at - oks[i]!));
     t.ok(gaps.length >= 2, `${name}: refreshed ${gaps.length} times in 20 s`);
     for (const g of gaps) {
-      t.ok(Math.abs(g - refreshMs) < 200, `${name}: registration renewed after ${g} ms (expected ${refreshMs})`);
+      // Exact timing is held by agent.test.ts on the fake clock; on real sockets under load only "about".
+      t.ok(Math.abs(g - refreshMs) < 500, `${name}: registration renewed after ${g} ms (expected ${refreshMs})`);
       t.ok(g < grantMs, `${name}: before the ${grantMs / 1000} s grant lapses`);
     }
     t.comment(`${name}: 200 OK intervals ${gaps.join(', ')} ms`);
@@ -127,7 +128,7 @@ t.test('digest registration shows in the location table; refresh timing for fixe
   await r.stop();
 });
 
-t.test('wrong password: retry_wait, attempts exactly RETRY_DELAY apart, reload with the right one recovers', async (t) => {
+t.test('wrong password: retry_wait, attempts RETRY_DELAY apart, reload with the right one recovers', async (t) => {
   const bad = trunk({ name: 'bad', username: '2001', port: KAM_A, domain: '127.0.0.1', password: 'wrong', expiresS: 60 });
   const r = await run('127.0.0.1:0', [bad], { uaRetryDelayS: 2 });
   await waitFor('three failed attempts', () => r.records.filter((x) => x.state === 'retry_wait').length >= 3 && r.endpoint.registers().filter((w) => header(w.text, 'Authorization') === null).length >= 4, 12_000);
@@ -136,14 +137,15 @@ t.test('wrong password: retry_wait, attempts exactly RETRY_DELAY apart, reload w
   t.match(rw.lastReason, /^bad credentials: 401 Unauthorized again after our credentials/);
   t.equal(rw.lastStatus, 401);
   // On the wire: each attempt = REGISTER, 401, REGISTER with credentials, 401. The next attempt's
-  // first REGISTER follows the final 401 by exactly the retry delay.
+  // first REGISTER follows the final 401 by the retry delay (exactly, on the fake clock: agent.test.ts).
   const wire = r.endpoint.wire;
   const finals = wire.filter((w, i) => w.dir === 'in' && w.text.startsWith('SIP/2.0 401') &&
     wire.slice(0, i).reverse().find((x) => x.dir === 'out')!.text.includes('\r\nAuthorization:'));
   const starts = r.endpoint.registers().filter((w) => header(w.text, 'Authorization') === null);
   const gaps = finals.slice(0, 3).map((f) => Math.round(starts.find((s) => s.atMs > f.atMs)!.atMs - f.atMs));
   const periods = starts.slice(1, 4).map((s, i) => Math.round(s.atMs - starts[i]!.atMs));
-  for (const g of gaps) t.ok(Math.abs(g - 2_000) <= 30, `final 401 -> next attempt: ${g} ms (RETRY_DELAY 2000)`);
+  // Exactly RETRY_DELAY on the fake clock (agent.test.ts); here, on real sockets, about it.
+  for (const g of gaps) t.ok(Math.abs(g - 2_000) <= 300, `final 401 -> next attempt: ${g} ms (RETRY_DELAY 2000)`);
   t.comment(`final 401 -> next REGISTER: ${gaps.join(', ')} ms; REGISTER -> REGISTER: ${periods.join(', ')} ms`);
   t.equal(new Set(r.endpoint.registers().map((w) => header(w.text, 'Call-ID'))).size, 1, 'one Call-ID across retries');
   t.equal((await kamA.contacts('2001')).length, 0, 'not registered');
@@ -176,7 +178,7 @@ t.test('Kamailio stopped: timeout, retries at the fixed delay, re-registers when
   const before = r.endpoint.registers().length;
   await waitFor('the next attempt', () => r.endpoint.registers().length > before, 3_000);
   const gap = Math.round(r.endpoint.registers().at(-1)!.atMs - failedAt);
-  t.ok(Math.abs(gap - 2_000) <= 60, `next attempt ${gap} ms after the timeout (RETRY_DELAY 2000)`);
+  t.ok(Math.abs(gap - 2_000) <= 300, `next attempt ${gap} ms after the timeout (RETRY_DELAY 2000)`);
   await kamC.start();
   await waitFor('registered again', () => r.state('outage')?.state === 'registered', 10_000);
   t.equal((await kamC.contacts('4001'))[0]?.address, `sip:4001@127.0.0.1:${r.endpoint.sockets[0]!.port}`, 'back in the (fresh) location table');
