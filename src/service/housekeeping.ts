@@ -27,9 +27,12 @@ export function housekeeping(ctx: ServiceContext): Component {
   return {
     name: 'housekeeping',
     async start() {
-      // The first beat at once: the console sees the service from its start.
-      await ctx.store.meta.put('service', record(Date.now()));
       await space.start();
+      // The first beat and the store's figures at once: the console and `sipreg stats` see this run
+      // (its memory, its budget) from its start, not nothing or an earlier run's record until the
+      // first flush.
+      const nowMs = Date.now();
+      await Promise.all([ctx.store.meta.put('service', record(nowMs)), ctx.store.meta.put(SPACE_KEY, space.record(nowMs))]);
     },
     reload() { space.reload(); /* the next flush writes the record with the new config file and interval */ },
     async stop() {

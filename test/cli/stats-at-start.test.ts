@@ -1,0 +1,47 @@
+// `sipreg stats` right after the service starts shows this run's figures: its memory and the store's
+// room, not nothing (a new store) nor the record an earlier run left (until the first flush, 30 s
+// by default, both happened: the appliance's small-box test read "no service memory").
+import t, { type Test } from 'tap';
+import { dirname, join } from 'node:path';
+import { SPACE_KEY, openStore, type SpaceRecord } from '../../src/store/index.js';
+import { freeUdpPort, runSipreg, spawnSipreg, waitForLine, writeConfig } from '../helpers/sipreg.js';
+
+const MiB = 1024 * 1024;
+
+function serviceMemory(file: string): { rss_bytes: number; heap_used_bytes: number } | null {
+  const r = runSipreg(['stats', '-c', file, '--json']);
+  if (r.status !== 0) throw new Error(`stats: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { store: { service_memory: { rss_bytes: number; heap_used_bytes: number } | null } }).store.service_memory;
+}
+
+async function start(t: Test, file: string): Promise<void> {
+  const child = spawnSipreg(['run', '-c', file]);
+  t.teardown(() => { child.kill('SIGKILL'); });
+  await waitForLine(child, (l) => l.includes('"msg":"sipreg started"'));
+}
+
+t.test('a new store: the service memory is there as soon as the service is up', async (t) => {
+  const port = await freeUdpPort();
+  const file = writeConfig(`sip: {listen: ["127.0.0.1:${port}"], realm: test}\ndata_dir: "@DATA@"\n`);
+  await start(t, file);
+  const mem = serviceMemory(file);
+  t.ok(mem !== null, 'service_memory is not null right after start (default 30 s flush interval)');
+  t.ok(mem !== null && mem.rss_bytes > 10 * MiB && mem.heap_used_bytes > MiB, `plausible figures: ${JSON.stringify(mem)}`);
+});
+
+t.test('an earlier run\'s record is replaced at start, not shown as this run\'s', async (t) => {
+  const port = await freeUdpPort();
+  const file = writeConfig(`sip: {listen: ["127.0.0.1:${port}"], realm: test}\ndata_dir: "@DATA@"\n`);
+  const dataDir = join(dirname(file), 'data');
+  const store = openStore(dataDir);
+  const old = {
+    atMs: 1, budgetBytes: 1, budgetAuto: false, reserveBytes: 1, fileSystemTotalBytes: 1, fileSystemFreeBytes: 1, full: false, fullSinceMs: null,
+    historyRowsNotWritten: 0, pruneBatches: 0, prunedRows: 0, prunedBytes: 0, pruneBatchMsLast: 0, pruneBatchMsMax: 0, pruneBatchMsTotal: 0,
+    rssBytes: 7, heapUsedBytes: 7, heapTotalBytes: 7, externalBytes: 7,
+  } satisfies SpaceRecord;
+  await store.meta.put(SPACE_KEY, old);
+  await store.close();
+  await start(t, file);
+  const mem = serviceMemory(file);
+  t.ok(mem !== null && mem.rss_bytes !== 7 && mem.heap_used_bytes !== 7, `this run's memory, not the stale record: ${JSON.stringify(mem)}`);
+});
