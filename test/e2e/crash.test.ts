@@ -19,7 +19,14 @@ t.test('a SIGKILL under load loses no acknowledged registration', async (t) => {
     '-r', '1500', '-m', String(COUNT), '-l', '3000', '-nostdin', '-trace_msg', '-timeout', '20', '-max_recv_loops', '1000'],
     { cwd: svc.dir, stdio: 'ignore' });
   const sippExit = new Promise<void>((resolve) => sipp.on('exit', () => resolve()));
-  await new Promise((r) => setTimeout(r, 1500));
+  // The kill comes once SIPp has seen some 200s (its trace, written as they arrive), not after a fixed
+  // time: on a loaded machine SIPp may not have started sending 1.5 s in.
+  const seenOks = (): number => {
+    const f = readdirSync(svc.dir).find((x) => x.endsWith('_messages.log'));
+    return f === undefined ? 0 : readFileSync(join(svc.dir, f), 'utf8').split('\nSIP/2.0 200').length - 1;
+  };
+  const waitFrom = Date.now();
+  while (seenOks() < 300 && Date.now() - waitFrom < 20_000) await new Promise((r) => setTimeout(r, 50));
   svc.child.kill('SIGKILL');
   await new Promise((r) => setTimeout(r, 1000));
   sipp.kill('SIGINT');
