@@ -1,14 +1,14 @@
 /**
  * The service's statistics component: every minute a SampleRecord (registration count and the minute's
- * counter deltas) for the Analysis charts, alert detection on it, and every few seconds the counters
- * snapshot for `sipreg stats` plus the Prometheus textfile when `metrics_textfile` is set. What goes to
- * the store (sample, alert, counters snapshot) waits for the service's periodic flush (store/flush.ts):
- * `sipreg stats` is at most SS_STORE_FLUSH_INTERVAL behind; the textfile is written every few seconds.
+ * counter deltas) for the Analysis charts, alert detection on it, and every few seconds the Prometheus
+ * textfile when `metrics_textfile` is set. What goes to the store (sample, alert, the counters snapshot
+ * for `sipreg stats`, taken by the flush itself) waits for the service's periodic flush (store/flush.ts):
+ * at most SS_STORE_FLUSH_INTERVAL behind, and current when `sipreg stats` or the console asks for a flush.
  */
 import { boundedInterval, boundedTimeout } from '../timers.js';
 import type { Component, ServiceContext } from '../component.js';
 import {
-  activeLockouts, allTrunkStates, bindingCount, countBindings, minuteOf, pruneSamples, samplesSince, storeReport,
+  activeLockouts, allTrunkStates, bindingCount, countBindings, minuteOf, pruneSamples, readService, samplesSince, storeReport,
   type SampleRecord, type Store, type StoreReport,
 } from '../store/index.js';
 import { counters, type Counters } from './counters.js';
@@ -20,6 +20,9 @@ export const SAMPLE_INTERVAL_MS = 60_000;
 export const METRICS_INTERVAL_MS = 5_000;
 /** Samples kept: the week chart needs 7 days; a day more for the edge. 11,520 small rows at most. */
 export const SAMPLE_RETENTION_MS = 8 * 86_400_000;
+
+/** A counters snapshot and the service record belong to one run when their starts are this close (and the pid is the same). */
+const SAME_RUN_START_MS = 60_000;
 
 /** `meta` key of the counters snapshot, for `sipreg stats` (counters live in the service's heap). */
 export const COUNTERS_META_KEY = 'counters';
@@ -33,8 +36,17 @@ export interface CountersSnapshot {
   storeWriteFailedAtMs?: number | null;
 }
 
+/**
+ * The counters of the service's current run (or of its last one, when it is stopped); null before a
+ * run's first snapshot, so a restarted service never shows its previous run's counters as its own.
+ */
 export function readCountersSnapshot(store: Store): CountersSnapshot | null {
-  return (store.meta.get(COUNTERS_META_KEY) as CountersSnapshot | undefined) ?? null;
+  const snapshot = (store.meta.get(COUNTERS_META_KEY) as CountersSnapshot | undefined) ?? null;
+  const service = readService(store);
+  // The run is known by its pid and start (the sampler's start is the service's, within start-up).
+  const sameRun = snapshot !== null && service !== null && snapshot.pid === service.pid &&
+    Math.abs(snapshot.startedAtMs - service.startedAtMs) < SAME_RUN_START_MS;
+  return snapshot !== null && (service === null || sameRun) ? snapshot : null;
 }
 
 export function readLatestAlert(store: Store): AlertRecord | null {
@@ -83,10 +95,9 @@ export function statsSampler(ctx: ServiceContext): Component {
   let sampleTimer: NodeJS.Timeout | null = null;
   let metricsTimer: NodeJS.Timeout | null = null;
   const lastRaised = new Map<AlertKind, number>();
-  // Waiting for the next flush: samples (a few at most), the latest alert, the latest counters snapshot.
+  // Waiting for the next flush: samples (a few at most), the latest alert; the counters are taken by it.
   let samples: SampleRecord[] = [];
   let alert: AlertRecord | null = null;
-  let snapshot: CountersSnapshot | null = null;
   let pruneDue = false;
   ctx.writes.join({
     write(store: Store, nowMs: number) {
@@ -94,8 +105,8 @@ export function statsSampler(ctx: ServiceContext): Component {
       samples = [];
       if (alert !== null) store.meta.put(ALERT_META_KEY, alert);
       alert = null;
-      if (snapshot !== null) store.meta.put(COUNTERS_META_KEY, snapshot);
-      snapshot = null;
+      // The counters as they are now: a flush asked for by `sipreg stats` shows what was just counted.
+      store.meta.put(COUNTERS_META_KEY, snapshotNow(nowMs));
       if (pruneDue) pruneSamples(store, nowMs - SAMPLE_RETENTION_MS, 100);
       pruneDue = false;
     },
@@ -128,14 +139,18 @@ export function statsSampler(ctx: ServiceContext): Component {
     }
   };
 
-  const writeMetrics = (up: boolean): void => {
-    const nowMs = Date.now();
+  const snapshotNow = (nowMs: number): CountersSnapshot => {
     const values: Counters = { ...counters };
     if (values.storeWriteFailures > failuresSeen) {
       failuresSeen = values.storeWriteFailures;
       storeWriteFailedAtMs = nowMs;
     }
-    snapshot = { atMs: nowMs, startedAtMs, pid: process.pid, values, storeWriteFailedAtMs };
+    return { atMs: nowMs, startedAtMs, pid: process.pid, values, storeWriteFailedAtMs };
+  };
+
+  const writeMetrics = (up: boolean): void => {
+    const nowMs = Date.now();
+    const { values } = snapshotNow(nowMs);
     const path = ctx.config().metricsTextfile;
     if (path === null) return;
     try {

@@ -1,10 +1,12 @@
-// `sipreg stats` right after the service starts shows this run's figures: its memory and the store's
-// room, not nothing (a new store) nor the record an earlier run left (until the first flush, 30 s
-// by default, both happened: the appliance's small-box test read "no service memory").
+// `sipreg stats` right after the service starts shows this run's figures: its memory, the store's room
+// and its counters, not nothing (a new store) nor what an earlier run left (until the first flush, 30 s
+// by default, both happened: the appliance's small-box test read "no service memory", and a restarted
+// service showed the last run's counters as "since the service started").
 import t, { type Test } from 'tap';
 import { dirname, join } from 'node:path';
 import { SPACE_KEY, openStore, type SpaceRecord } from '../../src/store/index.js';
-import { freeUdpPort, runSipreg, spawnSipreg, waitForLine, writeConfig } from '../helpers/sipreg.js';
+import { exitOf, freeUdpPort, runSipreg, spawnSipreg, waitForLine, writeConfig } from '../helpers/sipreg.js';
+import { SipClient } from '../registrar/sipclient.js';
 
 const MiB = 1024 * 1024;
 
@@ -44,4 +46,26 @@ t.test('an earlier run\'s record is replaced at start, not shown as this run\'s'
   await start(t, file);
   const mem = serviceMemory(file);
   t.ok(mem !== null && mem.rss_bytes !== 7 && mem.heap_used_bytes !== 7, `this run's memory, not the stale record: ${JSON.stringify(mem)}`);
+});
+
+t.test('after a restart the counters are this run\'s, not the last run\'s, and stats asks for them now', async (t) => {
+  const port = await freeUdpPort();
+  const file = writeConfig(`sip: {listen: ["127.0.0.1:${port}"], realm: test}\ndata_dir: "@DATA@"\naccounts:\n  - {number: "1001", auth_mode: ip, allow: ["127.0.0.0/8"]}\n`);
+  const counters = (): { counters_at: string | null; counters: Record<string, number> | null } => {
+    const r = runSipreg(['stats', '-c', file, '--json']);
+    return JSON.parse(r.stdout) as { counters_at: string | null; counters: Record<string, number> | null };
+  };
+  const first = spawnSipreg(['run', '-c', file]);
+  t.teardown(() => { first.kill('SIGKILL'); });
+  await waitForLine(first, (l) => l.includes('"msg":"sipreg started"'));
+  const client = await SipClient.open(port);
+  t.equal((await client.register({ user: '1001', expires: 600 })).status, 200);
+  client.close();
+  t.equal(counters().counters?.['registers_accepted'], 1, 'the registration just answered is counted at once (stats asked for a flush)');
+  first.kill('SIGTERM');
+  await exitOf(first);
+  t.equal(counters().counters?.['registers_accepted'], 1, 'with the service stopped: its last run\'s counters');
+  await start(t, file);
+  const now = counters();
+  t.not(now.counters?.['registers_accepted'], 1, `a new run does not show the last run's counters as its own (${JSON.stringify(now.counters?.['registers_accepted'])})`);
 });

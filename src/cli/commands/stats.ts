@@ -11,6 +11,7 @@ import { storeLimits, type StoreReport } from '../../store/index.js';
 import { columnChart } from '../../ops/chart.js';
 import { ratesLines } from '../../ops/rates.js';
 import { countersLines } from '../../ops/counters.js';
+import { requestFlush } from '../../ops/actions.js';
 import { formatClock, formatDateTime, isoOrNull, wrap } from '../../ops/format.js';
 import { snakeCase } from '../../stats/prometheus.js';
 import { jsonText } from '../../ops/sanitize.js';
@@ -116,7 +117,10 @@ export const statsCommand: Command = {
   options: [{ name: 'json', help: 'one JSON object' }, DATA_DIR_OPTION],
   async run(ctx) {
     noPositionals(ctx.args);
-    return withStore(ctx, (store, config) => {
+    return withStore(ctx, async (store, config) => {
+      // The counters, the service's memory and the last refreshes reach the store with its flush: ask
+      // for one, so what is printed is the running service's now (the store as it is if none runs).
+      await requestFlush(store);
       const nowMs = Date.now();
       const cif = configInForce(store, config, nowMs);
       const status = readStatus(store, cif, nowMs);

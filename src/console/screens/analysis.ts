@@ -37,7 +37,7 @@ export async function analysisScreen(c: ScreenContext): Promise<void> {
       case '2': await trendScreen(c, 'day'); return;
       case '3': await trendScreen(c, 'week'); return;
       case '4': await show(c, 'Rates', () => ratesBody(c)); return;
-      case '8': await show(c, 'Counters', () => countersLines(readCountersSnapshot(c.store))); return;
+      case '8': await show(c, 'Counters', () => countersLines(readCountersSnapshot(c.store)), c.historyNow); return;
       case '5': await show(c, 'Device types (by User-Agent)', () => {
         const a = analyse(c.store, c.config(), c.now());
         return [`${a.registered} binding(s), ${a.deviceTypes.length} type(s)`, ...barChart(a.deviceTypes)];
@@ -78,7 +78,7 @@ async function trendScreen(c: ScreenContext, window: TrendWindow): Promise<void>
   });
 }
 
-/** A read-only screen, rebuilt on Enter, paged, left with 0. */
-async function show(c: ScreenContext, title: string, body: () => string[]): Promise<void> {
-  await c.ui.menu(() => ({ title, body: body(), menu: menuLines(['Enter refresh', '0 back']) }), unknownChoice);
+/** A read-only screen, rebuilt on Enter (after `refresh`, e.g. asking the service to flush), paged, left with 0. */
+async function show(c: ScreenContext, title: string, body: () => string[], refresh?: () => Promise<unknown>): Promise<void> {
+  await c.ui.menu(() => ({ title, body: body(), menu: menuLines(['Enter refresh', '0 back']) }), unknownChoice, undefined, refresh);
 }
