@@ -194,7 +194,13 @@ log "bindings stored: $BOUND ($(stat_of nat) NATed: pinged by the keepalive)"
 
 # A keepalive round (SS_ENDPOINT_NAT_KEEPALIVE, 30 s) with all of them, and a flush of the memory figures.
 sleep 75
-read -r FULL_RSS FULL_HEAP < <(memory) || { log "no service memory in sipreg stats"; exit 1; }
+if ! read -r FULL_RSS FULL_HEAP < <(memory); then
+  # Say why rather than stop here: a service that is starting again (its pid, its starts) or one whose
+  # heartbeat is late shows no memory.
+  failed "no service memory in sipreg stats with $BOUND bindings (service pid $(service_pid 2>/dev/null || echo '?'), was $PID_BEFORE; service_started events: $(events service_started))"
+  as_admin sipreg stats -c "$FACTORY" 2>&1 | head -3 | sed 's/^/  /' >&2 || true
+  FULL_RSS=0 FULL_HEAP=0
+fi
 log "with $BOUND bindings: RSS $(mib "$FULL_RSS") MiB, heap $(mib "$FULL_HEAP") MiB"
 as_admin sipreg stats -c "$FACTORY" >"$WORK/stats.txt" 2>&1 || true
 grep -i -E 'keepalive|ping' "$WORK/stats.txt" | head -5 | sed 's/^/  /' >&2 || true
