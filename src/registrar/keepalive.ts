@@ -6,8 +6,10 @@
  * Scheduling: one timer ticking every KEEPALIVE_TICK_MS walks the bindings in store key order like the
  * hand of a clock. A round lasts one interval; at its start the bindings are counted and each tick
  * visits its share (count / ticks per round), so N bindings get N pings spread evenly over the interval
- * and each binding is pinged once per interval, about one interval after its previous ping. No timer per
- * binding; the store is read in slices (a cursor), never copied into the heap.
+ * and each binding is pinged once per interval, about one interval after its previous ping. Bindings
+ * added during a round are visited at its end, at most twice the even share a tick (a storm of new
+ * registrations is spread over the next ticks, never walked in one). No timer per binding; the store is
+ * read in slices (a cursor), never copied into the heap.
  *
  * Answers: any response (1xx-6xx: even a 404 or 503 proves the pinhole is open) to the ping's branch is
  * an answer. A ping still unanswered when the hand comes round again is missed. After
@@ -44,6 +46,11 @@ import { limits } from '../limits.js';
 
 /** Resolution of the wheel: with a 30 s interval, 300 slots; 30,000 NAT bindings → 100 pings a tick. */
 export const KEEPALIVE_TICK_MS = 100;
+/**
+ * The least a tick may visit when catching up (bindings added during a round, a timer that came late):
+ * 1,000 a second at the 100 ms tick, a few milliseconds of a small box's loop a tick.
+ */
+export const KEEPALIVE_TICK_VISITS_MIN = 100;
 /** A stored last-answer time older than this is rewritten (what the console shows as "last answer"). */
 export const KEEPALIVE_RECORD_REFRESH_MS = 300_000;
 
@@ -225,17 +232,29 @@ class NatKeepalive implements KeepaliveComponent {
   private tick(): void {
     const nowMs = Date.now();
     try {
+      const cap = this.visitsPerTickMax();
       if (nowMs - this.roundStartMs >= this.intervalMs) {
-        this.walk(Number.MAX_SAFE_INTEGER, nowMs); // bindings added during the round that is ending
+        // The round that is ending first visits the bindings added during it (a registration storm
+        // after a power cut adds thousands), a bounded share a tick: one tick never walks them all at
+        // once, which stalled the loop (seconds on a small box, past the watchdog under emulation).
+        if (!this.roundDone) {
+          this.walk(cap, nowMs);
+          if (!this.roundDone) return;
+        }
         this.startRound(nowMs);
       }
       // The binding at position p of N is visited about p/N of the way through the round, every round.
       const elapsedMs = nowMs - this.roundStartMs;
       const target = Math.min(this.roundTotal, Math.floor((this.roundTotal * (elapsedMs + this.tickMs)) / this.intervalMs));
-      this.walk(target - this.visitedInRound, nowMs);
+      this.walk(Math.min(cap, target - this.visitedInRound), nowMs);
     } catch (err) {
       this.ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, 'keepalive tick failed');
     }
+  }
+
+  /** Bindings one tick may visit: twice an even share of what the store holds now, at least KEEPALIVE_TICK_VISITS_MIN. */
+  private visitsPerTickMax(): number {
+    return Math.max(KEEPALIVE_TICK_VISITS_MIN, Math.ceil((2 * bindingCount(this.store) * this.tickMs) / this.intervalMs));
   }
 
   private startRound(nowMs: number): void {

@@ -196,3 +196,30 @@ t.test('tens of thousands of bindings: one timer, pings spread evenly', async (t
   const mem = process.memoryUsage().heapUsed;
   t.ok(mem < 400 * 1024 * 1024, `heap ${Math.round(mem / 1e6)} MB`);
 });
+
+t.test('bindings added during a round (a registration storm) are pinged over the next ticks, never in one burst', async (t) => {
+  const { store, local, ka, endpoint } = await setup(t, { natKeepaliveIntervalS: 4 });
+  const sentAtMs: number[] = [];
+  endpoint.send = () => { sentAtMs.push(performance.now()); };
+  await ka.start();   // an empty store: the first round counts 0 bindings
+  await sleep(1_000);
+  const count = 5_000;
+  const addedAtMs = performance.now();
+  for (let i = 0; i < count; i++) {
+    void putBinding(store, binding(`8${String(i).padStart(5, '0')}`, `sip:y${i}@10.1.${i >> 8 & 255}.${i & 255}`, {
+      sourceAddress: '127.0.0.91', sourcePort: 5062, source: '127.0.0.91:5062', localAddress: local,
+    }));
+  }
+  await store.bindings.committed;
+  await sleep(9_000);
+  await ka.stop();
+  t.ok(sentAtMs.length >= count, `every new binding pinged within 9 s of its registration (${sentAtMs.length} pings)`);
+  // One tick's pings leave together (synchronously): the most within any 20 ms is one tick's walk.
+  let burst = 0;
+  for (let i = 0, j = 0; i < sentAtMs.length; i++) {
+    while (sentAtMs[i]! - sentAtMs[j]! > 20) j++;
+    burst = Math.max(burst, i - j + 1);
+  }
+  t.ok(burst <= 1_000, `at most one bounded share a tick (most in 20 ms: ${burst} of ${count}; before, the round's end walked them all at once)`);
+  t.ok(sentAtMs[0]! - addedAtMs < 4_500, 'the first of them within the round they were added in');
+});
