@@ -77,7 +77,7 @@ t.test('--json: an operating error is one JSON object with the code, stdout empt
   const e = JSON.parse(lines[0]!) as { code: string; message: string };
   t.equal(e.code, 'ERR_CLI_NO_STORE');
   t.match(e.message, /^no store at /);
-  // A usage error keeps the usage (CONTRACT: one line and the usage), code included.
+  // A usage error stays one line and the usage (what scripts and the man page promise), code included.
   const u = failure(['list', '--json', '--frob', ...c]);
   t.same([u.status, u.code], [2, 'ERR_CLI_UNKNOWN_OPTION']);
 });
