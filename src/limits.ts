@@ -3,7 +3,7 @@
 // `...Ms`, `...S`). Relations between bounds are asserted at load, so a bad edit fails at start-up rather
 // than under load. The RFC 3261 timers are in sip/timers.ts, the trunk client's timing (its own waits,
 // spreads and retries) in trunk/timing.ts, the longest delay a node timer honours in timers.ts.
-import assert from 'node:assert';
+import { assert } from './assert.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Wire (src/sip): datagrams, headers, responses, server transactions.
@@ -78,23 +78,23 @@ export const limits = {
 } as const;
 
 // We send only what we would accept ourselves.
-assert(limits.responseSizeMax <= limits.messageSizeMax);
+assert(limits.responseSizeMax <= limits.messageSizeMax, 'limits.responseSizeMax <= limits.messageSizeMax');
 // The 200 and its 500 fallback share one slot.
-assert(2 * limits.registerOkSizeMax <= limits.responseSizeMax);
+assert(2 * limits.registerOkSizeMax <= limits.responseSizeMax, '2 * limits.registerOkSizeMax <= limits.responseSizeMax');
 // A single header can never be longer than a datagram, and a datagram has room for the header table.
-assert(limits.headerLengthMax <= limits.messageSizeMax);
-assert(limits.headerCountMax >= 16); // a REGISTER's mandatory and usual headers must fit
+assert(limits.headerLengthMax <= limits.messageSizeMax, 'limits.headerLengthMax <= limits.messageSizeMax');
+assert(limits.headerCountMax >= 16, 'limits.headerCountMax >= 16'); // a REGISTER's mandatory and usual headers must fit
 // Each Contact needs at least one header line or a comma, both bounded by the datagram.
-assert(limits.contactsPerRequestMax >= 1);
-assert(limits.contactsPerRequestMax <= limits.headerCountMax * 8);
-assert(limits.responseSlotCount >= 1);
-assert(limits.transactionCacheMax >= limits.responseSlotCount); // every in-flight answer can be cached
-assert(limits.transactionCacheMax <= 65_536); // handles pack an index in 16 bits
-assert(limits.transactionResponseSlotSize >= 512 && limits.transactionResponseSlotSize <= limits.responseSizeMax);
-assert(limits.transactionKeySizeMax >= 64);
-assert(limits.transactionProbeMax >= 1 && limits.transactionProbeMax <= 255); // counted in a byte
-assert(limits.transactionSweepSliceMax >= 1);
-assert(limits.listenAddressCountMax >= 1);
+assert(limits.contactsPerRequestMax >= 1, 'limits.contactsPerRequestMax >= 1');
+assert(limits.contactsPerRequestMax <= limits.headerCountMax * 8, 'limits.contactsPerRequestMax <= limits.headerCountMax * 8');
+assert(limits.responseSlotCount >= 1, 'limits.responseSlotCount >= 1');
+assert(limits.transactionCacheMax >= limits.responseSlotCount, 'limits.transactionCacheMax >= limits.responseSlotCount'); // every in-flight answer can be cached
+assert(limits.transactionCacheMax <= 65_536, 'limits.transactionCacheMax <= 65_536'); // handles pack an index in 16 bits
+assert(limits.transactionResponseSlotSize >= 512 && limits.transactionResponseSlotSize <= limits.responseSizeMax, 'limits.transactionResponseSlotSize >= 512 && limits.transactionResponseSlotSize <= limits.responseSizeMax');
+assert(limits.transactionKeySizeMax >= 64, 'limits.transactionKeySizeMax >= 64');
+assert(limits.transactionProbeMax >= 1 && limits.transactionProbeMax <= 255, 'limits.transactionProbeMax >= 1 && limits.transactionProbeMax <= 255'); // counted in a byte
+assert(limits.transactionSweepSliceMax >= 1, 'limits.transactionSweepSliceMax >= 1');
+assert(limits.listenAddressCountMax >= 1, 'limits.listenAddressCountMax >= 1');
 
 // ---------------------------------------------------------------------------------------------------------
 // Registrar (src/registrar): what it holds in memory between a REGISTER and its commit, and its sweeps.
@@ -133,14 +133,14 @@ export const registrarLimits = {
   writeBackNumbersMax: 100_000,
 } as const;
 
-assert(registrarLimits.pendingCommitsMax >= limits.responseSlotCount);
-assert(registrarLimits.deferredMax >= 1);
-assert(registrarLimits.commitBatchEarly >= 1 && registrarLimits.commitBatchEarly <= registrarLimits.pendingCommitsMax / 4);
-assert(registrarLimits.sweepBatchMax >= 1);
-assert(registrarLimits.nonceCountTableMax >= 1024);
-assert(registrarLimits.lockoutEventsPerSecondMax >= 1);
-assert(registrarLimits.lockoutEventsPerSecondMax <= registrarLimits.rejectEventsPerSecondMax);
-assert(registrarLimits.writeBackNumbersMax >= 1);
+assert(registrarLimits.pendingCommitsMax >= limits.responseSlotCount, 'registrarLimits.pendingCommitsMax >= limits.responseSlotCount');
+assert(registrarLimits.deferredMax >= 1, 'registrarLimits.deferredMax >= 1');
+assert(registrarLimits.commitBatchEarly >= 1 && registrarLimits.commitBatchEarly <= registrarLimits.pendingCommitsMax / 4, 'registrarLimits.commitBatchEarly >= 1 && registrarLimits.commitBatchEarly <= registrarLimits.pendingCommitsMax / 4');
+assert(registrarLimits.sweepBatchMax >= 1, 'registrarLimits.sweepBatchMax >= 1');
+assert(registrarLimits.nonceCountTableMax >= 1024, 'registrarLimits.nonceCountTableMax >= 1024');
+assert(registrarLimits.lockoutEventsPerSecondMax >= 1, 'registrarLimits.lockoutEventsPerSecondMax >= 1');
+assert(registrarLimits.lockoutEventsPerSecondMax <= registrarLimits.rejectEventsPerSecondMax, 'registrarLimits.lockoutEventsPerSecondMax <= registrarLimits.rejectEventsPerSecondMax');
+assert(registrarLimits.writeBackNumbersMax >= 1, 'registrarLimits.writeBackNumbersMax >= 1');
 
 // ---------------------------------------------------------------------------------------------------------
 // Guard tables (registrar/guard.ts): what the rate limits and the failure counts remember. Each table is a
@@ -163,9 +163,9 @@ export const guardLimits = {
   lockoutSweepBatchMax: 1_000,
 } as const;
 
-assert(guardLimits.failurePairTableMax <= guardLimits.sourceTableMax);
-assert(guardLimits.failureWindowMs >= 60_000);
-assert(guardLimits.lockoutSweepBatchMax >= 1);
+assert(guardLimits.failurePairTableMax <= guardLimits.sourceTableMax, 'guardLimits.failurePairTableMax <= guardLimits.sourceTableMax');
+assert(guardLimits.failureWindowMs >= 60_000, 'guardLimits.failureWindowMs >= 60_000');
+assert(guardLimits.lockoutSweepBatchMax >= 1, 'guardLimits.lockoutSweepBatchMax >= 1');
 
 // ---------------------------------------------------------------------------------------------------------
 // Store (src/store): the size budget of data_dir's store, the prune and the compaction.
@@ -232,17 +232,17 @@ export const storeLimits = {
   flushOnRequestMinMs: 5_000,
 } as const;
 
-assert(storeLimits.budgetAutoFileSystemShare > 0 && storeLimits.budgetAutoFileSystemShare <= 0.5); // room for the compacting copy
-assert(storeLimits.budgetMinBytes > storeLimits.reserveMinBytes);
-assert(storeLimits.budgetAutoMaxBytes >= storeLimits.budgetMinBytes);
-assert(storeLimits.budget32BitMaxBytes >= storeLimits.budgetMinBytes && storeLimits.budget32BitMaxBytes * storeLimits.mapSizeBudgetFactor <= 1024 * MiB);
-assert(storeLimits.resumeReserveFactor > 1);
-assert(storeLimits.pruneBatchValuesMax >= 1);
-assert(storeLimits.pruneBatchBytesMax >= 64 * 1024); // a registrar value (one commit's rows) is at most a few hundred KiB
-assert(storeLimits.pruneBatchesPerRoundMax * storeLimits.pruneBatchBytesMax >= storeLimits.budgetAutoMaxBytes);
-assert(storeLimits.compactFreeShare >= 0.5 && storeLimits.compactFreeShare < 1);
-assert(storeLimits.mapSizeBudgetFactor >= 1);
-assert(storeLimits.flushOnRequestMinMs >= 1_000);
+assert(storeLimits.budgetAutoFileSystemShare > 0 && storeLimits.budgetAutoFileSystemShare <= 0.5, 'storeLimits.budgetAutoFileSystemShare > 0 && storeLimits.budgetAutoFileSystemShare <= 0.5'); // room for the compacting copy
+assert(storeLimits.budgetMinBytes > storeLimits.reserveMinBytes, 'storeLimits.budgetMinBytes > storeLimits.reserveMinBytes');
+assert(storeLimits.budgetAutoMaxBytes >= storeLimits.budgetMinBytes, 'storeLimits.budgetAutoMaxBytes >= storeLimits.budgetMinBytes');
+assert(storeLimits.budget32BitMaxBytes >= storeLimits.budgetMinBytes && storeLimits.budget32BitMaxBytes * storeLimits.mapSizeBudgetFactor <= 1024 * MiB, 'storeLimits.budget32BitMaxBytes >= storeLimits.budgetMinBytes && storeLimits.budget32BitMaxBytes * storeLimits.mapSizeBudgetFactor <= 1024 * MiB');
+assert(storeLimits.resumeReserveFactor > 1, 'storeLimits.resumeReserveFactor > 1');
+assert(storeLimits.pruneBatchValuesMax >= 1, 'storeLimits.pruneBatchValuesMax >= 1');
+assert(storeLimits.pruneBatchBytesMax >= 64 * 1024, 'storeLimits.pruneBatchBytesMax >= 64 * 1024'); // a registrar value (one commit's rows) is at most a few hundred KiB
+assert(storeLimits.pruneBatchesPerRoundMax * storeLimits.pruneBatchBytesMax >= storeLimits.budgetAutoMaxBytes, 'storeLimits.pruneBatchesPerRoundMax * storeLimits.pruneBatchBytesMax >= storeLimits.budgetAutoMaxBytes');
+assert(storeLimits.compactFreeShare >= 0.5 && storeLimits.compactFreeShare < 1, 'storeLimits.compactFreeShare >= 0.5 && storeLimits.compactFreeShare < 1');
+assert(storeLimits.mapSizeBudgetFactor >= 1, 'storeLimits.mapSizeBudgetFactor >= 1');
+assert(storeLimits.flushOnRequestMinMs >= 1_000, 'storeLimits.flushOnRequestMinMs >= 1_000');
 
 // ---------------------------------------------------------------------------------------------------------
 // Operator (src/cli, src/console): what the admin commands and the console accept.
@@ -256,8 +256,8 @@ export const serviceLimits = {
   notifyWaitMs: 5_000,
 } as const;
 
-assert(serviceLimits.reloadWatchdogMs >= 60_000);
-assert(serviceLimits.notifyWaitMs < serviceLimits.reloadWatchdogMs);
+assert(serviceLimits.reloadWatchdogMs >= 60_000, 'serviceLimits.reloadWatchdogMs >= 60_000');
+assert(serviceLimits.notifyWaitMs < serviceLimits.reloadWatchdogMs, 'serviceLimits.notifyWaitMs < serviceLimits.reloadWatchdogMs');
 
 export const operatorLimits = {
   // s; the longest an operator's forced un-registration can hold the number refused (`unregister --hold`,
@@ -274,6 +274,6 @@ export const operatorLimits = {
   pushSettleMaxMs: 60_000,
 } as const;
 
-assert(operatorLimits.holdSMax >= 3_600);
-assert(operatorLimits.pushFileBytesMax >= 8 * 1024 * 1024);
-assert(operatorLimits.pushSettleMaxMs > 10 * operatorLimits.pushSettleMs);
+assert(operatorLimits.holdSMax >= 3_600, 'operatorLimits.holdSMax >= 3_600');
+assert(operatorLimits.pushFileBytesMax >= 8 * 1024 * 1024, 'operatorLimits.pushFileBytesMax >= 8 * 1024 * 1024');
+assert(operatorLimits.pushSettleMaxMs > 10 * operatorLimits.pushSettleMs, 'operatorLimits.pushSettleMaxMs > 10 * operatorLimits.pushSettleMs');

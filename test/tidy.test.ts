@@ -6,14 +6,17 @@
 // The rules:
 //   circle     no import circle among the modules of src/ (value and type imports alike: a type imported
 //              upwards is the same wrong floor as a value).
-//   sip        src/sip/ imports only src/sip/ and src/limits.ts (and node: built-ins): the wire layer stands
-//              on nothing of the service.
+//   sip        src/sip/ imports only src/sip/, src/limits.ts and src/assert.ts (and node: built-ins): the wire
+//              layer stands on nothing of the service.
 //   console    nothing outside src/console/ imports src/console/; what the console and the admin commands
 //              share lives in src/ops/. The one exception: src/cli/commands/console.ts starts the console
 //              through src/console/index.ts.
-//   floor      src/net/ imports only src/net/ and src/limits.ts; only src/service/, src/cli/ and
+//   floor      src/net/ imports only src/net/, src/limits.ts and src/assert.ts; only src/service/, src/cli/ and
 //              src/main.ts import src/service/ (the parts the service runs get their types from
 //              src/component.ts and src/sip/endpoint.ts, below them).
+//   assert     nothing in src/ imports node:assert (or assert, node:assert/strict): every assertion is
+//              src/assert.ts's, two arguments, the message a string literal (a template would be built
+//              on every call): nothing is allocated when it holds.
 //   length     no function in src/ over FUNCTION_LINES_MAX lines, counted from its first line to its closing
 //              brace (inner functions count toward the outer one: a factory of closures is one function).
 //              Exceptions: LONG_FUNCTIONS below, each with the length it may not grow past. They are
@@ -34,15 +37,17 @@ const FUNCTION_LINES_MAX = 100;
 const CONSOLE_ENTRY_IMPORTERS: ReadonlyMap<string, string> = new Map([
   ['src/cli/commands/console.ts', 'src/console/index.ts'],
 ]);
-const SIP_MAY_IMPORT = ['src/limits.ts'];
-const NET_MAY_IMPORT = ['src/limits.ts'];
+const SIP_MAY_IMPORT = ['src/limits.ts', 'src/assert.ts'];
+const NET_MAY_IMPORT = ['src/limits.ts', 'src/assert.ts'];
+/** node's assertion modules, in every spelling: src/ asserts through src/assert.ts only. */
+const NODE_ASSERT = /^(node:)?assert(\/strict)?$/;
 const SERVICE_IMPORTERS = ['src/service/', 'src/cli/', 'src/main.ts'];
 /** "path:name" → the most lines it may have (today's length). */
 const LONG_FUNCTIONS: ReadonlyMap<string, number> = new Map([
 ]);
 
 type Sources = ReadonlyMap<string, string>; // path relative to the repository, '/'-separated → text
-type Problem = { rule: 'circle' | 'sip' | 'console' | 'floor' | 'length'; path: string; detail: string };
+type Problem = { rule: 'circle' | 'sip' | 'console' | 'floor' | 'assert' | 'length'; path: string; detail: string };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -72,8 +77,8 @@ function sourceFile(path: string, text: string): ts.SourceFile {
   return sf;
 }
 
-/** The project modules a file imports: relative specifiers resolved to the .ts path in `sources`. */
-function importsOf(path: string, sources: Sources): string[] {
+/** Every module specifier a file names: import/export declarations and import() calls. */
+function specifiersOf(path: string, sources: Sources): string[] {
   const sf = sourceFile(path, sources.get(path) ?? '');
   const specifiers: string[] = [];
   const visit = (node: ts.Node): void => {
@@ -87,8 +92,13 @@ function importsOf(path: string, sources: Sources): string[] {
     ts.forEachChild(node, visit);
   };
   visit(sf);
+  return specifiers;
+}
+
+/** The project modules a file imports: relative specifiers resolved to the .ts path in `sources`. */
+function importsOf(path: string, sources: Sources): string[] {
   const out: string[] = [];
-  for (const s of specifiers) {
+  for (const s of specifiersOf(path, sources)) {
     if (!s.startsWith('.')) continue;
     const base = posix.normalize(posix.join(posix.dirname(path), s)).replace(/\.js$/, '');
     for (const candidate of [`${base}.ts`, `${base}/index.ts`]) {
@@ -186,6 +196,29 @@ function floors(sources: Sources): Problem[] {
   return problems;
 }
 
+function assertions(sources: Sources): Problem[] {
+  const problems: Problem[] = [];
+  for (const [path, text] of sources) {
+    for (const s of specifiersOf(path, sources)) {
+      if (NODE_ASSERT.test(s)) problems.push({ rule: 'assert', path, detail: `imports ${s}: use src/assert.ts` });
+    }
+    // The message is a literal: a template or a call would be built on every call, holding or not.
+    const sf = sourceFile(path, text);
+    const visit = (node: ts.Node): void => {
+      if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'assert') {
+        const message = node.arguments[1];
+        if (message !== undefined && !ts.isStringLiteral(message) && !ts.isNoSubstitutionTemplateLiteral(message)) {
+          const line = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
+          problems.push({ rule: 'assert', path: `${path}:${line}`, detail: 'assert message is not a string literal' });
+        }
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+  }
+  return problems;
+}
+
 function functionName(node: ts.SignatureDeclaration, sf: ts.SourceFile): string {
   if (node.name !== undefined) return node.name.getText(sf);
   const parent = node.parent;
@@ -230,7 +263,7 @@ function longFunctions(sources: Sources, exceptions: ReadonlyMap<string, number>
 
 function tidy(sources: Sources, exceptions: ReadonlyMap<string, number> = new Map()): Problem[] {
   return [...circles(sources), ...sipLayer(sources), ...consoleLayer(sources), ...floors(sources),
-    ...longFunctions(sources, exceptions)];
+    ...assertions(sources), ...longFunctions(sources, exceptions)];
 }
 
 const lines = (n: number): string => Array.from({ length: n }, (_, i) => `  const v${i} = ${i};`).join('\n');
@@ -283,6 +316,19 @@ test('each rule catches a planted violation', async (t) => {
     .map((p) => p.detail), [`f is ${FUNCTION_LINES_MAX + 1} lines (max ${FUNCTION_LINES_MAX})`], 'but not past it');
   t.same(tidy(clean, new Map([['src/store/a.ts:short', 200]])).map((p) => p.rule), ['length'],
     'an exception no longer needed is a problem');
+
+  t.same(tidy(plant('src/sip/scan.ts', "import { assert } from '../assert.js';\nexport const x = assert;\n")
+    .set('src/assert.ts', 'export function assert(c: boolean, m: string): asserts c { if (!c) throw new Error(m); }\n')), [],
+  'sip/ may import the assertion helper');
+  for (const spelling of ['node:assert', 'assert', 'node:assert/strict', 'assert/strict']) {
+    t.same(tidy(plant('src/store/check.ts', `import assert from '${spelling}';\nexport const a = assert;\n`))
+      .map((p) => [p.rule, p.path, p.detail]), [['assert', 'src/store/check.ts', `imports ${spelling}: use src/assert.ts`]],
+    `an import of ${spelling}`);
+  }
+  t.same(tidy(plant('src/store/check.ts', "export const a = async () => (await import('node:assert')).default;\n"))
+    .map((p) => p.rule), ['assert'], 'node:assert through import()');
+  t.same(tidy(plant('src/store/check.ts', "import { assert } from '../assert.js';\nexport function f(n: number): void {\n  assert(n > 0, 'n > 0');\n  assert(n < 9, `n ${n} < 9`);\n}\n"))
+    .map((p) => [p.rule, p.path]), [['assert', 'src/store/check.ts:4']], 'an assert message built on every call');
 
   t.same(tidy(plant('src/net/cidr.ts', "import type { Config } from '../config/types.js';\nexport type C = Config;\n")
     .set('src/config/types.ts', 'export interface Config { a: 1 }\n')).map((p) => [p.rule, p.detail]),

@@ -1,11 +1,5 @@
-/** A small strict option parser: unknown options and missing values are usage errors (exit 2). */
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+// A small strict option parser: unknown options and missing values are usage errors (exit 2).
+import { UsageError } from './errors.js';
 
 export interface OptionSpec {
   readonly name: string;           // long name without dashes
@@ -34,22 +28,22 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
       name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
       inline = eq === -1 ? undefined : arg.slice(eq + 1);
     } else {
-      if (arg.length !== 2) throw new UsageError(`unknown option '${arg}'`);
+      if (arg.length !== 2) throw new UsageError('ERR_CLI_UNKNOWN_OPTION', `unknown option '${arg}'`);
       const spec = specs.find((s) => s.short === arg[1]);
-      if (spec === undefined) throw new UsageError(`unknown option '${arg}'`);
+      if (spec === undefined) throw new UsageError('ERR_CLI_UNKNOWN_OPTION', `unknown option '${arg}'`);
       name = spec.name;
     }
     const spec = specs.find((s) => s.name === name);
-    if (spec === undefined) throw new UsageError(`unknown option '--${name}'`);
+    if (spec === undefined) throw new UsageError('ERR_CLI_UNKNOWN_OPTION', `unknown option '--${name}'`);
     if (spec.value === undefined) {
-      if (inline !== undefined) throw new UsageError(`option '--${name}' takes no value`);
+      if (inline !== undefined) throw new UsageError('ERR_CLI_OPTION_VALUE', `option '--${name}' takes no value`);
       options.set(name, true);
       continue;
     }
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new UsageError(`option '--${name}' needs a value (${spec.value})`);
+    if (value === undefined) throw new UsageError('ERR_CLI_OPTION_VALUE', `option '--${name}' needs a value (${spec.value})`);
     if (spec.choices !== undefined && !spec.choices.includes(value)) {
-      throw new UsageError(`option '--${name}' must be one of ${spec.choices.join(', ')}. Received '${value}'`);
+      throw new UsageError('ERR_CLI_OPTION_VALUE', `option '--${name}' must be one of ${spec.choices.join(', ')}. Received '${value}'`);
     }
     options.set(name, value);
   }
@@ -68,8 +62,8 @@ export function optFlag(args: ParsedArgs, name: string): boolean {
 export function optInt(args: ParsedArgs, name: string, min: number, max: number): number | undefined {
   const v = optString(args, name);
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError(`option '--${name}' must be a whole number. Received '${v}'`);
+  if (!/^\d+$/.test(v)) throw new UsageError('ERR_CLI_OPTION_VALUE', `option '--${name}' must be a whole number. Received '${v}'`);
   const n = Number(v);
-  if (n < min || n > max) throw new UsageError(`option '--${name}' must be ${min}..${max}. Received ${v}`);
+  if (n < min || n > max) throw new UsageError('ERR_CLI_OPTION_VALUE', `option '--${name}' must be ${min}..${max}. Received ${v}`);
   return n;
 }

@@ -6,14 +6,7 @@ import { openStore, StoreError, type Store } from '../store/index.js';
 import { STORE_FILE } from '../store/lease.js';
 import { optString } from './args.js';
 import type { CommandContext } from './command.js';
-
-/** An operating error that ends a command with one clear line on stderr and exit 1. */
-export class CommandError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-    this.name = 'CommandError';
-  }
-}
+import { CommandError } from './errors.js';
 
 /** `no config at PATH (looked in: ...)` when the config file does not exist, else null. */
 export function missingConfig(ctx: CommandContext): string | null {
@@ -35,7 +28,7 @@ export function requireConfig(ctx: CommandContext): Config {
   const override = optString(ctx.args, 'data-dir');
   const missing = missingConfig(ctx);
   if (missing !== null) {
-    if (!ctx.readsOnly || override === undefined) throw new CommandError(missing);
+    if (!ctx.readsOnly || override === undefined) throw new CommandError('ERR_CLI_NO_CONFIG', missing);
     ctx.stderr.write(`sipreg ${ctx.command}: warning: ${missing}; reading the store in ${resolve(override)} with default settings\n`);
     return parseConfigText('', ctx.configFile).draft!;
   }
@@ -44,10 +37,10 @@ export function requireConfig(ctx: CommandContext): Config {
   const summary = `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
   if (!ctx.readsOnly || draft === null) {
     for (const p of problems) ctx.stderr.write(`${formatProblem(p)}\n`);
-    throw new CommandError(`${ctx.configFile}: invalid configuration (${summary})`);
+    throw new CommandError('ERR_CLI_CONFIG_INVALID', `${ctx.configFile}: invalid configuration (${summary})`);
   }
   if (override === undefined && problems.some((p) => p.key === 'data_dir')) {
-    throw new CommandError(`${ctx.configFile}: data_dir has a problem (see sipreg check -c ${ctx.configFile}); name the store with --data-dir DIR`);
+    throw new CommandError('ERR_CLI_CONFIG_INVALID', `${ctx.configFile}: data_dir has a problem (see sipreg check -c ${ctx.configFile}); name the store with --data-dir DIR`);
   }
   const dataDir = override === undefined ? draft.dataDir : resolve(override);
   ctx.stderr.write(`sipreg ${ctx.command}: warning: ${ctx.configFile} has ${summary} (see sipreg check -c ${ctx.configFile}); ` +
@@ -67,13 +60,13 @@ export function openStoreOrFail(dataDir: string): Store {
   try {
     statSync(join(dataDir, STORE_FILE));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CommandError(`no store at ${dataDir}: the service has never run there`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CommandError('ERR_CLI_NO_STORE', `no store at ${dataDir}: the service has never run there`);
     // Anything else (a directory we may not enter): openStore below names the problem.
   }
   try {
     return openStore(dataDir);
   } catch (err) {
-    if (err instanceof StoreError) throw new CommandError(err.message);
+    if (err instanceof StoreError) throw new CommandError('ERR_CLI_STORE', err.message);
     throw err;
   }
 }

@@ -7,6 +7,7 @@ import type { OptionSpec } from './args.js';
 import { COMMON_OPTIONS, CONFIG_NAME, INSTALLED_CONFIG, type Command } from './command.js';
 import { PID_FILE } from '../store/lease.js';
 import { VERSION } from '../version.js';
+import { cliErrors } from './errors.js';
 
 const WIDTH = 80; // a serial terminal
 const LEFT_MAX = 26; // a left cell wider than this puts its text on the next line
@@ -136,6 +137,9 @@ export function manPage(commands: readonly Command[]): string {
     '.TP', `\\fIdata_dir/${roff(PID_FILE)}\\fR`, roff('the running service\'s PID; a second `sipreg run` on the same data_dir refuses to start'),
     '.SH EXIT STATUS',
     roff('0 success; 1 an operating error (invalid config, nothing found, store unusable, data_dir in use or lost), with one line on stderr; 2 a usage error (unknown command or option), with the usage.'),
+    '.SH DIAGNOSTICS',
+    roff('An admin command\'s error line is `sipreg COMMAND: CODE: message`; with --json an operating error is {"code": CODE, "message": ...} on stderr. The codes:'),
+    ...cliErrors.flatMap((e) => ['.TP', `\\fB${roff(e.code)}\\fR (exit ${e.exitStatus})`, roff(e.means)]),
     '.SH SEE ALSO',
     roff('systemctl(8), journalctl(1), sipsak(1); README.md (in /usr/share/doc/sipreg)'),
   );

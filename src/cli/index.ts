@@ -1,8 +1,8 @@
-import { parseArgs, UsageError, optString, optFlag } from './args.js';
+import { CommandError, UsageError, errorLine } from './errors.js';
+import { parseArgs, optString, optFlag } from './args.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMMON_OPTIONS, CONFIG_NAME, INSTALLED_CONFIG, type Command, type CommandContext } from './command.js';
-import { CommandError } from './context.js';
 import { runCommand } from './commands/run.js';
 import { checkCommandSpec } from './commands/check.js';
 import { paramsCommand } from './commands/params.js';
@@ -24,7 +24,7 @@ import { restoreCommand } from './commands/restore.js';
 import { factoryResetCommand } from './commands/factory-reset.js';
 import { firmwareCommand } from './commands/firmware.js';
 import { versionLine } from '../version.js';
-import { displayText } from '../ops/sanitize.js';
+import { jsonText } from '../ops/sanitize.js';
 import type { Writable } from 'node:stream';
 
 /** Every command `sipreg` knows, in --help order. A capability appears here only once it works. */
@@ -87,8 +87,9 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
   const command = commands.find((c) => c.name === first);
   if (command === undefined) {
-    io.stderr.write(`sipreg: unknown command '${displayText(first)}'\n${usageText(commands)}`);
-    return 2;
+    const err = new UsageError('ERR_CLI_UNKNOWN_COMMAND', `unknown command '${first}'`);
+    io.stderr.write(`${errorLine('sipreg', err)}${usageText(commands)}`);
+    return err.exitCode;
   }
   let ctx: CommandContext;
   try {
@@ -103,8 +104,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     };
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`sipreg ${command.name}: ${displayText(err.message)}\n${commandHelp(command)}`);
-      return 2;
+      io.stderr.write(`${errorLine(`sipreg ${command.name}`, err)}${commandHelp(command)}`);
+      return err.exitCode;
     }
     throw err;
   }
@@ -112,11 +113,12 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return await command.run(ctx);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`sipreg ${command.name}: ${displayText(err.message)}\n${commandHelp(command)}`);
-      return 2;
+      io.stderr.write(`${errorLine(`sipreg ${command.name}`, err)}${commandHelp(command)}`);
+      return err.exitCode;
     }
     if (err instanceof CommandError) {
-      io.stderr.write(`sipreg ${command.name}: ${displayText(err.message)}\n`);
+      // --json: what a script reads is the code, as one JSON object (stdout stays empty).
+      io.stderr.write(optFlag(ctx.args, 'json') ? `${jsonText({ code: err.code, message: err.message }, 0)}\n` : errorLine(`sipreg ${command.name}`, err));
       return err.exitCode;
     }
     throw err;

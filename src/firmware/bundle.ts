@@ -1,4 +1,4 @@
-// The firmware bundle (issue 18), made by image/firmware-bundle.mjs:
+// The firmware bundle, made by image/firmware-bundle.mjs:
 //   "SIPREGFW" | u32 BE manifest length | manifest (JSON) | u32 BE signature length | Ed25519 signature
 //   over the manifest's bytes | the parts' bytes, one after the other in the manifest's order.
 // The manifest names the product, the version, the arch and each part (root squashfs, kernel, initrd)

@@ -11,7 +11,7 @@
  * Memory is bounded by `capacity`: the slot arrays are allocated once; the key Map never holds more than
  * `capacity` keys.
  */
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 
 const NONE = -1;
 
@@ -32,8 +32,8 @@ export class BoundedTable {
   lastEvictedKey: string | null = null;
 
   constructor(capacity: number) {
-    assert(Number.isInteger(capacity));
-    assert(capacity >= 1);
+    assert(Number.isInteger(capacity), 'Number.isInteger(capacity)');
+    assert(capacity >= 1, 'capacity >= 1');
     this.capacity = capacity;
     this.keys = new Array<string | null>(capacity).fill(null);
     this.prev = new Int32Array(capacity).fill(NONE);
@@ -59,7 +59,7 @@ export class BoundedTable {
 
   /** Marks slot as just updated (moves it to the end evicted last). */
   touch(slot: number): void {
-    assert(this.keys[slot] !== null);
+    assert(this.keys[slot] !== null, 'this.keys[slot] !== null');
     if (this.head === slot) return;
     this.unlink(slot);
     this.linkHead(slot);
@@ -71,14 +71,14 @@ export class BoundedTable {
    * columns at the slot.
    */
   insert(key: string): number {
-    assert(!this.index.has(key));
+    assert(!this.index.has(key), '!this.index.has(key)');
     this.lastEvictedKey = null;
     let slot: number;
     if (this.freeCount > 0) {
       slot = this.freeSlots[--this.freeCount]!;
     } else {
       slot = this.tail;
-      assert(slot !== NONE);
+      assert(slot !== NONE, 'slot !== NONE');
       const old = this.keys[slot]!;
       this.index.delete(old);
       this.unlink(slot);
@@ -100,7 +100,7 @@ export class BoundedTable {
 
   deleteSlot(slot: number): void {
     const key = this.keys[slot];
-    assert(key !== null && key !== undefined);
+    assert(key !== null && key !== undefined, 'key !== null && key !== undefined');
     this.index.delete(key);
     this.unlink(slot);
     this.keys[slot] = null;

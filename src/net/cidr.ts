@@ -5,7 +5,7 @@
  * one Set probe per distinct prefix length, however long the list (a deny list of thousands of /32s is
  * one probe). IPv6 ranges are compared word by word, linearly: lists are short.
  */
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import { parseAddress, type AddressFamily } from './address.js';
 
 /** An address range as the config writes it (`203.0.113.0/24`, `2001:db8::/32`, or a bare address). */
@@ -32,8 +32,8 @@ export class CidrMatcher {
     const v6: Cidr[] = [];
     const byLength = new Map<number, Set<number>>();
     for (const c of cidrs) {
-      assert(c.family === 4 ? c.bytes.length === 4 : c.bytes.length === 16);
-      assert(c.prefixLength >= 0 && c.prefixLength <= (c.family === 4 ? 32 : 128));
+      assert(c.family === 4 ? c.bytes.length === 4 : c.bytes.length === 16, 'c.family === 4 ? c.bytes.length === 4 : c.bytes.length === 16');
+      assert(c.prefixLength >= 0 && c.prefixLength <= (c.family === 4 ? 32 : 128), 'c.prefixLength >= 0 && c.prefixLength <= (c.family === 4 ? 32 : 128)');
       let length = c.prefixLength;
       let network: number;
       if (c.family === 6 && isMappedRange(c)) {

@@ -5,7 +5,7 @@
  * Tokens refill continuously at `ratePerS` up to `burst`; a request takes one. A clock that steps back
  * (a test's fake clock, an NTP step seen through Date.now()) refills nothing and never goes negative.
  */
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 
 /** Takes one token from the bucket stored at state[i] (tokens) and state[i + 1] (last refill, ms). */
 export function bucketTake(state: Float64Array, i: number, nowMs: number, ratePerS: number, burst: number): boolean {
@@ -36,8 +36,8 @@ export class TokenBucket {
   private burst: number;
 
   constructor(ratePerS: number, burst: number, nowMs: number) {
-    assert(ratePerS > 0);
-    assert(burst >= 1);
+    assert(ratePerS > 0, 'ratePerS > 0');
+    assert(burst >= 1, 'burst >= 1');
     this.ratePerS = ratePerS;
     this.burst = burst;
     bucketFill(this.state, 0, nowMs, burst);
@@ -49,8 +49,8 @@ export class TokenBucket {
 
   /** New rate and size; tokens already earned are kept, up to the new size. */
   configure(ratePerS: number, burst: number): void {
-    assert(ratePerS > 0);
-    assert(burst >= 1);
+    assert(ratePerS > 0, 'ratePerS > 0');
+    assert(burst >= 1, 'burst >= 1');
     this.ratePerS = ratePerS;
     this.burst = burst;
     if (this.state[0]! > burst) this.state[0] = burst;

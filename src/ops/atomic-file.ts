@@ -1,6 +1,6 @@
 /**
  * Replacing a file so that a power cut leaves either the old or the new content, never a mix or
- * nothing (issue 18): the bytes go to a new temporary file beside it (created exclusively, so a link
+ * nothing: the bytes go to a new temporary file beside it (created exclusively, so a link
  * planted under that name is not followed), which is fsynced, renamed over the target (rename replaces
  * a symlink at the target, it never writes through it), and the directory is fsynced so the rename
  * itself is on disk. The new file takes the old one's mode (a config holds passwords) and, when this

@@ -1,5 +1,5 @@
 /**
- * `sipreg backup` / `sipreg restore` (issue 18). A backup is one ustar file (ops/tar.ts), members in
+ * `sipreg backup` / `sipreg restore`. A backup is one ustar file (ops/tar.ts), members in
  * this order:
  *
  *   manifest.json   {"format":"sipreg-backup","formatVersion":1, sipreg version and commit, time, host,

@@ -1,5 +1,5 @@
 /**
- * A config push that cannot leave the box without phones (issue 18): `sipreg config apply`, `config
+ * A config push that cannot leave the box without phones: `sipreg config apply`, `config
  * rollback` and a restore's config all come here. The new bytes (already validated by the caller) are
  * installed atomically after the current file is kept as a numbered version; the running service is
  * asked to reload (the store's operator command, what the console's reload writes: it works for any

@@ -1,5 +1,5 @@
 /**
- * The previous versions of the config and the history of pushes (issue 18), kept beside the config in
+ * The previous versions of the config and the history of pushes, kept beside the config in
  * `<config>.versions/` (for /etc/sipreg/sipreg.yaml: /etc/sipreg/sipreg.yaml.versions/):
  *
  *   N.yaml          the config as it was just before push N (its mode kept), the newest VERSIONS_KEPT

@@ -1,5 +1,5 @@
 /**
- * Factory reset (issue 18): the box as it left the factory. With no process having the store open
+ * Factory reset: the box as it left the factory. With no process having the store open
  * (like restore): every entry of data_dir removed (the store and anything beside it; the directory
  * itself stays, with the mode and owner systemd gave it), the config replaced by the factory config
  * (on the appliance /usr/share/sipreg/etc/sipreg.yaml, the file the first boot copied; elsewhere the

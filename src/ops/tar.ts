@@ -1,5 +1,5 @@
 /**
- * The few bytes of POSIX ustar a backup needs (issue 18): regular files only, names under 100 bytes,
+ * The few bytes of POSIX ustar a backup needs: regular files only, names under 100 bytes,
  * written and read with node:fs, so a backup is one file that `tar tvf` lists and `tar xf` unpacks on
  * any machine, and sipreg needs no archive library. Each member: a 512-byte header (name, mode, size
  * and mtime in octal, checksum, "ustar\0" "00"), the data, zeros to the next 512.

@@ -1,4 +1,4 @@
-// What a change's commit leaves to the next flush (issue 14: storage on flash). A change (a new binding,
+// What a change's commit leaves to the next flush (storage on flash). A change (a new binding,
 // a replaced contact, an unregister) is committed and synced before its 200, but that commit holds only
 // the number's bindings: every other LMDB tree it touched cost flash pages of its own (about 4 KiB each,
 // plus the branch pages above). So the service's REGISTER path leaves to the flush (store/flush.ts):

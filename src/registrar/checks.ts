@@ -18,6 +18,7 @@ import { Hdr, Scheme, type SipMessage } from '../sip/index.js';
 import { StoredBindings, formatAddress, type EventType, type Store } from '../store/index.js';
 import * as codec from '../store/binding-codec.js';
 import { counters } from '../stats/counters.js';
+import { assert } from '../assert.js';
 import { registrarLimits } from '../limits.js';
 import { sourceOf } from '../net/index.js';
 import { allowMatches } from './addr.js';
@@ -143,9 +144,8 @@ export class RegisterChecks implements RequestRunner {
     // auth_mode ip / ip_port: an allowed source is the credential, no challenge; anything refused is
     // challenged first like every other number.
     if ((!sourceOnly || refusal !== null) && !this.authenticated(req, refusal, refusalCounts)) return;
-    // authenticated() succeeds only with a real account's HA1. (Plain checks on this path: node:assert's
-    // rest arguments cost an array per call where it is not inlined.)
-    if (account === undefined) throw new Error('invariant: authenticated without an account');
+    // authenticated() succeeds only with a real account's HA1.
+    assert(account !== undefined, 'authenticated without an account');
     this.bind(req, account);
   }
 

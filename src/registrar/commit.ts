@@ -14,6 +14,7 @@ import type { ResponseSlot } from '../sip/index.js';
 import { AorMerge, EventWriter, RecordList, type Store, type StoreFlush } from '../store/index.js';
 import * as codec from '../store/binding-codec.js';
 import { counters } from '../stats/counters.js';
+import { assert } from '../assert.js';
 import { registrarLimits } from '../limits.js';
 import { boundedTimeout } from '../timers.js';
 import { ChangeTail } from './change-tail.js';
@@ -127,7 +128,7 @@ export class GroupCommit {
    */
   take(): PendingReply {
     const reply = this.freeReplies.pop();
-    if (reply === undefined) throw new Error('invariant: no free pending reply below pendingCommitsMax');
+    assert(reply !== undefined, 'no free pending reply below pendingCommitsMax');
     return reply;
   }
 

@@ -50,7 +50,7 @@
  * suspend the address they claim.
  */
 import { boundedInterval } from '../timers.js';
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import type { Config, Params } from '../config/types.js';
 import type { ServiceContext, Component } from '../component.js';
 import type { Guard, NumberVerdict, SourceVerdict } from './guard-types.js';
@@ -445,7 +445,7 @@ class RegisterGuard implements GuardWithStats {
  * in another process) is kept. Resolves with how many went.
  */
 export async function sweepLockouts(store: Store, nowMs: number, batchMax = guardLimits.lockoutSweepBatchMax): Promise<number> {
-  assert(batchMax >= 1);
+  assert(batchMax >= 1, 'batchMax >= 1');
   const lapsed: string[] = [];
   for (const { key, value } of store.lockouts.getRange({})) {
     if (value.untilMs <= nowMs) lapsed.push(key);

@@ -30,7 +30,7 @@
  * binding stops being visited) and one closure per ping in flight.
  */
 import { boundedInterval } from '../timers.js';
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import type { RemoteInfo } from 'node:dgram';
 import type { Config } from '../config/types.js';
 import type { Component, ServiceContext } from '../component.js';
@@ -203,7 +203,7 @@ class NatKeepalive implements KeepaliveComponent {
     this.timer = null;
     this.intervalMs = 0;
     for (const st of this.peers.values()) this.release(st);
-    assert(this.inFlight === 0);
+    assert(this.inFlight === 0, 'this.inFlight === 0');
     // What is marked goes with the final flush (service/run.ts, after every component stopped).
   }
 

@@ -18,7 +18,7 @@
 // answered 401 stale=true, which phones follow without asking anyone for a password. Two starts
 // sharing a value (2^-32) would re-open that window for the nonces of the earlier one only.
 // The counter makes every nonce of one start unique, so the replay table can be keyed by nonce alone.
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { hash } from '../sip/one-shot-hash.js';
 import type { Store } from '../store/index.js';
@@ -46,7 +46,7 @@ export function loadNonceSecret(store: Store): Buffer {
     if (!(again instanceof Uint8Array && again.length === SECRET_SIZE)) store.meta.putSync(META_KEY, fresh);
   });
   const settled = store.meta.get(META_KEY);
-  assert(settled instanceof Uint8Array);
+  assert(settled instanceof Uint8Array, 'settled instanceof Uint8Array');
   return Buffer.from(settled);
 }
 
@@ -70,8 +70,8 @@ export class NonceIssuer {
 
   /** `start` (4 bytes) tells this process's nonces from those of earlier ones; random unless a test pins it. */
   constructor(private readonly secret: Buffer, start: Buffer = randomBytes(START_SIZE)) {
-    assert(secret.length === SECRET_SIZE);
-    assert(start.length === START_SIZE);
+    assert(secret.length === SECRET_SIZE, 'secret.length === SECRET_SIZE');
+    assert(start.length === START_SIZE, 'start.length === START_SIZE');
     this.start = Buffer.from(start);
     this.macInput = Buffer.alloc(SECRET_SIZE + HEAD_SIZE + ADDRESS_SIZE);
     secret.copy(this.macInput, 0);
@@ -153,7 +153,7 @@ export class NonceCounts {
   watermarkMs = -1;
 
   constructor(readonly capacity: number = registrarLimits.nonceCountTableMax) {
-    assert(capacity >= 1);
+    assert(capacity >= 1, 'capacity >= 1');
     this.ring = new Array<string | null>(capacity).fill(null);
     this.ringIssuedAtMs = new Float64Array(capacity);
     this.ringNc = new Float64Array(capacity);

@@ -9,7 +9,7 @@
 // nothing of the request is kept or re-parsed.
 //
 // Refusals also leave a history row (rejected, auth_failed), at most rejectEventsPerSecondMax a second.
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import {
@@ -285,7 +285,7 @@ export class Responder {
   private upperHalf(slot: ResponseSlot): Buffer {
     let b = this.upperHalves[slot.index];
     if (b === undefined) {
-      assert(slot.buf.length >= SLOT_HALF * 2);
+      assert(slot.buf.length >= SLOT_HALF * 2, 'slot.buf.length >= SLOT_HALF * 2');
       b = slot.buf.subarray(SLOT_HALF, SLOT_HALF * 2);
       this.upperHalves[slot.index] = b;
     }

@@ -1,4 +1,4 @@
-// Write-back of refreshes (issue 14). A refresh (the same binding, same reach address and state, only a
+// Write-back of refreshes. A refresh (the same binding, same reach address and state, only a
 // later expiry: policy.ts marks it `quiet`) is answered at once; its new times wait here, keyed by number
 // and contact key, each binding once however often it refreshed, and go to the store with the next
 // flush (store/flush.ts), in one transaction for all of them. The refreshes of one number in one

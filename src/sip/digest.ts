@@ -2,7 +2,7 @@
 // Authorization / WWW-Authenticate values in place, HA1/HA2/response for MD5 and SHA-256 (and their
 // -sess forms, and SHA-512-256), constant-time verification for the registrar and an Authorization
 // builder for the trunk client.
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import { timingSafeEqual } from 'node:crypto';
 import { hash } from './one-shot-hash.js';
 import { limits } from '../limits.js';
@@ -31,7 +31,7 @@ const P_USERNAME = 0, P_REALM = 1, P_NONCE = 2, P_URI = 3, P_RESPONSE = 4, P_ALG
   P_OPAQUE = 7, P_QOP = 8, P_NC = 9, P_STALE = 10, P_DOMAIN = 11, P_USERHASH = 12, P_COUNT = 13;
 const paramLower = ['username', 'realm', 'nonce', 'uri', 'response', 'algorithm', 'cnonce', 'opaque', 'qop', 'nc',
   'stale', 'domain', 'userhash'].map((n) => lowerBytes(n));
-assert(paramLower.length === P_COUNT);
+assert(paramLower.length === P_COUNT, 'paramLower.length === P_COUNT');
 const L_DIGEST = lowerBytes('digest');
 const L_AUTH = lowerBytes('auth');
 const L_TRUE = lowerBytes('true');
@@ -128,7 +128,7 @@ export class DigestParams {
  * `algorithm=MD5` or `algorithm="MD5"`), unknown parameters skipped, empty items tolerated.
  */
 export function parseDigest(out: DigestParams, buf: Buffer, start: number, end: number): DigestFailure | null {
-  assert(start >= 0 && end <= buf.length && start <= end);
+  assert(start >= 0 && end <= buf.length && start <= end, 'start >= 0 && end <= buf.length && start <= end');
   out.buf = buf;
   out.table.fill(-1);
   let p = skipWs(buf, start, end);
@@ -171,7 +171,7 @@ export function parseDigest(out: DigestParams, buf: Buffer, start: number, end: 
 
 /** parseDigest over header `index` of msg (an Authorization, Proxy-Authorization or *-Authenticate line). */
 export function parseDigestHeader(out: DigestParams, msg: SipMessage, index: number): DigestFailure | null {
-  assert(index >= 0 && index < msg.headerCount);
+  assert(index >= 0 && index < msg.headerCount, 'index >= 0 && index < msg.headerCount');
   return parseDigest(out, msg.buf, msg.headers[index * H_SIZE + H_VALUE_S]!, msg.headers[index * H_SIZE + H_VALUE_E]!);
 }
 
@@ -179,7 +179,7 @@ export function parseDigestHeader(out: DigestParams, msg: SipMessage, index: num
 
 /** Lower-case hex of H(data). crypto.hash is the one-shot form: no Hash object per call. */
 function h(alg: DigestAlgorithmId, data: string): string {
-  assert(alg !== DigestAlgorithm.Unknown);
+  assert(alg !== DigestAlgorithm.Unknown, 'alg !== DigestAlgorithm.Unknown');
   return hash(algorithmHashes[alg], data, 'hex');
 }
 
@@ -297,7 +297,7 @@ export function verifyDigest(params: DigestParams, method: string, ha1: string):
   const rs = params.table[P_RESPONSE * 3]!;
   const re = params.table[P_RESPONSE * 3 + 1]!;
   const n = expected.length;
-  assert(n <= expectedScratch.length);
+  assert(n <= expectedScratch.length, 'n <= expectedScratch.length');
   expectedScratch.write(expected, 0, n, 'latin1');
   // Copy the received value lower-cased into a fixed buffer of the expected length: a length mismatch
   // still runs the comparison, over the expected value against itself, and fails afterwards.
@@ -331,7 +331,7 @@ export function challengeFrom(params: DigestParams): DigestChallenge {
 
 /** `Digest realm="..", nonce="..", algorithm=MD5, qop="auth"[, opaque=".."][, stale=true]` for a 401/407. */
 export function formatChallenge(c: DigestChallenge): string {
-  assert(c.algorithm !== DigestAlgorithm.Unknown);
+  assert(c.algorithm !== DigestAlgorithm.Unknown, 'c.algorithm !== DigestAlgorithm.Unknown');
   let v = `Digest realm="${c.realm}", nonce="${c.nonce}", algorithm=${algorithmNames[c.algorithm]}`;
   if (c.qopAuth) v += ', qop="auth"';
   if (c.opaque !== undefined) v += `, opaque="${c.opaque}"`;
@@ -352,8 +352,8 @@ export interface DigestCredentials {
 
 /** Client side: the Authorization (or Proxy-Authorization) value answering a challenge. */
 export function buildAuthorization(c: DigestChallenge, cred: DigestCredentials): string {
-  assert(c.algorithm !== DigestAlgorithm.Unknown);
-  assert(cred.nc >= 1 && cred.nc <= 0xffffffff);
+  assert(c.algorithm !== DigestAlgorithm.Unknown, 'c.algorithm !== DigestAlgorithm.Unknown');
+  assert(cred.nc >= 1 && cred.nc <= 0xffffffff, 'cred.nc >= 1 && cred.nc <= 0xffffffff');
   const alg = c.algorithm;
   const ncText = cred.nc.toString(16).padStart(8, '0');
   let ha1 = computeHa1(alg, cred.username, c.realm, cred.password);

@@ -1,7 +1,7 @@
 // SipMessage: one reusable object that the parser fills with byte offsets into the received datagram
 // [Kamailio `str`, esbuild `Loc`]. Nothing is copied and no string is made until an accessor is called.
 // The views (UriView, NameAddrView, ViaView) are made once with the message and read its tables.
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import { limits } from '../limits.js';
 import { BACKSLASH, LBRACKET, RBRACKET, equalsStringFold, equalsString, skipWs, trimEnd, skipToken, SEMI, EQUAL, DQUOTE, skipQuoted, COMMA, isWs } from './scan.js';
 
@@ -46,7 +46,7 @@ export const headerNames: ReadonlyArray<readonly [HeaderType, string, string]> =
   [Hdr.Identity, 'Identity', 'y'], [Hdr.ReferredBy, 'Referred-By', 'b'], [Hdr.AcceptContact, 'Accept-Contact', 'a'],
   [Hdr.RejectContact, 'Reject-Contact', 'j'], [Hdr.RequestDisposition, 'Request-Disposition', 'd'],
 ];
-assert(headerNames.length === HEADER_TYPE_COUNT - 1);
+assert(headerNames.length === HEADER_TYPE_COUNT - 1, 'headerNames.length === HEADER_TYPE_COUNT - 1');
 
 /** URI schemes told apart (RFC 3261 §19.1, RFC 3966); any other scheme is opaque (Scheme.Other). */
 export const Scheme = { None: 0, Other: 1, Sip: 2, Sips: 3, Tel: 4 } as const;
@@ -335,8 +335,8 @@ export class SipMessage {
 
   /** Contact i (0 <= i < contactCount); the view is reused, read it before the next parse. */
   contact(i: number): NameAddrView {
-    assert(i >= 0);
-    assert(i < this.contactCount);
+    assert(i >= 0, 'i >= 0');
+    assert(i < this.contactCount, 'i < this.contactCount');
     return this.contactViews[i]!;
   }
 
@@ -351,9 +351,9 @@ export class SipMessage {
   cseqMethodText(): string { return text(this.buf, this.cseqMethodStart, this.cseqMethodEnd); }
   body(): Buffer { return this.buf.subarray(this.bodyStart, this.bodyEnd); }
 
-  headerType(i: number): HeaderType { assert(i >= 0 && i < this.headerCount); return this.headers[i * H_SIZE + H_TYPE]! as HeaderType; }
+  headerType(i: number): HeaderType { assert(i >= 0 && i < this.headerCount, 'i >= 0 && i < this.headerCount'); return this.headers[i * H_SIZE + H_TYPE]! as HeaderType; }
   headerName(i: number): string {
-    assert(i >= 0 && i < this.headerCount);
+    assert(i >= 0 && i < this.headerCount, 'i >= 0 && i < this.headerCount');
     const s = this.headers[i * H_SIZE + H_NAME_S]!;
     let e = s;
     while (e < this.buf.length && this.buf[e] !== 0x3a && !isWs(this.buf[e]!)) e++;
@@ -363,7 +363,7 @@ export class SipMessage {
   valueEnd(i: number): number { return this.headers[i * H_SIZE + H_VALUE_E]!; }
   /** Header i's value, trimmed, folds kept as received. */
   value(i: number): string {
-    assert(i >= 0 && i < this.headerCount);
+    assert(i >= 0 && i < this.headerCount, 'i >= 0 && i < this.headerCount');
     return text(this.buf, this.headers[i * H_SIZE + H_VALUE_S]!, this.headers[i * H_SIZE + H_VALUE_E]!);
   }
   /** The next header of `type` after index `after` (pass -1 to start), or -1. */

@@ -3,7 +3,7 @@
 // and never makes a string. Failures are the codes of parse-failures.ts; the first one found is returned.
 // The steps live one per file: start-line.ts, header-scan.ts, via.ts, eager-headers.ts (with name-addr.ts,
 // uri.ts and params.ts under them); this file runs them in order and frames the body.
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import { limits } from '../limits.js';
 import { CR, LF, SP, HT, readUint, NUMBER_INVALID } from './scan.js';
 import { SipMessage, Hdr, H_SIZE, H_VALUE_S, H_VALUE_E } from './message.js';
@@ -22,8 +22,8 @@ import { parseNeededHeaders, parseNumericHeaders, parseContacts } from './eager-
  * answered), framing, the Request-URI, the headers every message needs, the numeric ones, the contacts.
  */
 export function parse(msg: SipMessage, buf: Buffer, length: number = buf.length): ParseFailure | null {
-  assert(length >= 0);
-  assert(length <= buf.length);
+  assert(length >= 0, 'length >= 0');
+  assert(length <= buf.length, 'length <= buf.length');
   msg.reset(buf, length);
   if (length > limits.messageSizeMax) return 'ERR_SIP_TOO_LARGE';
   // RFC 3261 §7.5: CRLFs before the start line are ignored; RFC 5626 §4.4.1 keepalives are just that.

@@ -1,6 +1,6 @@
 // Byte classes and small scanners shared by the parser, the writers and digest parsing. Everything
 // here works on (buf, start, end) byte ranges: no strings, no allocation, no regular expressions.
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 
 export const SP = 0x20;
 export const HT = 0x09;
@@ -70,7 +70,7 @@ export function skipToken(buf: Buffer, p: number, end: number): number {
  * RFC 3261 §25.1: quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): a backslash escapes the next byte.
  */
 export function skipQuoted(buf: Buffer, p: number, end: number): number {
-  assert(buf[p] === DQUOTE);
+  assert(buf[p] === DQUOTE, 'buf[p] === DQUOTE');
   p++;
   while (p < end) {
     const c = buf[p]!;
@@ -164,8 +164,8 @@ export function lowerBytes(s: string): Uint8Array {
 
 /** Writes a non-negative integer in decimal at `pos`; returns the new position or -1 if it does not fit. */
 export function writeUint(buf: Buffer, pos: number, end: number, n: number): number {
-  assert(n >= 0);
-  assert(Number.isSafeInteger(n));
+  assert(n >= 0, 'n >= 0');
+  assert(Number.isSafeInteger(n), 'Number.isSafeInteger(n)');
   let digits = 1;
   for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
   if (pos + digits > end) return -1;
@@ -193,8 +193,8 @@ export const FNV_OFFSET = 0x811c9dc5;
  * Buffer#copy makes a Uint8Array view for every partial copy, which is most of a response's garbage.
  */
 export function copyBytes(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number): number {
-  assert(start >= 0 && end <= src.length && start <= end);
-  assert(at >= 0 && at + (end - start) <= dst.length);
+  assert(start >= 0 && end <= src.length && start <= end, 'start >= 0 && end <= src.length && start <= end');
+  assert(at >= 0 && at + (end - start) <= dst.length, 'at >= 0 && at + (end - start) <= dst.length');
   for (let i = start; i < end; i++) dst[at++] = src[i]!;
   return end - start;
 }

@@ -8,7 +8,7 @@
 // with a secret random key per process (keyed-hash.ts), so nobody can aim keys at one bucket, and each
 // bucket's chain is bounded (limits.transactionProbeMax; a full bucket gives up its oldest entry), so
 // no datagram costs more than a few short walks whatever it carries. `sweep` works in bounded slices.
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import { limits } from '../limits.js';
 import { TIMER_J_MS } from './timers.js';
 import { copyBytes } from './scan.js';
@@ -77,11 +77,11 @@ export class ServerTransactions {
     responseSizeMax: number = limits.responseSizeMax, keySizeMax: number = limits.transactionKeySizeMax,
     slotSize: number = Math.min(limits.transactionResponseSlotSize, responseSizeMax), largeCount: number = limits.transactionLargeResponseCount,
     probeMax: number = limits.transactionProbeMax) {
-    assert(slotSize >= 1 && slotSize <= responseSizeMax);
-    assert(probeMax >= 1 && probeMax <= 255); // bucketLength is a Uint8Array
-    assert(largeCount >= 0);
-    assert(capacity >= 1 && capacity <= 65_536);
-    assert(timerJMs > 0);
+    assert(slotSize >= 1 && slotSize <= responseSizeMax, 'slotSize >= 1 && slotSize <= responseSizeMax');
+    assert(probeMax >= 1 && probeMax <= 255, 'probeMax >= 1 && probeMax <= 255'); // bucketLength is a Uint8Array
+    assert(largeCount >= 0, 'largeCount >= 0');
+    assert(capacity >= 1 && capacity <= 65_536, 'capacity >= 1 && capacity <= 65_536');
+    assert(timerJMs > 0, 'timerJMs > 0');
     this.capacity = capacity;
     this.timerJMs = timerJMs;
     this.responseSizeMax = responseSizeMax;
@@ -120,8 +120,8 @@ export class ServerTransactions {
    * part of the key in both cases, so a forged branch from elsewhere cannot replay someone's response.
    */
   receive(msg: SipMessage, source: RemoteAddress, nowMs: number): TransactionState {
-    assert(msg.isRequest);
-    assert(msg.viaOk);
+    assert(msg.isRequest, 'msg.isRequest');
+    assert(msg.viaOk, 'msg.viaOk');
     const keyLength = this.buildKey(msg, source);
     if (keyLength < 0) { this.counters.uncacheable++; return 'uncacheable'; }
     const hash = keyedHash(this.hashKey, this.scratch, 0, keyLength) | 0;
@@ -160,9 +160,9 @@ export class ServerTransactions {
   /** After 'completed': copies the cached response into `target` (a response slot); returns its length. */
   copyResponse(target: Buffer): number {
     const i = this.foundIndex;
-    assert(i >= 0 && this.state[i] === COMPLETED);
+    assert(i >= 0 && this.state[i] === COMPLETED, 'i >= 0 && this.state[i] === COMPLETED');
     const n = this.responseLength[i]!;
-    assert(n <= target.length);
+    assert(n <= target.length, 'n <= target.length');
     const k = this.entryLarge[i]!;
     if (k >= 0) return copyBytes(this.large, k * this.responseSizeMax, k * this.responseSizeMax + n, target, 0);
     return copyBytes(this.responses, i * this.slotSize, i * this.slotSize + n, target, 0);
@@ -174,8 +174,8 @@ export class ServerTransactions {
    * then simply not cached). Provisional responses are not cached.
    */
   complete(handle: number, response: Buffer, length: number, nowMs: number): boolean {
-    assert(length > 0 && length <= response.length);
-    assert(length <= this.responseSizeMax);
+    assert(length > 0 && length <= response.length, 'length > 0 && length <= response.length');
+    assert(length <= this.responseSizeMax, 'length <= this.responseSizeMax');
     const i = handle % 65_536;
     if (!this.owns(handle)) return false;
     if (length <= this.slotSize) {
@@ -207,7 +207,7 @@ export class ServerTransactions {
    * so that no pass holds the event loop for long. Returns the count removed.
    */
   sweep(nowMs: number, slotCountMax: number = this.capacity): number {
-    assert(slotCountMax >= 1);
+    assert(slotCountMax >= 1, 'slotCountMax >= 1');
     const count = Math.min(slotCountMax, this.capacity);
     let n = 0;
     let i = this.sweepNext;
@@ -228,25 +228,25 @@ export class ServerTransactions {
   }
 
   private owns(handle: number): boolean {
-    assert(handle >= 0);
+    assert(handle >= 0, 'handle >= 0');
     const i = handle % 65_536;
-    assert(i < this.capacity);
+    assert(i < this.capacity, 'i < this.capacity');
     return this.state[i] === IN_PROGRESS && this.generation[i] === Math.floor(handle / 65_536);
   }
 
   private remove(i: number): void {
-    assert(this.state[i] !== FREE);
+    assert(this.state[i] !== FREE, 'this.state[i] !== FREE');
     const bucket = this.hashes[i]! & this.bucketMask;
     let prev = -1;
     let j = this.bucketHead[bucket]!;
     while (j !== i) {
-      assert(j >= 0); // every live entry is chained in its bucket
+      assert(j >= 0, 'j >= 0'); // every live entry is chained in its bucket
       prev = j;
       j = this.chainNext[j]!;
     }
     if (prev < 0) this.bucketHead[bucket] = this.chainNext[i]!;
     else this.chainNext[prev] = this.chainNext[i]!;
-    assert(this.bucketLength[bucket]! > 0);
+    assert(this.bucketLength[bucket]! > 0, 'this.bucketLength[bucket]! > 0');
     this.bucketLength[bucket]!--;
     this.chainNext[i] = -1;
     const k = this.entryLarge[i]!;
@@ -258,7 +258,7 @@ export class ServerTransactions {
   /** The entry chained last in `bucket`, i.e. the oldest there (entries are chained at the head). */
   private oldestIn(bucket: number): number {
     let j = this.bucketHead[bucket]!;
-    assert(j >= 0);
+    assert(j >= 0, 'j >= 0');
     while (this.chainNext[j]! >= 0) j = this.chainNext[j]!;
     return j;
   }

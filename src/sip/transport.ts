@@ -6,7 +6,7 @@
 // host the kernel's cost of a UDP send is mostly waking the receiver, which one send of the batch pays
 // and the others find awake (measured with bench/registrar/profile.ts: 30 µs → ~10 µs a send at 5,000/s).
 // An answer leaves no earlier than before (a change's 200 is still written only after its commit synced).
-import assert from 'node:assert';
+import { AssertionError, assert } from '../assert.js';
 import dgram from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns';
@@ -125,10 +125,10 @@ export class SipTransport {
   constructor(listen: readonly ListenAddress[], slotCount: number = limits.responseSlotCount, slotSize: number = limits.responseSizeMax,
     private readonly receiveBufferAsked: number = limits.socketReceiveBufferSize,
     readonly counters: TransportCounters = transportCounters()) {
-    assert(listen.length >= 1);
-    assert(listen.length <= limits.listenAddressCountMax);
-    assert(slotCount >= 1);
-    assert(slotSize >= 512);
+    assert(listen.length >= 1, 'listen.length >= 1');
+    assert(listen.length <= limits.listenAddressCountMax, 'listen.length <= limits.listenAddressCountMax');
+    assert(slotCount >= 1, 'slotCount >= 1');
+    assert(slotSize >= 512, 'slotSize >= 512');
     this.addresses = listen;
     this.freeSlots = new Int32Array(slotCount);
     this.freeCount = slotCount;
@@ -150,13 +150,13 @@ export class SipTransport {
 
   /** Registers the one handler for all sockets (call before start; a module-level function). */
   onDatagram(handler: DatagramHandler): void {
-    assert(!this.started);
+    assert(!this.started, '!this.started');
     this.handler = handler;
   }
 
   /** Binds every listen address; rejects with a TransportError naming the address on EADDRINUSE/EACCES. */
   async start(): Promise<void> {
-    assert(!this.started);
+    assert(!this.started, '!this.started');
     this.started = true;
     for (let index = 0; index < this.addresses.length; index++) {
       const a = this.addresses[index]!;
@@ -197,7 +197,7 @@ export class SipTransport {
 
   /** The bound address of socket i (the real port when 0 was asked). */
   localAddress(i: number): { address: string; port: number; family: string } {
-    assert(i >= 0 && i < this.sockets.length);
+    assert(i >= 0 && i < this.sockets.length, 'i >= 0 && i < this.sockets.length');
     return this.sockets[i]!.address();
   }
 
@@ -207,7 +207,7 @@ export class SipTransport {
    * size (it counts its bookkeeping); this is the usable figure, comparable with the one asked.
    */
   receiveBufferSize(i: number): number {
-    assert(i >= 0 && i < this.sockets.length);
+    assert(i >= 0 && i < this.sockets.length, 'i >= 0 && i < this.sockets.length');
     return Math.floor(this.sockets[i]!.getRecvBufferSize() / 2);
   }
 
@@ -225,7 +225,7 @@ export class SipTransport {
   acquire(): ResponseSlot | null {
     if (this.freeCount === 0) { this.counters.sendDropsNoSlot++; return null; }
     const slot = this.slots[this.freeSlots[--this.freeCount]!]!;
-    if (slot.inUse) throw new Error('invariant: a free slot is in use');
+    assert(!slot.inUse, 'a free slot is in use');
     slot.inUse = true;
     return slot;
   }
@@ -242,11 +242,10 @@ export class SipTransport {
    */
   send(slot: ResponseSlot, length: number, port: number, address: string, socketIndex: number): void {
     const s = this.slots[slot.index]!;
-    // Plain checks on the per-datagram methods: node:assert's rest arguments cost an array per call.
-    if (s !== slot || !s.inUse) throw new Error('invariant: sending a slot that was not acquired');
-    if (!(length > 0 && length <= s.buf.length)) throw new Error(`invariant: response length ${length} outside the slot`);
-    if (!(socketIndex >= 0 && socketIndex < this.sockets.length)) throw new Error(`invariant: no socket ${socketIndex}`);
-    if (s.length !== 0) throw new Error('invariant: sending a slot already queued');
+    assert(s === slot && s.inUse, 'sending a slot that was not acquired');
+    if (!(length > 0 && length <= s.buf.length)) throw new AssertionError(`response length ${length} outside the slot`);
+    if (!(socketIndex >= 0 && socketIndex < this.sockets.length)) throw new AssertionError(`no socket ${socketIndex}`);
+    assert(s.length === 0, 'sending a slot already queued');
     if (this.closed) { this.release(s, UNSENT); return; }
     s.length = length;
     s.port = port;
@@ -274,7 +273,7 @@ export class SipTransport {
   }
 
   private release(slot: SlotState, outcome: number): void {
-    if (!slot.inUse) throw new Error('invariant: releasing a free slot');
+    assert(slot.inUse, 'releasing a free slot');
     slot.inUse = false;
     this.freeSlots[this.freeCount++] = slot.index;
     if (outcome === SEND_ERROR) this.counters.sendErrors++;

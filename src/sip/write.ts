@@ -1,7 +1,7 @@
 // Writers: responses to a parsed request (the registrar's hot path, no allocation per message) and
 // outbound requests (REGISTER, OPTIONS) for trunks and NAT keepalives. Everything is written into a
 // caller-supplied Buffer; nothing is ever written past its end (the writer reports an overflow instead).
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import { randomBytes } from 'node:crypto';
 import { limits } from '../limits.js';
 import { EQUAL, FNV_OFFSET, copyBytes, fnv1a, writeUint } from './scan.js';
@@ -34,11 +34,11 @@ export class ResponseWriter {
 
   begin(buf: Buffer, msg: SipMessage, statusCode: number, reason: string, source: RemoteAddress,
     sizeMax: number = Math.min(buf.length, limits.responseSizeMax)): this {
-    assert(msg.isRequest);
-    assert(msg.headersOk);
-    assert(msg.viaOk);
-    assert(statusCode >= 100 && statusCode <= 699);
-    assert(sizeMax <= buf.length);
+    assert(msg.isRequest, 'msg.isRequest');
+    assert(msg.headersOk, 'msg.headersOk');
+    assert(msg.viaOk, 'msg.viaOk');
+    assert(statusCode >= 100 && statusCode <= 699, 'statusCode >= 100 && statusCode <= 699');
+    assert(sizeMax <= buf.length, 'sizeMax <= buf.length');
     this.buf = buf;
     this.pos = 0;
     this.end = sizeMax;
@@ -211,7 +211,7 @@ export class ResponseWriter {
       const valueS = msg.headers[i * H_SIZE + H_VALUE_S]!;
       const valueE = msg.headers[i * H_SIZE + H_VALUE_E]!;
       const entryE = v[V_END]!;
-      assert(v[V_START] === valueS);
+      assert(v[V_START] === valueS, 'v[V_START] === valueS');
       let p = valueS;
       if (v[V_RPORT] === RPORT_EMPTY) {
         let at = v[V_RPORT_NAME_E]!;
@@ -268,7 +268,7 @@ export interface ResponseTarget { address: string; port: number }
  * always answer the source can ignore this and use rinfo directly.
  */
 export function responseTarget(msg: SipMessage, source: RemoteAddress, out: ResponseTarget): void {
-  assert(msg.viaOk);
+  assert(msg.viaOk, 'msg.viaOk');
   out.address = source.address;
   if (msg.via.hasRport) {
     out.port = source.port;
@@ -313,10 +313,10 @@ export interface RequestSpec {
  * `;rport` so the far end answers through our NAT binding (RFC 3581 §3). Not on the hot path.
  */
 export function writeRequest(buf: Buffer, spec: RequestSpec, sizeMax: number = Math.min(buf.length, limits.responseSizeMax)): number | WriteFailure {
-  assert(spec.branch.startsWith('z9hG4bK'));
-  assert(spec.cseq >= 0 && spec.cseq <= 0x7fffffff); // RFC 3261 §8.1.1.5: below 2**31
-  assert(spec.viaPort > 0 && spec.viaPort <= 65535);
-  assert(sizeMax <= buf.length);
+  assert(spec.branch.startsWith('z9hG4bK'), 'spec.branch.startsWith(\'z9hG4bK\')');
+  assert(spec.cseq >= 0 && spec.cseq <= 0x7fffffff, 'spec.cseq >= 0 && spec.cseq <= 0x7fffffff'); // RFC 3261 §8.1.1.5: below 2**31
+  assert(spec.viaPort > 0 && spec.viaPort <= 65535, 'spec.viaPort > 0 && spec.viaPort <= 65535');
+  assert(sizeMax <= buf.length, 'sizeMax <= buf.length');
   const viaHost = spec.viaHost.includes(':') && !spec.viaHost.startsWith('[') ? `[${spec.viaHost}]` : spec.viaHost;
   const lines: string[] = [];
   lines.push(`${spec.method} ${spec.requestUri} SIP/2.0`);

@@ -1,4 +1,4 @@
-// The service's periodic write (issue 14: storage on flash). Everything that is not a change a phone or
+// The service's periodic write (storage on flash). Everything that is not a change a phone or
 // an operator waits for goes to the store together, in ONE write transaction every
 // SS_STORE_FLUSH_INTERVAL: the later expiries of refreshed bindings and their aggregated `refreshed`
 // rows (registrar/write-back.ts), the history rows, binding count and far index entries of the changes

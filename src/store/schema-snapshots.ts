@@ -1,4 +1,4 @@
-// The store follows the firmware (issue 18). Before a sipreg converts the store to its newer schema, it keeps
+// The store follows the firmware. Before a sipreg converts the store to its newer schema, it keeps
 // a compacting copy of the store as it was: data_dir/snapshots/schema-<old>/. A sipreg that finds a store of
 // a schema newer than it understands (the box fell back to the slot of the older firmware) and a snapshot
 // of its own schema puts that snapshot back, keeping the newer store in snapshots/schema-<newer>/, instead

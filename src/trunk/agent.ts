@@ -13,7 +13,7 @@
  * Call-ID and the next CSeq (RFC 3261 §10.2.4, §8.1.3.5). Every transition is written to `store.trunks`
  * through `persist`, and the ones an operator cares about become events.
  */
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Config, Trunk, Params } from '../config/types.js';
@@ -164,7 +164,7 @@ export class TrunkAgent {
 
   /** First registration after `delayMs` (the start-up spread). */
   start(delayMs: number): void {
-    assert(!this.halted);
+    assert(!this.halted, '!this.halted');
     this.state = 'registering';
     this.downSinceMs ??= this.env.clock.nowMs();
     this.nextActionAtMs = this.env.clock.nowMs() + delayMs;
@@ -184,7 +184,7 @@ export class TrunkAgent {
 
   /** Replaces the trunk's settings (same identity: registrar, user, domain, proxy). */
   update(trunk: Trunk): void {
-    assert(trunk.name === this.trunk.name);
+    assert(trunk.name === this.trunk.name, 'trunk.name === this.trunk.name');
     // A challenge answered under the old settings is not reused (allow_md5_without_qop may now forbid it).
     const credentialsChanged = trunk.authUser !== this.trunk.authUser || trunk.password !== this.trunk.password ||
       trunk.allowMd5WithoutQop !== this.trunk.allowMd5WithoutQop;
@@ -294,8 +294,8 @@ export class TrunkAgent {
   /** Sends the attempt's REGISTER as a new transaction (new branch, next CSeq). */
   private send(attempt: Attempt): void {
     const route = this.route;
-    assert(route !== null);
-    assert(this.attempt === attempt);
+    assert(route !== null, 'route !== null');
+    assert(this.attempt === attempt, 'this.attempt === attempt');
     const p = this.params();
     const requestUri = `sip:${uriHost(this.trunk.registrar)}${this.trunk.port === null ? '' : `:${this.trunk.port}`}`;
     const branch = `z9hG4bK${token(10)}`;
@@ -344,7 +344,7 @@ export class TrunkAgent {
 
   private onFinal(attempt: Attempt, response: TrunkResponse | null): void {
     const route = this.route;
-    assert(route !== null);
+    assert(route !== null, 'route !== null');
     if (response === null) {
       if (attempt.unregister) return this.finishUnregister(attempt, false, 'no answer to the un-REGISTER');
       const waitedS = Math.round((attempt.deadlineAtMs === null ? TIMER_F_MS : UNREGISTER_WAIT_MS) / 1000);

@@ -3,7 +3,7 @@
  * answer into the next deadline. Kept apart from the state machine so the rules read (and are tested)
  * as a table.
  */
-import assert from 'node:assert';
+import { assert } from '../assert.js';
 import { TIMER_DELAY_MAX_MS } from '../timers.js';
 
 import { T1_MS, T2_MS, TIMER_F_MS } from '../sip/timers.js';
@@ -50,12 +50,12 @@ export const RETRY_AFTER_MAX_S = 3_600;
 // upstream that lost our binding without telling (restart, database loss) has it back within a day.
 export const GRANTED_EXPIRES_MAX_S = 86_400;
 
-assert(T2_MS > T1_MS);
-assert(TIMER_F_MS === 32_000);
-assert(UNREGISTER_WAIT_MS < TIMER_F_MS);
-assert(GRANTED_EXPIRES_MAX_S >= 7_200); // SS_SIP_USER_AGENT_EXPIRE's largest period is planned as granted
-assert(GRANTED_EXPIRES_MAX_S * 1000 < TIMER_DELAY_MAX_MS);
-assert(RETRY_AFTER_MAX_S * 1000 < TIMER_DELAY_MAX_MS);
+assert(T2_MS > T1_MS, 'T2_MS > T1_MS');
+assert(TIMER_F_MS === 32_000, 'TIMER_F_MS === 32_000');
+assert(UNREGISTER_WAIT_MS < TIMER_F_MS, 'UNREGISTER_WAIT_MS < TIMER_F_MS');
+assert(GRANTED_EXPIRES_MAX_S >= 7_200, 'GRANTED_EXPIRES_MAX_S >= 7_200'); // SS_SIP_USER_AGENT_EXPIRE's largest period is planned as granted
+assert(GRANTED_EXPIRES_MAX_S * 1000 < TIMER_DELAY_MAX_MS, 'GRANTED_EXPIRES_MAX_S * 1000 < TIMER_DELAY_MAX_MS');
+assert(RETRY_AFTER_MAX_S * 1000 < TIMER_DELAY_MAX_MS, 'RETRY_AFTER_MAX_S * 1000 < TIMER_DELAY_MAX_MS');
 
 /**
  * The expiry to ask for: the fixed register period, or in Auto mode SS_SIP_USER_AGENT_AUTO_EXPIRE,
@@ -74,19 +74,19 @@ export function askedExpiresS(fixedS: number | null, autoAskS: number, minExpire
  * A grant longer than GRANTED_EXPIRES_MAX_S counts as that long.
  */
 export function refreshDelayMs(grantedS: number, fixedS: number | null): number {
-  assert(grantedS > 0);
+  assert(grantedS > 0, 'grantedS > 0');
   const grantedMs = Math.min(grantedS, GRANTED_EXPIRES_MAX_S) * 1000;
   const marginMs = Math.max(REFRESH_MARGIN_MIN_S * 1000, (grantedMs * REFRESH_MARGIN_PERCENT) / 100);
   // For short grants the margin rule would refresh before the middle (or at once): use the middle.
   const autoMs = Math.max(grantedMs - marginMs, grantedMs / 2);
   const delayMs = fixedS === null ? autoMs : Math.min((fixedS * 1000) / 2, autoMs);
-  assert(delayMs < grantedMs); // the refresh always starts before the registration lapses
+  assert(delayMs < grantedMs, 'delayMs < grantedMs'); // the refresh always starts before the registration lapses
   return Math.round(delayMs);
 }
 
 /** Milliseconds to wait after a failure: exactly SS_SIP_USER_AGENT_RETRY_DELAY, or a 503's longer Retry-After. */
 export function retryDelayMs(retryDelayS: number, retryAfterS: number | null): number {
-  assert(retryDelayS > 0);
+  assert(retryDelayS > 0, 'retryDelayS > 0');
   if (retryAfterS !== null && retryAfterS > retryDelayS) return Math.min(retryAfterS, RETRY_AFTER_MAX_S) * 1000;
   return retryDelayS * 1000;
 }

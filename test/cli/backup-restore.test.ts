@@ -71,7 +71,7 @@ t.test('backup while phones register, restore into the stopped service', async (
 
   const refused = await sipreg(['restore', file, '-c', s.configFile]);
   t.equal(refused.status, 1, 'refused while the service runs');
-  t.match(refused.stderr, new RegExp(`^sipreg restore: the store in ${s.dataDir} is open in process ${s.child.pid}.*stop the service first \\(systemctl stop sipreg\\).*; nothing changed$`, 'm'));
+  t.match(refused.stderr, new RegExp(`^sipreg restore: ERR_CLI_BACKUP: the store in ${s.dataDir} is open in process ${s.child.pid}.*stop the service first \\(systemctl stop sipreg\\).*; nothing changed$`, 'm'));
   t.ok((await listed(s.configFile)).includes(NUMBERS[39]!), 'the store is untouched');
 
   await s.kill();
@@ -136,7 +136,7 @@ t.test('factory reset', async (t) => {
   for (const confirm of [[], ['--confirm', 'factory'], ['--confirm', 'FACTORY RESET']]) {
     const r = await sipreg(['factory-reset', ...confirm, '--factory-config', factory, '-c', s.configFile]);
     t.equal(r.status, 1, `refused with ${JSON.stringify(confirm)}`);
-    t.equal(r.stderr, 'sipreg factory-reset: nothing done: this erases every binding, the history and the pushed config; ' +
+    t.equal(r.stderr, 'sipreg factory-reset: ERR_CLI_NOT_CONFIRMED: nothing done: this erases every binding, the history and the pushed config; ' +
       'to go on, type sipreg factory-reset --confirm "factory reset"\n');
   }
   let r = await sipreg(['factory-reset', '--confirm', 'factory reset', '--factory-config', factory, '-c', s.configFile]);

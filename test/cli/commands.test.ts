@@ -111,7 +111,7 @@ t.test('show: every field of one number; exit 1 when none', async (t) => {
   t.equal((JSON.parse(j.out) as unknown[]).length, 1);
   const none = await run(['show', '4444', ...c]);
   t.equal(none.code, 1);
-  t.equal(none.err, 'sipreg show: no registration for 4444\n');
+  t.equal(none.err, 'sipreg show: ERR_CLI_NOT_FOUND: no registration for 4444\n');
 });
 
 t.test('events: oldest first, filters, JSON fields', async (t) => {
@@ -144,7 +144,7 @@ t.test('lockouts and unlock', async (t) => {
   for (const l of one.out.trimEnd().split('\n')) t.ok(l.length <= 80, `fits: ${l}`);
   const nothing = await run(['lockouts', '7777', ...c]);
   t.equal(nothing.code, 1);
-  t.equal(nothing.err, 'sipreg lockouts: no active suspension names 7777\n');
+  t.equal(nothing.err, 'sipreg lockouts: ERR_CLI_NOT_FOUND: no active suspension names 7777\n');
   const none = await run(['unlock', '7777', ...c]);
   t.equal(none.code, 0);
   t.equal(none.out, 'no lockout of 7777\n');
@@ -181,7 +181,7 @@ t.test('unregister: one contact, all, --hold writes a number lockout; exit 1 whe
   });
   const again = await run(['unregister', '1003', ...c]);
   t.equal(again.code, 1);
-  t.equal(again.err, 'sipreg unregister: no registration for 1003\n');
+  t.equal(again.err, 'sipreg unregister: ERR_CLI_NOT_FOUND: no registration for 1003\n');
   const un = await run(['unlock', '1003', ...c]);
   t.equal(un.out, 'lifted number 1003\n');
 });
@@ -204,7 +204,7 @@ t.test('trunks: config trunks without a record are unregistered or disabled; rec
   t.match(one.out, /Registrar +127\.0\.0\.1\n/, 'a disabled trunk shows its configured registrar');
   const none = await run(['trunks', 'carrier-z', ...c]);
   t.equal(none.code, 1);
-  t.equal(none.err, 'sipreg trunks: no trunk carrier-z in the config in force\n');
+  t.equal(none.err, 'sipreg trunks: ERR_CLI_NOT_FOUND: no trunk carrier-z in the config in force\n');
 });
 
 t.test('stats: counters, rates and the trend', async (t) => {

@@ -67,7 +67,7 @@ t.test('config apply, history, rollback against a running service', async (t) =>
   writeFileSync(away, variant(s, ['1001', '1002', '1003'], '192.0.2.1:5060'));
   r = await sipreg(['config', 'apply', away, '--timeout', '60', '-c', s.configFile]);
   t.equal(r.status, 1, 'exit 1');
-  t.match(r.stderr, /^sipreg config: rolled back: push 2 not applied: the service refused it: sip\.listen 192\.0\.2\.1:5060 cannot be bound: EADDRNOTAVAIL/m, r.stderr);
+  t.match(r.stderr, /^sipreg config: ERR_CLI_PUSH_REFUSED: rolled back: push 2 not applied: the service refused it: sip\.listen 192\.0\.2\.1:5060 cannot be bound: EADDRNOTAVAIL/m, r.stderr);
   t.match(r.stderr, /the previous config is back in force \(generation \d+\)/);
   t.ok(r.ms < 30_000, `seen as refused, not waited out (${r.ms} ms of a 60 s timeout)`);
   t.equal(readFileSync(s.configFile, 'utf8'), pushedBefore, 'the previous file is back');
@@ -92,7 +92,7 @@ t.test('config apply, history, rollback against a running service', async (t) =>
   const check = runSipreg(['check', '-c', invalid]);
   r = await sipreg(['config', 'apply', invalid, '-c', s.configFile]);
   t.equal(r.status, 1, 'exit 1');
-  t.equal(r.stderr, `${check.stderr}sipreg config: ${invalid}: invalid configuration (2 problems); nothing changed\n`, 'the same lines as sipreg check');
+  t.equal(r.stderr, `${check.stderr}sipreg config: ERR_CLI_CONFIG_INVALID: ${invalid}: invalid configuration (2 problems); nothing changed\n`, 'the same lines as sipreg check');
   t.equal(readFileSync(s.configFile, 'utf8'), pushedBefore, 'unchanged');
 
   r = await sipreg(['config', 'history', '-c', s.configFile]);
@@ -121,7 +121,7 @@ t.test('config apply, history, rollback against a running service', async (t) =>
   const kept = readdirSync(`${s.configFile}.versions`).length;
   r = await sipreg(['config', 'apply', good, '-c', s.configFile]);
   t.equal(r.status, 1);
-  t.match(r.stderr, /^sipreg config: the service is not running .*the config is unchanged/m);
+  t.match(r.stderr, /^sipreg config: ERR_CLI_PUSH_REFUSED: the service is not running .*the config is unchanged/m);
   t.equal(readFileSync(s.configFile, 'utf8'), original, 'unchanged');
   t.equal(readdirSync(`${s.configFile}.versions`).length, kept, 'no version kept for it');
 });

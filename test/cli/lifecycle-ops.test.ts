@@ -117,7 +117,7 @@ t.test('data_dir deleted under the running service: error logged, REGISTER answe
   for (const command of ['list', 'stats', 'events', 'trunks', 'lockouts', 'console']) {
     const r = runSipreg([command, '-c', file], { input: 'q\n' });
     t.equal(r.status, 1, `${command}: exit 1`);
-    t.equal(r.stderr, `sipreg ${command}: no store at ${dataDir}: the service has never run there\n`);
+    t.equal(r.stderr, `sipreg ${command}: ERR_CLI_NO_STORE: no store at ${dataDir}: the service has never run there\n`);
   }
   t.notOk(existsSync(dataDir), 'and no empty store was created');
 });
@@ -155,7 +155,7 @@ t.test('reading commands work while the config on disk is invalid; check names t
   writeFileSync(file, config(port).replace('data_dir: "@DATA@"', 'data_dir: [1, 2]'));
   const blind = runSipreg(['list', '-c', file]);
   t.equal(blind.status, 1);
-  t.equal(blind.stderr, `sipreg list: ${file}: data_dir has a problem (see sipreg check -c ${file}); name the store with --data-dir DIR\n`);
+  t.equal(blind.stderr, `sipreg list: ERR_CLI_CONFIG_INVALID: ${file}: data_dir has a problem (see sipreg check -c ${file}); name the store with --data-dir DIR\n`);
   const named = runSipreg(['list', '--json', '-c', file, '--data-dir', dataDir]);
   t.equal(named.status, 0);
   t.same((JSON.parse(named.stdout) as { number: string }[]).map((b) => b.number), ['1001']);
@@ -188,12 +188,12 @@ t.test('config discovery: -c, $SIPREG_CONFIG, ./sipreg.yaml, then /etc/sipreg; a
   for (const command of ['trunks', 'list', 'check', 'run']) {
     const none = sipregIn([command], { cwd: empty });
     t.equal(none.status, 1, `${command}: exit 1`);
-    t.equal(none.stderr, `sipreg ${command}: no config at /etc/sipreg/sipreg.yaml (looked in: ${join(empty, 'sipreg.yaml')}, /etc/sipreg/sipreg.yaml; name one with -c FILE or $SIPREG_CONFIG)\n`);
+    t.equal(none.stderr, `sipreg ${command}: ERR_CLI_NO_CONFIG: no config at /etc/sipreg/sipreg.yaml (looked in: ${join(empty, 'sipreg.yaml')}, /etc/sipreg/sipreg.yaml; name one with -c FILE or $SIPREG_CONFIG)\n`);
   }
   const named = sipregIn(['list', '-c', join(empty, 'gone.yaml')], { cwd: empty });
-  t.equal(named.stderr, `sipreg list: no config at ${join(empty, 'gone.yaml')} (from -c)\n`);
+  t.equal(named.stderr, `sipreg list: ERR_CLI_NO_CONFIG: no config at ${join(empty, 'gone.yaml')} (from -c)\n`);
   const envNamed = sipregIn(['stats'], { cwd: empty, env: { SIPREG_CONFIG: join(empty, 'gone.yaml') } });
-  t.equal(envNamed.stderr, `sipreg stats: no config at ${join(empty, 'gone.yaml')} (from $SIPREG_CONFIG)\n`);
+  t.equal(envNamed.stderr, `sipreg stats: ERR_CLI_NO_CONFIG: no config at ${join(empty, 'gone.yaml')} (from $SIPREG_CONFIG)\n`);
   child.kill('SIGTERM');
   t.equal((await exitOf(child)).code, 0);
 });
@@ -263,7 +263,7 @@ t.test('events --since takes ages, today and yesterday as well as ISO 8601', asy
   t.same(types('2999-01-01T00:00:00Z'), []);
   const bad = runSipreg(['events', '--since', 'fortnight', '-c', file]);
   t.equal(bad.status, 2);
-  t.match(bad.stderr, /^sipreg events: option '--since' must be like 15m, 2h, 1d, today, yesterday or 2026-05-01T12:00:00Z\. Received 'fortnight'\n/);
+  t.match(bad.stderr, /^sipreg events: ERR_CLI_OPTION_VALUE: option '--since' must be like 15m, 2h, 1d, today, yesterday or 2026-05-01T12:00:00Z\. Received 'fortnight'\n/);
 });
 
 t.test('history right after the answer: events asked again within 5 s, and the console\'s Why, show the registration just made', async (t) => {

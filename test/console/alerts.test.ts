@@ -11,7 +11,7 @@ import { Kamailio } from '../trunk/kamailio.js';
 import { startService, type Service } from '../e2e/service.js';
 import { SipClient } from '../registrar/sipclient.js';
 import { TmuxConsole } from './fixtures/tmux.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, until as waitUntil } from '../helpers/wait.js';
 
 const kamPort = await freeUdpPort();
 const kam = new Kamailio({ port: kamPort, password: 'secret', minExpiresS: 10, maxExpiresS: 3600, algorithm: 'MD5' });
@@ -50,12 +50,9 @@ t.teardown(async () => {
 const stats = (): StatsJson => JSON.parse(svc.cli(['stats', '--json']).stdout) as StatsJson;
 const trunk = (): TrunkRow => (JSON.parse(svc.cli(['trunks', '--json']).stdout) as TrunkRow[])[0]!;
 
-async function until(what: string, f: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
+/** Polls every 200 ms (each look runs the CLI), 20 s unless told. */
+function until(what: string, f: () => boolean, timeoutMs = 20_000): Promise<true> {
+  return waitUntil(what, f, timeoutMs, { everyMs: 200 });
 }
 
 async function refreshUntil(what: RegExp, timeoutMs = 20_000): Promise<string> {

@@ -27,7 +27,7 @@ t.test('compaction at start, and sipreg compact only with the service stopped', 
 
   const refused = svc.cli(['compact']);
   t.equal(refused.status, 1, 'refused while the service runs');
-  t.match(refused.stderr, new RegExp(`^sipreg compact: data_dir ${dataDir}: the store is open in process ${svc.child.pid} \\(the sipreg service, pid ${svc.child.pid}\\); stop the service first`));
+  t.match(refused.stderr, new RegExp(`^sipreg compact: ERR_CLI_STORE: data_dir ${dataDir}: the store is open in process ${svc.child.pid} \\(the sipreg service, pid ${svc.child.pid}\\); stop the service first`));
 
   await svc.kill('SIGTERM');
   const done = svc.cli(['compact']);

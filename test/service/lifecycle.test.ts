@@ -76,10 +76,10 @@ t.test('--help, --version, unknown command and bad option', async (t) => {
   t.match(version.stdout, /^sipreg \S+ \(commit \S+\) node v20\.\d+\.\d+ linux-(x64|arm64)\n$/);
   const unknown = runSipreg(['frobnicate']);
   t.equal(unknown.status, 2);
-  t.match(unknown.stderr, /^sipreg: unknown command 'frobnicate'\nusage: sipreg/);
+  t.match(unknown.stderr, /^sipreg: ERR_CLI_UNKNOWN_COMMAND: unknown command 'frobnicate'\nusage: sipreg/);
   const bad = runSipreg(['check', '--frob']);
   t.equal(bad.status, 2);
-  t.match(bad.stderr, /^sipreg check: unknown option '--frob'\n/);
+  t.match(bad.stderr, /^sipreg check: ERR_CLI_UNKNOWN_OPTION: unknown option '--frob'\n/);
   const none = runSipreg([]);
   t.equal(none.status, 2);
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSipreg, writeConfig, freeUdpPort, waitForLine, exitOf, tmpDir } from '../helpers/sipreg.js';
 import { serviceNotifier, watchdogIntervalMs } from '../../src/service/notify.js';
+import { sleep, until as waitUntil } from '../helpers/wait.js';
 
 const config = (port: number): string => `
 sip:
@@ -44,14 +45,9 @@ async function fakeManager(t: { teardown(fn: () => void): void }): Promise<Manag
   return { socket, child, messages };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => { const h = setTimeout(resolve, ms); void h; });
-
-async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+/** Polls every 20 ms, 20 s unless told (test/helpers/wait.ts). */
+function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<true> {
+  return waitUntil(what, cond, timeoutMs, { everyMs: 20 });
 }
 
 async function optionsAnswered(port: number): Promise<boolean> {

@@ -1,8 +1,8 @@
+import { CommandError, UsageError } from '../errors.js';
 import { resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { UsageError } from '../args.js';
-import { CommandError, withStore } from '../context.js';
+import { withStore } from '../context.js';
 import { BackupError, writeBackup } from '../../ops/backup.js';
 import { displayText } from '../../ops/sanitize.js';
 
@@ -14,8 +14,8 @@ export const backupCommand: Command = {
   options: [DATA_DIR_OPTION],
   async run(ctx) {
     const [file, extra] = ctx.args.positionals;
-    if (file === undefined) throw new UsageError('FILE is missing');
-    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    if (file === undefined) throw new UsageError('ERR_CLI_ARGUMENT', 'FILE is missing');
+    if (extra !== undefined) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${extra}'`);
     return withStore(ctx, async (store) => {
       try {
         const m = await writeBackup(store, ctx.configFile, resolve(file));
@@ -24,8 +24,8 @@ export const backupCommand: Command = {
           (m.config === null ? ', no config (none readable)' : `, config ${m.config.file}${m.config.inForce ? ` (in force, generation ${String(m.config.generation)})` : ' (not the one in force)'}`))}\n`);
         return 0;
       } catch (err) {
-        if (err instanceof BackupError) throw new CommandError(err.message);
-        if (err instanceof Error && 'code' in err) throw new CommandError(`${file}: cannot write the backup (${String((err as NodeJS.ErrnoException).code)})`);
+        if (err instanceof BackupError) throw new CommandError('ERR_CLI_BACKUP', err.message);
+        if (err instanceof Error && 'code' in err) throw new CommandError('ERR_CLI_FILE', `${file}: cannot write the backup (${String((err as NodeJS.ErrnoException).code)})`);
         throw err;
       }
     });

@@ -1,5 +1,6 @@
+import { CommandError } from '../errors.js';
 import type { Command } from '../command.js';
-import { CommandError, missingConfig } from '../context.js';
+import { missingConfig } from '../context.js';
 import { checkCommand } from '../../config/index.js';
 
 export const checkCommandSpec: Command = {
@@ -9,7 +10,7 @@ export const checkCommandSpec: Command = {
   options: [],
   async run(ctx) {
     const missing = missingConfig(ctx);
-    if (missing !== null) throw new CommandError(missing);
+    if (missing !== null) throw new CommandError('ERR_CLI_NO_CONFIG', missing);
     return checkCommand(ctx.configFile, ctx.stderr, ctx.stdout);
   },
 };

@@ -1,6 +1,7 @@
+import { CommandError } from '../errors.js';
 import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { CommandError, dataDirOf, requireConfig } from '../context.js';
+import { dataDirOf, requireConfig } from '../context.js';
 import { noPositionals } from './list.js';
 import { StoreError, compactStore, readService, openStore, serviceRunning } from '../../store/index.js';
 
@@ -26,9 +27,9 @@ export const compactCommand: Command = {
       return 0;
     } catch (err) {
       if (!(err instanceof StoreError)) throw err;
-      if (err.code === 'ERR_STORE_IN_USE') throw new CommandError(`${err.message}${whoHolds(dataDir)}; stop the service first ` +
+      if (err.code === 'ERR_STORE_IN_USE') throw new CommandError('ERR_CLI_STORE', `${err.message}${whoHolds(dataDir)}; stop the service first ` +
         '(systemctl stop sipreg), then run sipreg compact again. The service also compacts the store itself when it starts with more than half of the file free.');
-      throw new CommandError(err.message);
+      throw new CommandError('ERR_CLI_STORE', err.message);
     }
   },
 };

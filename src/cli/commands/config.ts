@@ -1,10 +1,11 @@
+import { CommandError, UsageError, errorLine } from '../errors.js';
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
 import { boundedTimeout } from '../../timers.js';
 import { resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { optFlag, optInt, optString, UsageError } from '../args.js';
-import { CommandError, missingConfig } from '../context.js';
+import { optFlag, optInt, optString } from '../args.js';
+import { missingConfig } from '../context.js';
 import { formatProblem } from '../../config/index.js';
 import { fileSha256, sha256Hex } from '../../config/fingerprint.js';
 import { checkPushed, pushConfig, PushRefused, serviceComesUp, type PushOutcome } from '../../ops/config-push.js';
@@ -18,7 +19,7 @@ import { displayText } from '../../ops/sanitize.js';
 const TIMEOUT_S_DEFAULT = 15;
 
 /**
- * `sipreg config apply FILE | history | rollback [N]` (issue 18): config pushes that cannot leave the
+ * `sipreg config apply FILE | history | rollback [N]`: config pushes that cannot leave the
  * box without phones. ops/config-push.ts does the push; this parses, checks and reports.
  */
 export const configCommand: Command = {
@@ -33,23 +34,23 @@ export const configCommand: Command = {
   ],
   async run(ctx) {
     const [sub, arg, extra] = ctx.args.positionals;
-    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    if (extra !== undefined) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${extra}'`);
     switch (sub) {
       case 'apply': {
-        if (arg === undefined) throw new UsageError('apply needs FILE (- reads the config from stdin)');
+        if (arg === undefined) throw new UsageError('ERR_CLI_ARGUMENT', 'apply needs FILE (- reads the config from stdin)');
         if (optFlag(ctx.args, 'consume')) {
-          if (arg === '-') throw new UsageError('--consume takes a file, not stdin');
+          if (arg === '-') throw new UsageError('ERR_CLI_OPTION_CONFLICT', '--consume takes a file, not stdin');
           return applyConsumed(ctx, arg);
         }
         return apply(ctx, arg);
       }
       case 'history':
-        if (arg !== undefined) throw new UsageError(`unexpected argument '${arg}'`);
+        if (arg !== undefined) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${arg}'`);
         return history(ctx);
       case 'rollback':
         return rollback(ctx, arg);
-      case undefined: throw new UsageError('apply, history or rollback?');
-      default: throw new UsageError(`unknown subcommand '${sub}' (apply, history, rollback)`);
+      case undefined: throw new UsageError('ERR_CLI_ARGUMENT', 'apply, history or rollback?');
+      default: throw new UsageError('ERR_CLI_UNKNOWN_COMMAND', `unknown subcommand '${sub}' (apply, history, rollback)`);
     }
   },
 };
@@ -66,7 +67,7 @@ function dataDirOption(ctx: CommandContext): string | undefined {
 
 function requireTarget(ctx: CommandContext): void {
   const missing = missingConfig(ctx);
-  if (missing !== null) throw new CommandError(missing);
+  if (missing !== null) throw new CommandError('ERR_CLI_NO_CONFIG', missing);
 }
 
 async function apply(ctx: CommandContext, file: string): Promise<number> {
@@ -76,14 +77,14 @@ async function apply(ctx: CommandContext, file: string): Promise<number> {
   try {
     bytes = readFileSync(file === '-' ? 0 : file);
   } catch (err) {
-    throw new CommandError(`${label}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}; nothing changed`);
+    throw new CommandError('ERR_CLI_FILE', `${label}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}; nothing changed`);
   }
   // The same lines as `sipreg check -c FILE`.
   const checked = checkPushed(bytes, label);
   if (checked.config === null) {
     for (const p of checked.problems) ctx.stderr.write(`${formatProblem(p)}\n`);
     const n = checked.problems.length;
-    throw new CommandError(`${label}: invalid configuration (${n} problem${n === 1 ? '' : 's'}); nothing changed`);
+    throw new CommandError('ERR_CLI_CONFIG_INVALID', `${label}: invalid configuration (${n} problem${n === 1 ? '' : 's'}); nothing changed`);
   }
   return push(ctx, bytes, `apply ${label}`);
 }
@@ -110,7 +111,7 @@ async function applyConsumed(ctx: CommandContext, file: string): Promise<number>
       await consumeOne(ctx, file);
     } catch (err) {
       if (!(err instanceof CommandError)) throw err;
-      ctx.stderr.write(`sipreg config: ${displayText(err.message)}\n`);
+      ctx.stderr.write(errorLine('sipreg config', err));
       rc = 1;
     }
   }
@@ -136,7 +137,7 @@ async function consumeOne(ctx: CommandContext, file: string): Promise<void> {
   if (!(await serviceComesUp(ctx.configFile, dataDirOption(ctx), timeoutMs(ctx)))) {
     refusedPush(ctx, file, `the service is not running (no live heartbeat within ${timeoutMs(ctx) / 1000} s): nothing could confirm it; copy it again once the service runs`, sha256Hex(bytes));
   }
-  if ((await push(ctx, bytes, `push file ${file}`)) !== 0) throw new CommandError(`${file}: not applied`);
+  if ((await push(ctx, bytes, `push file ${file}`)) !== 0) throw new CommandError('ERR_CLI_PUSH_REFUSED', `${file}: not applied`);
 }
 
 /** Whether `file` is there (as anything), once its size and time have not moved for pushSettleMs. */
@@ -163,8 +164,8 @@ function takeDropped(file: string): Buffer {
   let bytes: Buffer;
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new CommandError('not a regular file');
-    if (st.size > operatorLimits.pushFileBytesMax) throw new CommandError(`${st.size} bytes, over the ${operatorLimits.pushFileBytesMax} a config may have`);
+    if (!st.isFile()) throw new CommandError('ERR_CLI_FILE', 'not a regular file');
+    if (st.size > operatorLimits.pushFileBytesMax) throw new CommandError('ERR_CLI_FILE', `${st.size} bytes, over the ${operatorLimits.pushFileBytesMax} a config may have`);
     bytes = Buffer.alloc(st.size);
     let off = 0;
     while (off < bytes.length) {
@@ -190,7 +191,7 @@ function refusedPush(ctx: CommandContext, file: string, reason: string, sha256: 
   } finally {
     release();
   }
-  throw new CommandError(`${file}: refused: ${reason}; nothing changed (sipreg config history)`);
+  throw new CommandError('ERR_CLI_PUSH_REFUSED', `${file}: refused: ${reason}; nothing changed (sipreg config history)`);
 }
 
 async function push(ctx: CommandContext, bytes: Buffer, from: string): Promise<number> {
@@ -198,7 +199,7 @@ async function push(ctx: CommandContext, bytes: Buffer, from: string): Promise<n
   try {
     out = await pushConfig({ configFile: ctx.configFile, bytes, from, timeoutMs: timeoutMs(ctx), dataDir: dataDirOption(ctx), say: (l) => ctx.stdout.write(`${displayText(l)}\n`) });
   } catch (err) {
-    if (err instanceof PushRefused || err instanceof VersionsError) throw new CommandError(err.message);
+    if (err instanceof PushRefused || err instanceof VersionsError) throw new CommandError('ERR_CLI_PUSH_REFUSED', err.message);
     throw err;
   }
   const e = out.entry;
@@ -207,7 +208,7 @@ async function push(ctx: CommandContext, bytes: Buffer, from: string): Promise<n
     for (const note of out.notes) ctx.stdout.write(`note: ${displayText(note)}\n`);
     return 0;
   }
-  throw new CommandError(`rolled back: push ${e.n} not applied: ${e.reason}`);
+  throw new CommandError('ERR_CLI_PUSH_REFUSED', `rolled back: push ${e.n} not applied: ${e.reason}`);
 }
 
 function history(ctx: CommandContext): number {
@@ -235,19 +236,19 @@ async function rollback(ctx: CommandContext, arg: string | undefined): Promise<n
     // The newest kept version that is not what the file holds now.
     const now = fileSha256(ctx.configFile);
     const found = [...kept].reverse().find((k) => fileSha256(versionFile(ctx.configFile, k)) !== now);
-    if (found === undefined) throw new CommandError(`no kept version of ${ctx.configFile} differs from it (sipreg config history)`);
+    if (found === undefined) throw new CommandError('ERR_CLI_NOT_FOUND', `no kept version of ${ctx.configFile} differs from it (sipreg config history)`);
     n = found;
   } else {
-    if (!/^\d+$/.test(arg)) throw new UsageError(`rollback N: N is a push number (sipreg config history). Received '${arg}'`);
+    if (!/^\d+$/.test(arg)) throw new UsageError('ERR_CLI_ARGUMENT', `rollback N: N is a push number (sipreg config history). Received '${arg}'`);
     n = Number(arg);
-    if (!kept.includes(n)) throw new CommandError(`no kept version ${n} in ${versionsDirOf(ctx.configFile)} (kept: ${kept.join(', ') || 'none'})`);
+    if (!kept.includes(n)) throw new CommandError('ERR_CLI_NOT_FOUND', `no kept version ${n} in ${versionsDirOf(ctx.configFile)} (kept: ${kept.join(', ') || 'none'})`);
   }
   const file = versionFile(ctx.configFile, n);
   const bytes = readFileSync(file);
   const checked = checkPushed(bytes, file);
   if (checked.config === null) {
     for (const p of checked.problems) ctx.stderr.write(`${formatProblem(p)}\n`);
-    throw new CommandError(`${file}: no longer a valid configuration for this sipreg; nothing changed`);
+    throw new CommandError('ERR_CLI_CONFIG_INVALID', `${file}: no longer a valid configuration for this sipreg; nothing changed`);
   }
   ctx.stdout.write(`rolling back to version ${n} (the config before push ${n})\n`);
   return push(ctx, bytes, `rollback to ${n}`);

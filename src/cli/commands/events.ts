@@ -1,6 +1,7 @@
+import { UsageError } from '../errors.js';
 import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { optFlag, optInt, optString, UsageError } from '../args.js';
+import { optFlag, optInt, optString } from '../args.js';
 import { withStore } from '../context.js';
 import { noPositionals } from './list.js';
 import { EVENT_TYPES, eventJson, eventLines, isEventType } from '../../ops/history.js';
@@ -27,7 +28,7 @@ export const eventsCommand: Command = {
     if (type !== undefined) {
       const types = type.split(',').map((s) => s.trim());
       const bad = types.find((x) => !isEventType(x));
-      if (bad !== undefined) throw new UsageError(`option '--type' must be one of ${EVENT_TYPES.join(', ')}. Received '${bad}'`);
+      if (bad !== undefined) throw new UsageError('ERR_CLI_OPTION_VALUE', `option '--type' must be one of ${EVENT_TYPES.join(', ')}. Received '${bad}'`);
       q.type = types.filter(isEventType);
     }
     const number = optString(ctx.args, 'number');
@@ -35,7 +36,7 @@ export const eventsCommand: Command = {
     const since = optString(ctx.args, 'since');
     if (since !== undefined) {
       const ms = parseSince(since, Date.now());
-      if (ms === null) throw new UsageError(`option '--since' must be like 15m, 2h, 1d, today, yesterday or 2026-05-01T12:00:00Z. Received '${since}'`);
+      if (ms === null) throw new UsageError('ERR_CLI_OPTION_VALUE', `option '--since' must be like 15m, 2h, 1d, today, yesterday or 2026-05-01T12:00:00Z. Received '${since}'`);
       q.sinceMs = ms;
     }
     const limit = optInt(ctx.args, 'limit', 1, 100_000_000);

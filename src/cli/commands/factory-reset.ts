@@ -1,8 +1,9 @@
+import { CommandError, UsageError } from '../errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { optString, UsageError } from '../args.js';
-import { CommandError, dataDirOf, missingConfig } from '../context.js';
+import { optString } from '../args.js';
+import { dataDirOf, missingConfig } from '../context.js';
 import { parseConfigText } from '../../config/index.js';
 import { BackupError } from '../../ops/backup.js';
 import { FACTORY_CONFIG, FACTORY_RESET_CONFIRMATION, factoryReset } from '../../ops/factory-reset.js';
@@ -19,19 +20,19 @@ export const factoryResetCommand: Command = {
     DATA_DIR_OPTION,
   ],
   async run(ctx) {
-    if (ctx.args.positionals.length > 0) throw new UsageError(`unexpected argument '${ctx.args.positionals[0]}'`);
+    if (ctx.args.positionals.length > 0) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${ctx.args.positionals[0]}'`);
     if (optString(ctx.args, 'confirm') !== FACTORY_RESET_CONFIRMATION) {
-      throw new CommandError(`nothing done: this erases every binding, the history and the pushed config; to go on, type ` +
+      throw new CommandError('ERR_CLI_NOT_CONFIRMED', `nothing done: this erases every binding, the history and the pushed config; to go on, type ` +
         `sipreg factory-reset --confirm "${FACTORY_RESET_CONFIRMATION}"`);
     }
     const missing = missingConfig(ctx);
-    if (missing !== null) throw new CommandError(missing);
+    if (missing !== null) throw new CommandError('ERR_CLI_NO_CONFIG', missing);
     // The data_dir even of a config that no longer passes check: a reset is what such a box may need.
     const current = parseConfigText(readFileSync(ctx.configFile, 'utf8'), ctx.configFile).draft;
-    if (current === null) throw new CommandError(`${ctx.configFile}: cannot read its data_dir; name it with --data-dir DIR`);
+    if (current === null) throw new CommandError('ERR_CLI_CONFIG_INVALID', `${ctx.configFile}: cannot read its data_dir; name it with --data-dir DIR`);
     const dataDir = dataDirOf(ctx, current);
     const named = optString(ctx.args, 'factory-config');
-    if (named !== undefined && !existsSync(named)) throw new CommandError(`no factory config at ${named}: nothing done`);
+    if (named !== undefined && !existsSync(named)) throw new CommandError('ERR_CLI_FILE', `no factory config at ${named}: nothing done`);
     const factory = named ?? (existsSync(FACTORY_CONFIG) ? FACTORY_CONFIG : null);
     try {
       const r = factoryReset(dataDir, ctx.configFile, factory);
@@ -45,7 +46,7 @@ export const factoryResetCommand: Command = {
       ctx.stdout.write('start the service (systemctl start sipreg), or reboot the appliance\n');
       return 0;
     } catch (err) {
-      if (err instanceof BackupError) throw new CommandError(err.message);
+      if (err instanceof BackupError) throw new CommandError('ERR_CLI_BACKUP', err.message);
       throw err;
     }
   },

@@ -1,6 +1,7 @@
+import { CommandError, UsageError } from '../errors.js';
 import type { Command, CommandContext } from '../command.js';
-import { optFlag, optInt, optString, UsageError } from '../args.js';
-import { CommandError, dataDirOf, openStoreOrFail, requireConfig } from '../context.js';
+import { optFlag, optInt, optString } from '../args.js';
+import { dataDirOf, openStoreOrFail, requireConfig } from '../context.js';
 import { APPLIANCE_LAYOUT, type FirmwareLayout } from '../../firmware/layout.js';
 import { DEFAULT_TRIES } from '../../firmware/install.js';
 import { processQueue } from '../../firmware/queue.js';
@@ -29,12 +30,12 @@ async function install(ctx: CommandContext, l: FirmwareLayout): Promise<number> 
   const queued = optString(ctx.args, 'queued');
   if (queued !== undefined) {
     const work = optString(ctx.args, 'work-dir');
-    if (work === undefined) throw new UsageError('--queued needs --work-dir DIR (a directory only root can write)');
+    if (work === undefined) throw new UsageError('ERR_CLI_OPTION_CONFLICT', '--queued needs --work-dir DIR (a directory only root can write)');
     return processQueue({ ...l, queueDir: queued }, work, process.arch, tries, say);
   }
   const [file, extra] = ctx.args.positionals.slice(1);
-  if (file === undefined) throw new UsageError('FILE is missing');
-  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  if (file === undefined) throw new UsageError('ERR_CLI_ARGUMENT', 'FILE is missing');
+  if (extra !== undefined) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${extra}'`);
   // A refusal is the command's error: on stderr, exit 1.
   let last = '';
   const code = await requestInstall(file, l, tries, (optInt(ctx.args, 'timeout', 10, 7200) ?? 1800) * 1000, (line) => {
@@ -42,7 +43,7 @@ async function install(ctx: CommandContext, l: FirmwareLayout): Promise<number> 
     last = line;
   });
   if (code === 0) say(last);
-  else throw new CommandError(last);
+  else throw new CommandError('ERR_CLI_FIRMWARE', last);
   return 0;
 }
 
@@ -51,11 +52,11 @@ async function checkBoot(ctx: CommandContext): Promise<number> {
   const timeoutS = optInt(ctx.args, 'timeout', 1, 3600) ?? 120;
   const { host, port } = probeTarget(config);
   const answer = await probeSip(host, port, Date.now() + timeoutS * 1000);
-  if (answer === null) throw new CommandError(`no SIP answer from ${host}:${port} within ${timeoutS} s: this boot is not good`);
+  if (answer === null) throw new CommandError('ERR_CLI_FIRMWARE', `no SIP answer from ${host}:${port} within ${timeoutS} s: this boot is not good`);
   const store = openStoreOrFail(dataDirOf(ctx, config));
   try {
     const rec = readService(store);
-    if (!serviceRunning(rec, Date.now())) throw new CommandError(`${host}:${port} answers (${answer}) but the store in ${store.dataDir} has no running service's heartbeat`);
+    if (!serviceRunning(rec, Date.now())) throw new CommandError('ERR_CLI_FIRMWARE', `${host}:${port} answers (${answer}) but the store in ${store.dataDir} has no running service's heartbeat`);
     ctx.stdout.write(`good boot: ${host}:${port} answers '${displayText(answer)}', store ${store.dataDir} open by pid ${rec!.pid}\n`);
   } finally {
     await store.close();
@@ -88,7 +89,7 @@ export const firmwareCommand: Command = {
       case 'install':
         return install(ctx, l);
       case 'status': {
-        if (ctx.args.positionals.length > 1) throw new UsageError(`unexpected argument '${ctx.args.positionals[1]!}'`);
+        if (ctx.args.positionals.length > 1) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${ctx.args.positionals[1]!}'`);
         const st = firmwareStatus(l);
         ctx.stdout.write(optFlag(ctx.args, 'json') ? `${JSON.stringify(st, null, 2)}\n` : formatStatus(st).split('\n').map(displayText).join('\n'));
         return 0;
@@ -96,9 +97,9 @@ export const firmwareCommand: Command = {
       case 'check-boot':
         return checkBoot(ctx);
       case undefined:
-        throw new UsageError('install, status or check-boot?');
+        throw new UsageError('ERR_CLI_ARGUMENT', 'install, status or check-boot?');
       default:
-        throw new UsageError(`unknown firmware command '${sub}' (install, status, check-boot)`);
+        throw new UsageError('ERR_CLI_UNKNOWN_COMMAND', `unknown firmware command '${sub}' (install, status, check-boot)`);
     }
   },
 };

@@ -1,5 +1,6 @@
+import { UsageError } from '../errors.js';
 import type { Command } from '../command.js';
-import { optFlag, UsageError } from '../args.js';
+import { optFlag } from '../args.js';
 import { bashCompletion, commandHelp, manPage, usageText } from '../help.js';
 
 /** `sipreg help [COMMAND]`, and the generated manual and completion (make build writes them to dist/). */
@@ -14,18 +15,18 @@ export function helpCommand(all: () => readonly Command[]): Command {
     ],
     async run(ctx) {
       const [name, extra] = ctx.args.positionals;
-      if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+      if (extra !== undefined) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${extra}'`);
       const man = optFlag(ctx.args, 'man');
       const completion = optFlag(ctx.args, 'bash-completion');
       if ((man || completion) && (name !== undefined || (man && completion))) {
-        throw new UsageError('--man and --bash-completion take no command and exclude each other');
+        throw new UsageError('ERR_CLI_OPTION_CONFLICT', '--man and --bash-completion take no command and exclude each other');
       }
       if (man) ctx.stdout.write(manPage(all()));
       else if (completion) ctx.stdout.write(bashCompletion(all()));
       else if (name === undefined) ctx.stdout.write(usageText(all()));
       else {
         const command = all().find((c) => c.name === name);
-        if (command === undefined) throw new UsageError(`unknown command '${name}'`);
+        if (command === undefined) throw new UsageError('ERR_CLI_UNKNOWN_COMMAND', `unknown command '${name}'`);
         ctx.stdout.write(commandHelp(command));
       }
       return 0;

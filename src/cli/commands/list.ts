@@ -1,6 +1,7 @@
+import { UsageError } from '../errors.js';
 import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { optFlag, optString, UsageError } from '../args.js';
+import { optFlag, optString } from '../args.js';
 import { withStore } from '../context.js';
 import {
   BINDING_STATUSES, bindingJson, bindingsCsv, bindingsTable, describeFilter, findBindings, isFilterProblem, makeFilter,
@@ -10,7 +11,7 @@ import type { ParsedArgs } from '../args.js';
 import { displayText, jsonText } from '../../ops/sanitize.js';
 
 export function noPositionals(args: ParsedArgs): void {
-  if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+  if (args.positionals.length > 0) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${args.positionals[0]}'`);
 }
 
 /** The filter options of `list` (the console builds the same filter from its prompts). */
@@ -18,7 +19,7 @@ export function filterFromArgs(args: ParsedArgs): BindingFilter {
   const f = makeFilter({
     number: optString(args, 'number'), ip: optString(args, 'ip'), account: optString(args, 'account'), status: optString(args, 'status'),
   });
-  if (isFilterProblem(f)) throw new UsageError(`option '--${f.field}' ${f.message}`);
+  if (isFilterProblem(f)) throw new UsageError('ERR_CLI_OPTION_VALUE', `option '--${f.field}' ${f.message}`);
   return f;
 }
 
@@ -39,7 +40,7 @@ export const listCommand: Command = {
     noPositionals(ctx.args);
     const json = optFlag(ctx.args, 'json');
     const csv = optFlag(ctx.args, 'csv');
-    if (json && csv) throw new UsageError('--json and --csv exclude each other');
+    if (json && csv) throw new UsageError('ERR_CLI_OPTION_CONFLICT', '--json and --csv exclude each other');
     const filter = filterFromArgs(ctx.args);
     return withStore(ctx, (store) => {
       const nowMs = Date.now();

@@ -1,8 +1,9 @@
+import { CommandError, UsageError } from '../errors.js';
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { optFlag, UsageError } from '../args.js';
-import { CommandError, dataDirOf, missingConfig } from '../context.js';
+import { optFlag } from '../args.js';
+import { dataDirOf, missingConfig } from '../context.js';
 import { formatProblem, parseConfigText } from '../../config/index.js';
 import { sha256Hex } from '../../config/fingerprint.js';
 import { backupConfig, BackupError, openBackup, restoreStore } from '../../ops/backup.js';
@@ -21,12 +22,12 @@ export const restoreCommand: Command = {
   ],
   async run(ctx) {
     const [file, extra] = ctx.args.positionals;
-    if (file === undefined) throw new UsageError('FILE is missing');
-    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    if (file === undefined) throw new UsageError('ERR_CLI_ARGUMENT', 'FILE is missing');
+    if (extra !== undefined) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${extra}'`);
     const missing = missingConfig(ctx);
-    if (missing !== null) throw new CommandError(missing);
+    if (missing !== null) throw new CommandError('ERR_CLI_NO_CONFIG', missing);
     const current = parseConfigText(readFileSync(ctx.configFile, 'utf8'), ctx.configFile).draft;
-    if (current === null) throw new CommandError(`${ctx.configFile}: cannot read its data_dir; name the store with --data-dir DIR`);
+    if (current === null) throw new CommandError('ERR_CLI_CONFIG_INVALID', `${ctx.configFile}: cannot read its data_dir; name the store with --data-dir DIR`);
     const dataDir = dataDirOf(ctx, current);
     try {
       const b = openBackup(file);
@@ -36,11 +37,11 @@ export const restoreCommand: Command = {
         let config: Buffer | null = null;
         if (optFlag(ctx.args, 'with-config')) {
           config = backupConfig(b);
-          if (config === null) throw new CommandError(`${file} holds no config: nothing changed (restore without --with-config)`);
+          if (config === null) throw new CommandError('ERR_CLI_BACKUP', `${file} holds no config: nothing changed (restore without --with-config)`);
           const checked = parseConfigText(config.toString('utf8'), ctx.configFile);
           if (checked.config === null) {
             for (const p of checked.problems) ctx.stderr.write(`${formatProblem(p)}\n`);
-            throw new CommandError(`${file}: its config does not pass sipreg check here: nothing changed`);
+            throw new CommandError('ERR_CLI_BACKUP', `${file}: its config does not pass sipreg check here: nothing changed`);
           }
         }
         const { bytes } = restoreStore(b, dataDir);
@@ -62,7 +63,7 @@ export const restoreCommand: Command = {
         b.close();
       }
     } catch (err) {
-      if (err instanceof BackupError) throw new CommandError(`${err.message}; nothing changed`);
+      if (err instanceof BackupError) throw new CommandError('ERR_CLI_BACKUP', `${err.message}; nothing changed`);
       throw err;
     }
   },

@@ -1,8 +1,9 @@
+import { CommandError } from '../errors.js';
 import { resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
 import { optString } from '../args.js';
-import { CommandError, missingConfig } from '../context.js';
+import { missingConfig } from '../context.js';
 import { runService } from '../../service/run.js';
 import { serviceComponents } from '../../service/components.js';
 import { LOG_FORMATS, type LogFormat } from '../../log.js';
@@ -17,7 +18,7 @@ export const runCommand: Command = {
   ],
   run(ctx) {
     const missing = missingConfig(ctx);
-    if (missing !== null) throw new CommandError(missing);
+    if (missing !== null) throw new CommandError('ERR_CLI_NO_CONFIG', missing);
     const dataDir = optString(ctx.args, 'data-dir');
     const isTerminal = (ctx.stdout as { isTTY?: boolean }).isTTY === true;
     return runService({

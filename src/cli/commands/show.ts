@@ -1,7 +1,8 @@
+import { CommandError, UsageError } from '../errors.js';
 import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { optFlag, UsageError } from '../args.js';
-import { CommandError, withStore } from '../context.js';
+import { optFlag } from '../args.js';
+import { withStore } from '../context.js';
 import { bindingDetails, bindingJson } from '../../ops/bindings.js';
 import { bindingsOf } from '../../store/index.js';
 import { jsonText } from '../../ops/sanitize.js';
@@ -13,12 +14,12 @@ export const showCommand: Command = {
   options: [{ name: 'json', help: 'a JSON array, one object per binding' }, DATA_DIR_OPTION],
   async run(ctx) {
     const [number, extra] = ctx.args.positionals;
-    if (number === undefined) throw new UsageError('NUMBER is missing');
-    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    if (number === undefined) throw new UsageError('ERR_CLI_ARGUMENT', 'NUMBER is missing');
+    if (extra !== undefined) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${extra}'`);
     return withStore(ctx, (store) => {
       const nowMs = Date.now();
       const bindings = bindingsOf(store, number);
-      if (bindings.length === 0) throw new CommandError(`no registration for ${number}`);
+      if (bindings.length === 0) throw new CommandError('ERR_CLI_NOT_FOUND', `no registration for ${number}`);
       if (optFlag(ctx.args, 'json')) {
         ctx.stdout.write(`${jsonText(bindings.map((b) => bindingJson(b, nowMs)))}\n`);
       } else {

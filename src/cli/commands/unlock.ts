@@ -1,6 +1,6 @@
+import { UsageError } from '../errors.js';
 import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { UsageError } from '../args.js';
 import { withStore } from '../context.js';
 import { liftLockout } from '../../ops/actions.js';
 import { lockoutTarget } from '../../ops/history.js';
@@ -13,8 +13,8 @@ export const unlockCommand: Command = {
   options: [DATA_DIR_OPTION],
   async run(ctx) {
     const [target, extra] = ctx.args.positionals;
-    if (target === undefined) throw new UsageError('IP|NUMBER is missing');
-    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    if (target === undefined) throw new UsageError('ERR_CLI_ARGUMENT', 'IP|NUMBER is missing');
+    if (extra !== undefined) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${extra}'`);
     return withStore(ctx, async (store) => {
       const removed = await liftLockout(store, target, 'sipreg unlock');
       // Nothing to lift is not a failure (exit 0): the state asked for holds.

@@ -1,7 +1,8 @@
+import { CommandError, UsageError } from '../errors.js';
 import type { Command } from '../command.js';
 import { DATA_DIR_OPTION } from '../command.js';
-import { optInt, optString, UsageError } from '../args.js';
-import { CommandError, withStore } from '../context.js';
+import { optInt, optString } from '../args.js';
+import { withStore } from '../context.js';
 import { forceUnregister } from '../../ops/actions.js';
 import { bindingsOf } from '../../store/index.js';
 import { displayText } from '../../ops/sanitize.js';
@@ -21,16 +22,16 @@ export const unregisterCommand: Command = {
   ],
   async run(ctx) {
     const [number, extra] = ctx.args.positionals;
-    if (number === undefined) throw new UsageError('NUMBER is missing');
-    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    if (number === undefined) throw new UsageError('ERR_CLI_ARGUMENT', 'NUMBER is missing');
+    if (extra !== undefined) throw new UsageError('ERR_CLI_ARGUMENT', `unexpected argument '${extra}'`);
     const contact = optString(ctx.args, 'contact');
     const holdS = optInt(ctx.args, 'hold', 1, HOLD_S_MAX);
     return withStore(ctx, async (store) => {
       const result = await forceUnregister(store, number, { contact, holdS, by: 'sipreg unregister' });
       if (result.removed.length === 0) {
         const has = bindingsOf(store, number);
-        if (has.length === 0) throw new CommandError(`no registration for ${number}`);
-        throw new CommandError(`${number} has no contact ${contact ?? ''}; its contacts: ${has.map((b) => b.contact).join(' ')}`);
+        if (has.length === 0) throw new CommandError('ERR_CLI_NOT_FOUND', `no registration for ${number}`);
+        throw new CommandError('ERR_CLI_NOT_FOUND', `${number} has no contact ${contact ?? ''}; its contacts: ${has.map((b) => b.contact).join(' ')}`);
       }
       for (const b of result.removed) ctx.stdout.write(`${displayText(`unregistered ${b.number} ${b.contact} (from ${b.source})`)}\n`);
       for (const l of result.hold) ctx.stdout.write(`${displayText(`held ${l.number || l.address} until ${new Date(l.untilMs).toISOString()}`)}\n`);
