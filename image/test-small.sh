@@ -211,7 +211,8 @@ if grep -a -E 'Out of memory|oom-kill|invoked oom-killer' "$SERIAL" >&2; then fa
 
 # ---- the watchdog -------------------------------------------------------------------------------------------
 log "watchdog: SIGSTOP to the service (admin creates ~/sipreg-watchdog-check)"
-admin_sftp <<<"put /dev/null /var/home/admin/sipreg-watchdog-check" >/dev/null
+: >"$WORK/sipreg-watchdog-check"   # sftp uploads regular files only (not /dev/null)
+admin_sftp <<<"put $WORK/sipreg-watchdog-check /var/home/admin/sipreg-watchdog-check" >/dev/null
 T2=$(date +%s.%N)
 restarted=""
 for _ in $(seq 1 $(((WATCHDOG_S + ABORT_S) * 3))); do
