@@ -353,7 +353,8 @@ bash "$REPO/image/prune-root.sh" "$ROOT" "$KVER"
 # prune, which removes every other man page and completion.
 install -D -m 0644 "$REPO/dist/sipreg.1" "$ROOT/usr/share/man/man1/sipreg.1"
 install -D -m 0644 "$REPO/dist/sipreg.bash-completion" "$ROOT/usr/share/bash-completion/completions/sipreg"
-ROOT_KIB=$(du -sk --apparent-size "$ROOT" | cut -f1)
+# What goes into the squashfs: /boot (kernel and initrd, on the ESP instead) is left out of it below.
+ROOT_KIB=$(( $(du -sk --apparent-size "$ROOT" | cut -f1) - $(du -sk --apparent-size "$ROOT/boot" | cut -f1) ))
 
 
 # ---- 4. squashfs ---------------------------------------------------------------------------------------
