@@ -27,6 +27,10 @@ rm -rf "$ROOT"/usr/share/{doc,man,info,locale,i18n,lintian,linda,bug,gtk-doc,com
   "$ROOT"/usr/bin/{ssh,ssh-add,ssh-agent,ssh-keyscan,ssh-argv0,ssh-copy-id,slogin,sftp,gpgv,update-alternatives} \
   "$ROOT"/usr/sbin/{dpkg-*,update-initramfs,mkinitramfs,unmkinitramfs,lsinitramfs,update-ca-certificates,adduser,addgroup,deluser,delgroup,debugfs,fsck.minix,mkfs.minix,mkfs.bfs,mkfs.cramfs} \
   "$ROOT"/usr/sbin/{update-passwd,add-shell,remove-shell,installkernel,dpkg-preconfigure,dpkg-reconfigure,pam-auth-update,pam_getenv}
+# The arm kernels' device trees (/usr/lib/linux-image-<kver>/, 26 MiB on arm64): a board's firmware hands the
+# kernel its device tree before the root is mounted (a systemd-boot `devicetree` line would read it from the
+# ESP), so nothing on the root ever reads them. amd64 has none.
+rm -rf "$ROOT"/usr/lib/linux-image-*
 # /var is the data partition, mounted over whatever the image has there; systemd-tmpfiles makes what the
 # services need on it (first boot) and the mount point itself stays.
 find "$ROOT/var" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
