@@ -123,6 +123,14 @@ umount_api() {
   MOUNTED_ROOT=""
 }
 trap umount_api EXIT
+# Mounts left under a stage by a build that was killed (SIGKILL skips the trap): unmounted before the stage
+# is reused or deleted, since `rm -rf` of a stage with the host's /dev bind-mounted in it would empty /dev.
+umount_stale() {
+  local m
+  for m in $(awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r); do
+    log "unmounting $m, left by an interrupted build"; umount -l "$m"
+  done
+}
 
 enable_binfmt() {
   [[ -d /proc/sys/fs/binfmt_misc ]] && [[ -e /proc/sys/fs/binfmt_misc/register ]] ||
@@ -134,6 +142,7 @@ enable_binfmt() {
 if [[ ! -f $BASE_TAR ]]; then
   STAGE="$CACHE/base-$DEBARCH"
   t0=$SECONDS
+  umount_stale "$STAGE"
   # A finished debootstrap is kept across a failure of the later steps (it is most of the time).
   if [[ -f $STAGE/.debootstrap-$BASE_KEY ]]; then
     log "reusing the debootstrapped $STAGE"
@@ -171,6 +180,9 @@ path-exclude /usr/share/locale/*
 path-exclude /usr/share/lintian/*
 EOF
   mount_api "$STAGE"
+  # A build killed while apt ran (the armhf kernel's postinst under qemu-user takes many minutes) leaves
+  # packages unpacked but not configured, and apt refuses to go on until they are.
+  in_root "$STAGE" dpkg --configure -a
   in_root "$STAGE" apt-get update -qq
   in_root "$STAGE" apt-get install -y -qq --no-install-recommends initramfs-tools >/dev/null
   sed -i 's/^MODULES=.*/MODULES=list/; s/^COMPRESS=.*/COMPRESS=zstd/' "$STAGE/etc/initramfs-tools/initramfs.conf"
