@@ -272,12 +272,28 @@ fi
 # libsystemd-shared), fetched once into the cache. Its maintainer scripts would install a boot loader: not run.
 SD_VER="$(awk '/^Package: systemd$/ { p = 1 } p && /^Version:/ { print $2; exit }' "$ROOT/var/lib/dpkg/status")"
 SD_DEB="$CACHE/debs/systemd-boot_${SD_VER//:/%3a}_$DEBARCH.deb"
+# The host's apt knows only its own architecture (and any added with dpkg --add-architecture): for another
+# one the .deb comes straight from the mirrors' pool (bookworm and its updates, then security), where its
+# name is fixed by package, version and arch, and is checked to be that package before it is cached.
+fetch_pool_deb() { # $1 package, $2 version, $3 Debian arch, $4 source package; prints the cached file
+  local file="${1}_${2#*:}_$3.deb" url
+  for url in "$MIRROR/pool/main/${4:0:1}/$4/$file" "$SECURITY_MIRROR/pool/updates/main/${4:0:1}/$4/$file"; do
+    curl -fsSL --retry 3 -o "$CACHE/debs/$file.tmp" "$url" 2>/dev/null || continue
+    if [[ $(dpkg-deb -f "$CACHE/debs/$file.tmp" Package Version Architecture | tr '\n' ' ') == "Package: $1 Version: $2 Architecture: $3 " ]]; then
+      mv "$CACHE/debs/$file.tmp" "$CACHE/debs/$file"; echo "$CACHE/debs/$file"; return 0
+    fi
+  done
+  rm -f "$CACHE/debs/$file.tmp"; return 1
+}
 if [[ ! -f $SD_DEB ]]; then
   mkdir -p "$CACHE/debs"
   log "fetching systemd-boot $SD_VER ($DEBARCH)"
-  ( cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root "systemd-boot:$DEBARCH=$SD_VER" ) ||
-    die "cannot fetch systemd-boot $SD_VER for $DEBARCH (the root's systemd; apt-get update, or dpkg --add-architecture $DEBARCH)"
-  [[ -f $SD_DEB ]] || SD_DEB="$(ls "$CACHE"/debs/systemd-boot_*"$DEBARCH".deb | grep -F "${SD_VER#*:}" | head -1)"
+  if ( cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root "systemd-boot:$DEBARCH=$SD_VER" ) 2>/dev/null; then
+    [[ -f $SD_DEB ]] || SD_DEB="$(ls "$CACHE"/debs/systemd-boot_*"$DEBARCH".deb | grep -F "${SD_VER#*:}" | head -1)"
+  else
+    SD_DEB="$(fetch_pool_deb systemd-boot "$SD_VER" "$DEBARCH" systemd)" ||
+      die "cannot fetch systemd-boot $SD_VER for $DEBARCH (the root's systemd) by apt or from $MIRROR's pool"
+  fi
 fi
 # Only the three files of boot assessment, into /usr (the .deb says /lib; the root's /lib is a symlink).
 rm -rf "$WORK/systemd-boot"; dpkg-deb -x "$SD_DEB" "$WORK/systemd-boot"
