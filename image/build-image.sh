@@ -183,7 +183,14 @@ EOF
   # A build killed while apt ran (the armhf kernel's postinst under qemu-user takes many minutes) leaves
   # packages unpacked but not configured, and apt refuses to go on until they are.
   in_root "$STAGE" dpkg --configure -a
-  in_root "$STAGE" apt-get update -qq
+  # A mirror caught mid-sync serves an index whose size or hash the Release file does not list (seen for
+  # bookworm-security's binary-armhf/Packages.xz): apt-get update exits 100. Retried; if it persists the
+  # build goes on with the indexes apt has (the others, and any older copy of the failed one), loudly.
+  for try in 1 2 3; do
+    in_root "$STAGE" apt-get update -qq && break
+    if [[ $try == 3 ]]; then log "WARNING: apt-get update failed 3 times; going on with the package indexes apt has"
+    else sleep 20; fi
+  done
   in_root "$STAGE" apt-get install -y -qq --no-install-recommends initramfs-tools >/dev/null
   sed -i 's/^MODULES=.*/MODULES=list/; s/^COMPRESS=.*/COMPRESS=zstd/' "$STAGE/etc/initramfs-tools/initramfs.conf"
   printf '%s\n' $INITRD_MODULES >"$STAGE/etc/initramfs-tools/modules"
