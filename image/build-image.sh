@@ -57,6 +57,10 @@ case "$ARCH" in
     DEBARCH=armhf; KERNEL_PKG=linux-image-armmp; EFI_NAME=BOOTARM.EFI; EFI_SRC=systemd-bootarm.efi
     ROOT_TYPE=69DAD710-2CE4-4E3C-B16C-21A1D49ABED3; ELF_MACHINE='ARM$'; CONSOLE=ttyAMA0
     ROOT_UUID=5e1f0c2a-7d3b-4a61-9c58-0b1e5a0000a7; QEMU_USER=qemu-arm
+    # earlycon (the console the device tree's stdout-path names; nothing on a board without one): without
+    # it the armmp kernel booted through AAVMF32 + systemd-boot on QEMU virt hung before its console came
+    # up, the CPU looping in the prefetch-abort vector (pc 0xffff000c), in 3 of 3 boots; with it 4 of 4 booted.
+    CMDLINE_ARCH=" earlycon"
     ARCH_PKGS=,libatomic1 ;;   # Node for armv7l links libatomic.so.1
   *) echo "build-image: unknown --arch '$ARCH' (x64, arm64 or arm)" >&2; exit 2 ;;
 esac
@@ -123,6 +127,14 @@ umount_api() {
   MOUNTED_ROOT=""
 }
 trap umount_api EXIT
+# Mounts left under a stage by a build that was killed (SIGKILL skips the trap): unmounted before the stage
+# is reused or deleted, since `rm -rf` of a stage with the host's /dev bind-mounted in it would empty /dev.
+umount_stale() {
+  local m
+  for m in $(awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r); do
+    log "unmounting $m, left by an interrupted build"; umount -l "$m"
+  done
+}
 
 enable_binfmt() {
   [[ -d /proc/sys/fs/binfmt_misc ]] && [[ -e /proc/sys/fs/binfmt_misc/register ]] ||
@@ -134,6 +146,7 @@ enable_binfmt() {
 if [[ ! -f $BASE_TAR ]]; then
   STAGE="$CACHE/base-$DEBARCH"
   t0=$SECONDS
+  umount_stale "$STAGE"
   # A finished debootstrap is kept across a failure of the later steps (it is most of the time).
   if [[ -f $STAGE/.debootstrap-$BASE_KEY ]]; then
     log "reusing the debootstrapped $STAGE"
@@ -171,7 +184,17 @@ path-exclude /usr/share/locale/*
 path-exclude /usr/share/lintian/*
 EOF
   mount_api "$STAGE"
-  in_root "$STAGE" apt-get update -qq
+  # A build killed while apt ran (the armhf kernel's postinst under qemu-user takes many minutes) leaves
+  # packages unpacked but not configured, and apt refuses to go on until they are.
+  in_root "$STAGE" dpkg --configure -a
+  # A mirror caught mid-sync serves an index whose size or hash the Release file does not list (seen for
+  # bookworm-security's binary-armhf/Packages.xz): apt-get update exits 100. Retried; if it persists the
+  # build goes on with the indexes apt has (the others, and any older copy of the failed one), loudly.
+  for try in 1 2 3; do
+    in_root "$STAGE" apt-get update -qq && break
+    if [[ $try == 3 ]]; then log "WARNING: apt-get update failed 3 times; going on with the package indexes apt has"
+    else sleep 20; fi
+  done
   in_root "$STAGE" apt-get install -y -qq --no-install-recommends initramfs-tools >/dev/null
   sed -i 's/^MODULES=.*/MODULES=list/; s/^COMPRESS=.*/COMPRESS=zstd/' "$STAGE/etc/initramfs-tools/initramfs.conf"
   printf '%s\n' $INITRD_MODULES >"$STAGE/etc/initramfs-tools/modules"
@@ -398,7 +421,7 @@ mcopy -i "$E" "$WORK/initrd.img" ::/sipreg/a/initrd.img
 # Slot a boots from entry sipreg-1-a.conf; `sipreg firmware install` adds sipreg-<n>-<slot>+<tries>.conf
 # (src/firmware/entries.ts). `default sipreg-*`: the first in systemd-boot's order, the newest install
 # unless it used up its tries.
-CMDLINE="root=PARTLABEL=sipreg-root-a ro rootfstype=squashfs systemd.gpt_auto=0 console=$CONSOLE,115200 panic=10 quiet"
+CMDLINE="root=PARTLABEL=sipreg-root-a ro rootfstype=squashfs systemd.gpt_auto=0 console=$CONSOLE,115200${CMDLINE_ARCH:-} panic=10 quiet"
 printf 'timeout 0\ndefault sipreg-*\neditor no\n' >"$WORK/loader.conf"
 printf 'title sipreg %s (slot a)\nlinux /sipreg/a/vmlinuz\ninitrd /sipreg/a/initrd.img\noptions %s\n' "$FW_VERSION" "$CMDLINE" >"$WORK/sipreg-1-a.conf"
 printf '{ "version": "%s", "arch": "%s", "installedAt": null, "rootSha256": "%s" }\n' "$FW_VERSION" "$ARCH" \
