@@ -19,8 +19,8 @@
  *
  * Store writes: the binding's `keepalive` field is written only when it changes meaningfully (missed
  * count or unreachable flips, or the stored last answer is older than KEEPALIVE_RECORD_REFRESH_MS), with
- * the service's periodic flush (store/flush.ts, every SS_STORE_FLUSH_INTERVAL), as is the `unreachable`
- * event: the write re-reads the current record and replaces only its `keepalive` field (a concurrent
+ * the service's periodic flush (store/flush.ts, every SS_STORE_FLUSH_INTERVAL; at most
+ * KEEPALIVE_MARKS_PER_FLUSH_MAX a flush, unreachable flips first), as is the `unreachable` event: the write re-reads the current record and replaces only its `keepalive` field (a concurrent
  * REGISTER refresh is never clobbered; a refresh that lands after us wins, which is right). Removing an
  * unreachable binding is a change: its own transaction, with its event, before it counts as done.
  * The bindings are read with the refreshes not yet flushed laid over them (a refresh answered from
@@ -51,6 +51,8 @@ export const KEEPALIVE_TICK_MS = 100;
  * 1,000 a second at the 100 ms tick, a few milliseconds of a small box's loop a tick.
  */
 export const KEEPALIVE_TICK_VISITS_MIN = 100;
+/** Keepalive marks written by one flush (~10 ms of a fast host's loop); more wait for the next flush. */
+export const KEEPALIVE_MARKS_PER_FLUSH_MAX = 1_000;
 /** A stored last-answer time older than this is rewritten (what the console shows as "last answer"). */
 export const KEEPALIVE_RECORD_REFRESH_MS = 300_000;
 
@@ -133,18 +135,27 @@ class KeepaliveMarks implements FlushPart {
     }
   }
 
+  /**
+   * At most KEEPALIVE_MARKS_PER_FLUSH_MAX marks a flush, unreachable flips first: when a site's phones all
+   * stop answering at once (its link is down) their marks go out over a few flushes, never as one flush
+   * rewriting every binding on the main thread. The rest stay marked for the next flush.
+   */
   write(into: Store): void {
     const writing = this.writing;
     writing.length = 0;
-    for (const st of this.dirty) {
-      setKeepaliveIn(into, st.number, st.contactKey,
-        { lastSentAtMs: st.lastSentAtMs, lastAnsweredAtMs: st.lastAnsweredAtMs, missed: st.missed, unreachable: st.unreachable });
-      st.storedAnsweredAtMs = st.lastAnsweredAtMs;
-      st.storedMissed = st.missed;
-      st.storedUnreachable = st.unreachable;
-      writing.push(st);
+    for (let pass = 0; pass < 2; pass++) {
+      for (const st of this.dirty) {
+        if (writing.length >= KEEPALIVE_MARKS_PER_FLUSH_MAX) return;
+        if (pass === 0 && st.unreachable === st.storedUnreachable) continue;
+        setKeepaliveIn(into, st.number, st.contactKey,
+          { lastSentAtMs: st.lastSentAtMs, lastAnsweredAtMs: st.lastAnsweredAtMs, missed: st.missed, unreachable: st.unreachable });
+        st.storedAnsweredAtMs = st.lastAnsweredAtMs;
+        st.storedMissed = st.missed;
+        st.storedUnreachable = st.unreachable;
+        writing.push(st);
+        this.dirty.delete(st);
+      }
     }
-    this.dirty.clear();
   }
 
   settled(ok: boolean): void {

@@ -223,3 +223,28 @@ t.test('bindings added during a round (a registration storm) are pinged over the
   t.ok(burst <= 1_000, `at most one bounded share a tick (most in 20 ms: ${burst} of ${count}; before, the round's end walked them all at once)`);
   t.ok(sentAtMs[0]! - addedAtMs < 4_500, 'the first of them within the round they were added in');
 });
+
+t.test('a whole site going silent: its marks are written over a few flushes, never all in one', async (t) => {
+  const { store, local, ka, ctx, endpoint } = await setup(t, { natKeepaliveIntervalS: 0.5, natKeepaliveMissedMax: 1 });
+  endpoint.send = () => {};   // nobody answers
+  const count = 1_500;
+  for (let i = 0; i < count; i++) {
+    void putBinding(store, binding(`9${String(i).padStart(5, '0')}`, `sip:z${i}@10.2.${i >> 8 & 255}.${i & 255}`, {
+      sourceAddress: '127.0.0.92', sourcePort: 5062, source: '127.0.0.92:5062', localAddress: local,
+    }));
+  }
+  await store.bindings.committed;
+  await ka.start();
+  await sleep(1_400);   // two rounds: every binding missed its first ping, so is unreachable
+  await ka.stop();
+  const unreachable = (): number => {
+    let n = 0;
+    for (let i = 0; i < count; i++) if (stored(store, `9${String(i).padStart(5, '0')}`, `sip:z${i}@10.2.${i >> 8 & 255}.${i & 255}`)?.keepalive?.unreachable === true) n++;
+    return n;
+  };
+  await ctx.writes.flushNow();
+  const first = unreachable();
+  t.equal(first, 1_000, `the first flush writes KEEPALIVE_MARKS_PER_FLUSH_MAX (1,000) of the ${count} flips`);
+  await ctx.writes.flushNow();
+  t.equal(unreachable(), count, 'the next flush the rest');
+});
