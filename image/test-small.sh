@@ -94,7 +94,9 @@ E="$WORK/disk.img@@$((ESP_START * 512))"
 ENTRY="$(mdir -b -i "$E" ::/loader/entries 2>/dev/null | grep '\.conf$' | head -1)"
 [[ -n $ENTRY ]] || { log "no loader entry on the ESP"; exit 1; }
 mcopy -n -i "$E" "$ENTRY" "$WORK/entry.conf" 2> >(grep -v 'block count mismatch' >&2)
-sed -i 's/^options .*/& systemd.wants=sipreg-watchdog-check.path/' "$WORK/entry.conf"
+# The journal's notices and worse on the serial console too: why the service stopped or restarted (a
+# watchdog timeout, a start that timed out, a crash) is in the serial log the test keeps.
+sed -i 's/^options .*/& systemd.wants=sipreg-watchdog-check.path systemd.journald.forward_to_console=1 systemd.journald.max_level_console=notice/' "$WORK/entry.conf"
 mcopy -o -i "$E" "$WORK/entry.conf" "$ENTRY" 2> >(grep -v 'block count mismatch' >&2)
 log "boot entry $ENTRY: $(grep '^options' "$WORK/entry.conf")"
 
