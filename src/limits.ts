@@ -254,10 +254,18 @@ export const serviceLimits = {
   reloadWatchdogMs: 300_000,
   // ms; the longest a reload waits for systemd-notify to hand systemd the stretched watchdog.
   notifyWaitMs: 5_000,
+  // ms; while starting (before READY=1), every startExtendEveryMs the loop tells systemd "startExtendMs more"
+  // (EXTEND_TIMEOUT_USEC=), up to startExtendTotalMs after the config was read: a start that makes
+  // progress is not cut by TimeoutStartSec=180s, one blocked for startExtendMs is.
+  startExtendEveryMs: 10_000,
+  startExtendMs: 60_000,
+  startExtendTotalMs: 900_000,
 } as const;
 
 assert(serviceLimits.reloadWatchdogMs >= 60_000, 'serviceLimits.reloadWatchdogMs >= 60_000');
 assert(serviceLimits.notifyWaitMs < serviceLimits.reloadWatchdogMs, 'serviceLimits.notifyWaitMs < serviceLimits.reloadWatchdogMs');
+assert(serviceLimits.startExtendMs >= 3 * serviceLimits.startExtendEveryMs, 'serviceLimits.startExtendMs >= 3 * serviceLimits.startExtendEveryMs');
+assert(serviceLimits.startExtendTotalMs >= serviceLimits.startExtendMs, 'serviceLimits.startExtendTotalMs >= serviceLimits.startExtendMs');
 
 export const operatorLimits = {
   // s; the longest an operator's forced un-registration can hold the number refused (`unregister --hold`,

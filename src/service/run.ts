@@ -69,7 +69,8 @@ export async function runService(opts: RunOptions): Promise<number> {
   }
   const config = withOverride(loaded.config, opts.dataDirOverride);
   const log = createLogger(config.logLevel, opts.logFormat);
-  // Watchdog pings from here on: opening (or compacting) the store takes a while on a small box.
+  // The start timeout stretched from here on while the start makes progress: opening (or compacting) the
+  // store and loading the bindings take a while on a small box. Watchdog pings from READY=1.
   const notify = serviceNotifier({ log });
   warnIfExposed(config, log);
   const running = await startService(opts, config, loaded.sha256, log, notify);

@@ -102,6 +102,28 @@ t.test('without NOTIFY_SOCKET nothing is spawned; with it, one command per messa
   t.equal(readFileSync(marker, 'utf8'), '/run/x.sock READY=1\n/run/x.sock RELOADING=1\n/run/x.sock READY=1\n/run/x.sock STOPPING=1\n');
 });
 
+t.test('starting: the start timeout stretched from the loop for a bounded time, no watchdog ping before READY=1', async (t) => {
+  const dir = tmpDir();
+  const marker = join(dir, 'sent');
+  const command = join(dir, 'notify');
+  writeFileSync(command, `#!/bin/sh\necho "$*" >>'${marker}'\n`, { mode: 0o755 });
+  const sent = (): string[] => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter((l) => l !== '') : []);
+  // A 200 ms watchdog (a ping every 100 ms once ready); an extension of 600 ms every 100 ms, for 1 s at most.
+  const n = serviceNotifier({ env: { NOTIFY_SOCKET: '/run/x.sock', WATCHDOG_USEC: '200000' }, command,
+    startExtend: { everyMs: 100, extendMs: 600, totalMs: 1_000 } });
+  t.teardown(() => n.close());
+  await sleep(1_500);
+  const starting = sent();
+  t.notOk(starting.includes('WATCHDOG=1'), `no watchdog ping while starting (sent: ${JSON.stringify(starting)})`);
+  t.ok(starting.length >= 2 && starting.every((m) => m === 'EXTEND_TIMEOUT_USEC=600000'), 'the start timeout stretched while the loop runs');
+  t.ok(starting.length <= 5, `and not beyond the total (${starting.length} extensions in 1.5 s, at most 4 fit in 1 s)`);
+  n.ready();
+  await until('pings after READY=1', () => sent().slice(starting.length).filter((m) => m === 'WATCHDOG=1').length >= 2, 5_000);
+  const after = sent().slice(starting.length);
+  t.equal(after[0], 'READY=1 WATCHDOG=1', 'READY=1 carries the first ping');
+  t.notOk(after.some((m) => m.startsWith('EXTEND_TIMEOUT_USEC=')), 'no extension once ready');
+});
+
 t.test('READY once SIP answers, watchdog pings from the loop (none while it is stopped), RELOADING/READY on SIGHUP with the watchdog stretched, STOPPING on SIGTERM', async (t) => {
   const manager = await fakeManager(t);
   const port = await freeUdpPort();
@@ -113,7 +135,8 @@ t.test('READY once SIP answers, watchdog pings from the loop (none while it is s
 
   await until('READY=1', () => texts().includes('READY=1'));
   t.ok(await optionsAnswered(port), 'the SIP socket answers when READY=1 has been sent');
-  t.equal(texts().filter((m) => m !== 'WATCHDOG=1').join(','), 'READY=1', 'READY=1 is the first state sent');
+  const first = texts().indexOf('READY=1');
+  t.same(texts().slice(0, first).filter((m) => !m.startsWith('EXTEND_TIMEOUT_USEC=')), [], 'READY=1 is the first state sent, no watchdog ping before it');
 
   await until('watchdog pings', () => texts().filter((m) => m === 'WATCHDOG=1').length >= 3);
   // A stopped loop sends nothing: the last ping may be on its way, none after.
