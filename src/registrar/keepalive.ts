@@ -55,6 +55,12 @@ export const KEEPALIVE_TICK_VISITS_MIN = 100;
 export const KEEPALIVE_MARKS_PER_FLUSH_MAX = 1_000;
 /** A stored last-answer time older than this is rewritten (what the console shows as "last answer"). */
 export const KEEPALIVE_RECORD_REFRESH_MS = 300_000;
+/**
+ * "NAT binding unreachable" log lines a round; the rest of the round's are counted in one line when the
+ * next round starts (each is still an `unreachable` event). A site whose 10,000 phones all go at once
+ * (its uplink, a power cut) wrote 10,000 journal lines (~3 MB on flash) in a few seconds.
+ */
+export const KEEPALIVE_UNREACHABLE_LOGS_PER_ROUND = 20;
 
 interface PeerState {
   readonly key: string;
@@ -184,6 +190,9 @@ class NatKeepalive implements KeepaliveComponent {
   private roundDone = false;
   private readonly walked = new StoredBindings();
   private inFlight = 0;
+  // "NAT binding unreachable" lines logged this round, and the ones counted instead.
+  private unreachableLogged = 0;
+  private unreachableUnlogged = 0;
   private cseq = 1;
   private stopped = false;
   private readonly onWriteFailed = (err: unknown): void => {
@@ -215,6 +224,7 @@ class NatKeepalive implements KeepaliveComponent {
     this.intervalMs = 0;
     for (const st of this.peers.values()) this.release(st);
     assert(this.inFlight === 0, 'this.inFlight === 0');
+    this.logUnreachableCount();
     // What is marked goes with the final flush (service/run.ts, after every component stopped).
   }
 
@@ -270,6 +280,7 @@ class NatKeepalive implements KeepaliveComponent {
 
   private startRound(nowMs: number): void {
     const round = ++this.round;
+    this.logUnreachableCount();
     // Keep the rounds on a fixed beat (no drift from late timers); after a stall, start afresh.
     this.roundStartMs = nowMs - this.roundStartMs >= 2 * this.intervalMs ? nowMs : this.roundStartMs + this.intervalMs;
     this.cursor = null;
@@ -283,6 +294,16 @@ class NatKeepalive implements KeepaliveComponent {
         this.peers.delete(st.key);
       }
     }
+  }
+
+  /** One line for the round's unreachable bindings that had no line of their own; a new count begins. */
+  private logUnreachableCount(): void {
+    if (this.unreachableUnlogged > 0) {
+      this.ctx.log.info({ more: this.unreachableUnlogged, logged: this.unreachableLogged },
+        `${this.unreachableUnlogged} more NAT bindings unreachable in the last round (each is an unreachable event: sipreg events --type unreachable)`);
+    }
+    this.unreachableLogged = 0;
+    this.unreachableUnlogged = 0;
   }
 
   /** Visits up to `quota` bindings from the cursor; marks the round done at the end of the store. */
@@ -405,7 +426,12 @@ class NatKeepalive implements KeepaliveComponent {
     const remove = ctx.config().params.natKeepaliveRemove;
     const detail = `no answer to ${st.missed} keepalive OPTIONS from ${b.source} (SS_ENDPOINT_NAT_KEEPALIVE_MISSED)` +
       (remove ? '; binding removed (SS_ENDPOINT_NAT_KEEPALIVE_REMOVE)' : '');
-    ctx.log.info({ number: b.number, contact: b.contact, source: b.source, missed: st.missed }, 'NAT binding unreachable');
+    if (this.unreachableLogged < KEEPALIVE_UNREACHABLE_LOGS_PER_ROUND) {
+      this.unreachableLogged++;
+      ctx.log.info({ number: b.number, contact: b.contact, source: b.source, missed: st.missed }, 'NAT binding unreachable');
+    } else {
+      this.unreachableUnlogged++;
+    }
     ctx.writes.eventOf(Date.now(), 'unreachable', b.number, b.source, b.userAgent, detail); // with the next flush
     if (!remove) {
       this.marks.dirty.add(st);

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
-import { natKeepalive } from '../../src/registrar/keepalive.js';
+import pino from 'pino';
+import { natKeepalive, KEEPALIVE_UNREACHABLE_LOGS_PER_ROUND } from '../../src/registrar/keepalive.js';
 import { sweepOnce } from '../../src/registrar/sweep.js';
 import { bindingsOf, putBinding, queryEvents, formatAddress, type BindingRecord, type Store } from '../../src/store/index.js';
 import { counters } from '../../src/stats/counters.js';
@@ -227,6 +228,8 @@ t.test('bindings added during a round (a registration storm) are pinged over the
 t.test('a whole site going silent: its marks are written over a few flushes, never all in one', async (t) => {
   const { store, local, ka, ctx, endpoint } = await setup(t, { natKeepaliveIntervalS: 0.5, natKeepaliveMissedMax: 1 });
   endpoint.send = () => {};   // nobody answers
+  const lines: { msg: string; more?: number }[] = [];
+  (ctx as { log: unknown }).log = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as { msg: string }); } });
   const count = 1_500;
   for (let i = 0; i < count; i++) {
     void putBinding(store, binding(`9${String(i).padStart(5, '0')}`, `sip:z${i}@10.2.${i >> 8 & 255}.${i & 255}`, {
@@ -247,4 +250,12 @@ t.test('a whole site going silent: its marks are written over a few flushes, nev
   t.equal(first, 1_000, `the first flush writes KEEPALIVE_MARKS_PER_FLUSH_MAX (1,000) of the ${count} flips`);
   await ctx.writes.flushNow();
   t.equal(unreachable(), count, 'the next flush the rest');
+  t.equal(queryEvents(store, { type: 'unreachable', limit: 10_000 }).length, count, 'each is an unreachable event');
+  // The journal gets KEEPALIVE_UNREACHABLE_LOGS_PER_ROUND lines a round and one count of the rest.
+  const each = lines.filter((l) => l.msg === 'NAT binding unreachable').length;
+  const counted = lines.filter((l) => l.more !== undefined).reduce((n, l) => n + l.more!, 0);
+  t.ok(each >= KEEPALIVE_UNREACHABLE_LOGS_PER_ROUND && each <= 3 * KEEPALIVE_UNREACHABLE_LOGS_PER_ROUND,
+    `${each} lines of their own (${KEEPALIVE_UNREACHABLE_LOGS_PER_ROUND} a round), not ${count}`);
+  t.equal(each + counted, count, 'and the rest counted in a line a round');
+  t.ok(lines.length <= 6 * KEEPALIVE_UNREACHABLE_LOGS_PER_ROUND, `${lines.length} log lines in all`);
 });
