@@ -14,13 +14,16 @@
  * RELOADING=1 also stretches the watchdog to serviceLimits.reloadWatchdogMs (WATCHDOG_USEC=, systemd >=
  * 236) and the reload waits until systemd has that; READY=1 after it puts the unit's own interval back.
  *
- * Node cannot send the AF_UNIX datagram itself (node:dgram is UDP only), so each message is one
+ * Node cannot send the AF_UNIX datagram itself (node:dgram is UDP only), so each message is one run of
  * `systemd-notify VAR=VALUE` (the unit needs `NotifyAccess=all`: the sender is that child, not the main
- * PID). systemd-notify waits (sd_notify_barrier) until systemd has handled the message, so the child is
- * still alive when systemd looks up its cgroup to find the unit; one child at a time keeps the messages
- * in order (RELOADING before READY). With $NOTIFY_SOCKET unset (not under systemd) nothing is sent.
+ * PID), started by one long-lived `/bin/sh` helper that reads the messages as lines from a pipe: the loop
+ * writes a line instead of forking the whole service for every ping. systemd-notify waits
+ * (sd_notify_barrier) until systemd has handled the message, so the child is still alive when systemd
+ * looks up its cgroup to find the unit; the helper runs one at a time, which keeps the messages in order
+ * (RELOADING before READY). With $NOTIFY_SOCKET unset (not under systemd) nothing is sent.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { boundedInterval, boundedTimeout } from '../timers.js';
 import { serviceLimits } from '../limits.js';
 import type { Logger } from '../log.js';
@@ -47,6 +50,9 @@ export interface NotifierOptions {
   readonly startExtend?: { readonly everyMs: number; readonly extendMs: number; readonly totalMs: number };
 }
 
+/** Runs "$0" (the notify command) with the words of each line read, and writes its exit status. */
+const HELPER_SCRIPT = 'set -f; while IFS= read -r m; do "$0" $m </dev/null >/dev/null 2>&1; echo $?; done';
+
 /** What the loop sends on a timer: one waiting in the queue makes another redundant. */
 const PERIODIC = /^(WATCHDOG=1|EXTEND_TIMEOUT_USEC=\d+)$/;
 
@@ -69,38 +75,64 @@ export function serviceNotifier(opts: NotifierOptions = {}): ServiceNotifier {
   }
   const command = opts.command ?? 'systemd-notify';
   const childEnv = { PATH: env['PATH'] ?? '/usr/bin:/bin', NOTIFY_SOCKET: socket };
-  const queue: { message: string[]; sent?: () => void }[] = [];
-  let sending = false;
   let stopped = false;
   let warned = false;
-  const run = (message: string[], then: () => void): void => {
+  const problem = (message: string[], text: string): void => {
+    if (warned) return;
+    warned = true;
+    opts.log?.warn({ command, message: message.join(' '), problem: text }, 'cannot notify systemd');
+  };
+  // STOPPING=1 goes in a child of its own, at once.
+  const runOnce = (message: string[]): void => {
     const child = spawn(command, message, { stdio: 'ignore', env: childEnv });
     child.unref();
-    let done = false;
-    const finish = (problem: string | null): void => {
-      if (done) return;
-      done = true;
-      if (problem !== null && !warned) {
-        warned = true;
-        opts.log?.warn({ command, message: message.join(' '), problem }, 'cannot notify systemd');
-      }
-      then();
-    };
-    child.once('error', (err) => finish(err.message));
-    child.once('exit', (code, signal) => finish(code === 0 ? null : `exit ${code ?? signal}`));
+    child.once('error', (err) => problem(message, err.message));
+    child.once('exit', (code, signal) => { if (code !== 0) problem(message, `exit ${code ?? signal}`); });
   };
-  const next = (): void => {
-    const item = queue.shift();
-    if (item === undefined) { sending = false; return; }
-    sending = true;
-    run(item.message, () => { item.sent?.(); next(); });
+  // Everything else through one long-lived shell that runs the command once for each line it reads and
+  // answers with its exit status: the loop writes a line. Spawning from the service itself (~100 MiB)
+  // for every ping took ~7 ms of a fast host's loop, far more on a small box short of memory.
+  let helper: ChildProcess | null = null;
+  const pending: { message: string[]; sent?: () => void }[] = [];   // written to the helper, not answered yet
+  const startHelper = (): ChildProcess => {
+    const child = spawn('/bin/sh', ['-c', HELPER_SCRIPT, command], { stdio: ['pipe', 'pipe', 'ignore'], env: childEnv });
+    let partial = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      partial += chunk;
+      for (let nl = partial.indexOf('\n'); nl >= 0; nl = partial.indexOf('\n')) {
+        const status = partial.slice(0, nl);
+        partial = partial.slice(nl + 1);
+        const item = pending.shift();
+        if (item === undefined) continue;
+        if (status !== '0') problem(item.message, `exit ${status}`);
+        item.sent?.();
+      }
+    });
+    const gone = (why: string): void => {
+      if (helper !== child) return;
+      helper = null;   // the next message starts another
+      for (const item of pending.splice(0)) { problem(item.message, why); item.sent?.(); }
+    };
+    child.once('error', (err) => gone(err.message));
+    child.once('exit', (code, signal) => gone(`notify helper exited (${code ?? signal})`));
+    child.stdin!.on('error', () => {});   // EPIPE when it died: its 'exit' says so
+    // Neither the helper nor its pipes keep the service's loop alive.
+    (child.stdin as Socket).unref();
+    (child.stdout as Socket).unref();
+    child.unref();
+    return child;
   };
   const send = (message: string[], sent?: () => void): void => {
     if (stopped) { sent?.(); return; }
-    // A periodic message already waiting says the same: the loop was alive.
-    if (message.length === 1 && PERIODIC.test(message[0]!) && queue.some((q) => q.message.length === 1 && q.message[0] === message[0])) return;
-    queue.push(sent === undefined ? { message } : { message, sent });
-    if (!sending) next();
+    // A periodic message waiting behind the one being sent says the same: the loop was alive.
+    if (message.length === 1 && PERIODIC.test(message[0]!) && pending.slice(1).some((q) => q.message.length === 1 && q.message[0] === message[0])) return;
+    helper ??= startHelper();
+    pending.push(sent === undefined ? { message } : { message, sent });
+    helper.stdin!.write(`${message.join(' ')}\n`);
+  };
+  const endHelper = (): void => {
+    if (helper !== null) helper.stdin!.end();
   };
   const interval = watchdogIntervalMs(env);
   const ownUsec = interval === null ? null : String(env['WATCHDOG_USEC']);
@@ -146,9 +178,11 @@ export function serviceNotifier(opts: NotifierOptions = {}): ServiceNotifier {
       stopped = true;
       stopExtending();
       if (ping !== null) clearInterval(ping);
-      for (const item of queue.splice(0)) item.sent?.();
-      run(['STOPPING=1'], () => {});
+      for (const item of pending.splice(0)) item.sent?.();
+      runOnce(['STOPPING=1']);
+      // What it has not read yet is dropped; the one it is running may still land.
+      helper?.kill();
     },
-    close: () => { stopExtending(); if (ping !== null) clearInterval(ping); },
+    close: () => { stopExtending(); if (ping !== null) clearInterval(ping); endHelper(); },
   };
 }

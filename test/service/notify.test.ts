@@ -106,8 +106,9 @@ t.test('starting: the start timeout stretched from the loop for a bounded time, 
   const dir = tmpDir();
   const marker = join(dir, 'sent');
   const command = join(dir, 'notify');
-  writeFileSync(command, `#!/bin/sh\necho "$*" >>'${marker}'\n`, { mode: 0o755 });
-  const sent = (): string[] => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter((l) => l !== '') : []);
+  writeFileSync(command, `#!/bin/sh\necho "$PPID|$*" >>'${marker}'\n`, { mode: 0o755 });
+  const records = (): string[][] => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter((l) => l !== '').map((l) => l.split('|')) : []);
+  const sent = (): string[] => records().map((r) => r[1]!);
   // A 200 ms watchdog (a ping every 100 ms once ready); an extension of 600 ms every 100 ms, for 1 s at most.
   const n = serviceNotifier({ env: { NOTIFY_SOCKET: '/run/x.sock', WATCHDOG_USEC: '200000' }, command,
     startExtend: { everyMs: 100, extendMs: 600, totalMs: 1_000 } });
@@ -122,6 +123,10 @@ t.test('starting: the start timeout stretched from the loop for a bounded time, 
   const after = sent().slice(starting.length);
   t.equal(after[0], 'READY=1 WATCHDOG=1', 'READY=1 carries the first ping');
   t.notOk(after.some((m) => m.startsWith('EXTEND_TIMEOUT_USEC=')), 'no extension once ready');
+  // Every message from one helper: the notifier's own process is not forked for each ping.
+  const parents = new Set(records().map((r) => r[0]));
+  t.equal(parents.size, 1, `one parent for ${records().length} messages`);
+  t.notOk(parents.has(String(process.pid)), 'and it is not the service');
 });
 
 t.test('READY once SIP answers, watchdog pings from the loop (none while it is stopped), RELOADING/READY on SIGHUP with the watchdog stretched, STOPPING on SIGTERM', async (t) => {
