@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from './config/types.js';
 
@@ -11,16 +12,47 @@ export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
  * JSON lines to stdout through pino.destination() — never a worker transport, the binary must stay
  * one file. Asynchronous writes; `flushLog` before exit so the last lines are not lost.
  * `pretty` runs each JSON line through prettyLine on its way to the same destination.
+ * When stdout is the journal's stream (sipreg.service), each JSON line starts with its syslog priority
+ * (`<4>` for a warning): journald takes it off and files the line at that priority, so
+ * `journalctl -u sipreg -p warning` shows the warnings and errors, and a console that forwards notices
+ * (the image's tests) shows them; without it every line was filed as info.
  */
-export function createLogger(level: LogLevel, format: LogFormat = 'json'): Logger {
+export function createLogger(level: LogLevel, format: LogFormat = 'json', env: NodeJS.ProcessEnv = process.env): Logger {
   const dest = pino.destination({ dest: 1, sync: false, minLength: 0 });
   const options = { level, base: { svc: 'sipreg' }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (format === 'json' && stdoutIsJournal(env)) {
+    const journal = {
+      write(line: string): void { dest.write(priorityPrefix(line) + line); },
+      flush(cb: (err?: Error) => void): void { dest.flush(cb); },
+    };
+    return pino(options, journal);
+  }
   if (format === 'json') return pino(options, dest);
   const pretty = {
     write(chunk: string): void { dest.write(prettyLines(chunk)); },
     flush(cb: (err?: Error) => void): void { dest.flush(cb); },
   };
   return pino(options, pretty);
+}
+
+/** True when fd 1 is the stream systemd named in $JOURNAL_STREAM ("DEV:INODE"), as sd_journal_stream_fd(3) says to check. */
+export function stdoutIsJournal(env: NodeJS.ProcessEnv): boolean {
+  const named = env['JOURNAL_STREAM'];
+  if (named === undefined || named === '') return false;
+  try {
+    const st = fstatSync(1);
+    return named === `${st.dev}:${st.ino}`;
+  } catch {
+    return false;
+  }
+}
+
+// pino's levels as syslog priorities: fatal crit, error err, warn warning, info info, debug and trace debug.
+const PRIORITY_PREFIX: Readonly<Record<string, string>> = { '60': '<2>', '50': '<3>', '40': '<4>', '30': '<6>', '20': '<7>', '10': '<7>' };
+
+/** The `<N>` of one pino JSON line (`{"level":40,...`); info when it has no level of ours. */
+export function priorityPrefix(line: string): string {
+  return line.startsWith('{"level":') ? PRIORITY_PREFIX[line.slice(9, 11)] ?? '<6>' : '<6>';
 }
 
 export function flushLog(log: Logger): void {
