@@ -260,6 +260,10 @@ export const serviceLimits = {
   startExtendEveryMs: 10_000,
   startExtendMs: 60_000,
   startExtendTotalMs: 900_000,
+  // ms; the loop's beat (service/housekeeping.ts), and how late one may come before the service logs
+  // "event loop blocked" (a warning: the journal and a console forwarding notices show it).
+  loopBeatMs: 1_000,
+  loopBlockedWarnMs: 2_000,
 } as const;
 
 assert(serviceLimits.reloadWatchdogMs >= 60_000, 'serviceLimits.reloadWatchdogMs >= 60_000');

@@ -180,3 +180,22 @@ t.test('READY once SIP answers, watchdog pings from the loop (none while it is s
   const late = afterStopping.slice(at + 1).map((m) => m.text);
   t.ok(late.length <= 1 && late.every((m) => m === 'WATCHDOG=1'), `no ping sent after STOPPING=1 (arrived after it: ${JSON.stringify(late)})`);
 });
+
+t.test('a loop that was blocked says so: a warning with how long, once it runs again', async (t) => {
+  const port = await freeUdpPort();
+  const file = writeConfig(config(port));
+  const child = spawnSipreg(['run', '-c', file]);
+  t.teardown(() => { child.kill('SIGCONT'); child.kill('SIGKILL'); });
+  await waitForLine(child, (line) => line.includes('"msg":"sipreg started"'));
+  await sleep(1_500);
+  child.kill('SIGSTOP');
+  await sleep(3_000);
+  child.kill('SIGCONT');
+  const line = await waitForLine(child, (l) => l.includes('event loop blocked'), 10_000);
+  const rec = JSON.parse(line) as { level: number; blockedMs: number; msg: string };
+  t.equal(rec.level, 40, 'a warning');
+  t.ok(rec.blockedMs >= 2_000 && rec.blockedMs < 10_000, `blocked ${rec.blockedMs} ms (stopped 3 s)`);
+  t.match(rec.msg, /^event loop blocked for \d+\.\d s$/);
+  child.kill('SIGTERM');
+  t.equal((await exitOf(child)).code, 0);
+});
