@@ -3,7 +3,16 @@
 // `...Ms`, `...S`). Relations between bounds are asserted at load, so a bad edit fails at start-up rather
 // than under load. The RFC 3261 timers are in sip/timers.ts, the trunk client's timing (its own waits,
 // spreads and retries) in trunk/timing.ts, the longest delay a node timer honours in timers.ts.
+import { totalmem } from 'node:os';
 import { assert } from './assert.js';
+
+/** bytes of RAM below which the box is a small gateway and the fixed tables are sized down (a 256 or 512 MiB box). */
+export const SMALL_BOX_MEMORY_BYTES = 1024 * 1024 * 1024;
+
+/** Completed transactions cached on a box with `memoryBytes` of RAM (limits.transactionCacheMax says why). */
+export function transactionCacheFor(memoryBytes: number): number {
+  return memoryBytes < SMALL_BOX_MEMORY_BYTES ? 8_192 : 32_768;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Wire (src/sip): datagrams, headers, responses, server transactions.
@@ -47,7 +56,11 @@ export const limits = {
   // it covers the whole of Timer J; at 6,000 authenticated registrations/s (12,000 transactions/s) it
   // still covers 2.7 s, past a phone's second retransmission (T1 = 500 ms, then 1 s): a late copy of a
   // REGISTER is answered from here instead of being processed again (its nonce-count would be a replay).
-  transactionCacheMax: 32_768,
+  // The cache is a ring, so after a while every slot has been written and all 32 MiB are resident. On a
+  // box with less than smallBoxMemoryBytes (a 256 MiB gateway, where that was a third of the service's
+  // RSS and pushed its code out of memory) it holds 8,192: 8 MiB, the whole of Timer J up to 256
+  // transactions/s and past the second retransmission up to 4,000/s, beyond what such a box serves.
+  transactionCacheMax: transactionCacheFor(totalmem()),
   // bytes of a cached response kept in the transaction's own slot: a 401 or a 200 with a contact or two
   // (~400-700 B). Larger answers (a 200 listing many bindings) take one of the large slots below.
   transactionResponseSlotSize: 768,

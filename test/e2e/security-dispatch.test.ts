@@ -11,6 +11,7 @@ import { accountsYaml, startService, type Service } from './service.js';
 import { SipClient } from '../registrar/sipclient.js';
 import { collidingBranches, fnv1aOld, oldKeyPrefix, oldKeySuffix } from '../helpers/fnv-collisions.js';
 import { sleep } from '../helpers/wait.js';
+import { limits } from '../../src/limits.js';
 
 
 /** User + system CPU time of a process so far, in ms (/proc/PID/stat fields 14 and 15, clock ticks). */
@@ -70,7 +71,7 @@ t.test('hash flooding: branches colliding in the old index cost no more than ord
   const svc = await startService('params:\n  SS_REGISTER_RATE_PER_IP: 0\n' + accountsYaml(['1001']));
   t.teardown(() => svc.kill('SIGTERM'));
   const pid = svc.child.pid!;
-  const FILL = 32_768; // the default cache: from here on every insertion evicts the oldest entry
+  const FILL = limits.transactionCacheMax; // the service's cache (this machine's): from here on every insertion evicts the oldest entry
   const MEASURED = 12_000;
 
   const control = await bound('127.0.0.3');

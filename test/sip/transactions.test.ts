@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ServerTransactions, SipMessage, parse, ResponseWriter } from '../../src/sip/index.js';
-import { limits } from '../../src/limits.js';
+import { limits, transactionCacheFor } from '../../src/limits.js';
 import { TIMER_J_MS } from '../../src/sip/timers.js';
 import { register, sip } from './helpers.js';
 
@@ -166,6 +166,17 @@ t.test('bounded chains: no bucket holds more than probeMax entries, a full one g
     t.equal(tx.size, 0);
     t.equal(tx.longestChain(), 0, 'and leaves every chain empty');
   }
+});
+
+t.test('sized for the box: 8,192 cached transactions (8 MiB once the ring has gone round) below 1 GiB of RAM, 32,768 above', async (t) => {
+  const MiB = 1024 * 1024;
+  t.equal(transactionCacheFor(256 * MiB), 8_192, 'a 256 MiB gateway');
+  t.equal(transactionCacheFor(512 * MiB), 8_192);
+  t.equal(transactionCacheFor(1024 * MiB), 32_768);
+  t.equal(transactionCacheFor(8192 * MiB), 32_768);
+  const tx = new ServerTransactions(transactionCacheFor(256 * MiB));
+  t.ok(tx.size === 0, 'a cache of that size is made');
+  t.ok(limits.transactionCacheMax === 8_192 || limits.transactionCacheMax === 32_768, 'the service uses one of them');
 });
 
 t.test('the sweep works in slices, continuing where the last one stopped', async (t) => {
