@@ -13,6 +13,7 @@
 // What it knows goes to `meta` (SPACE_KEY) with each flush, and at once when history stops or resumes.
 import { performance } from 'node:perf_hooks';
 import { boundedInterval } from '../timers.js';
+import { readBoxMemory } from '../stats/box-memory.js';
 import type { ServiceContext } from '../component.js';
 import {
   SPACE_KEY, appendEvent, budgetBytesFor, fileSystemSpace, historyExcessBytes, measureStore, pruneHistoryIn, pruneOldestSamples,
@@ -67,6 +68,7 @@ export class StoreSpaceKeeper {
   /** The record other processes read (stats, console, textfile): written with the flush. */
   record(nowMs: number): SpaceRecord {
     const mem = process.memoryUsage();
+    const box = readBoxMemory();
     return {
       atMs: nowMs, budgetBytes: this.budgetBytes, budgetAuto: this.ctx.config().params.storeMaxMiB === 0, reserveBytes: this.reserveBytes,
       fileSystemTotalBytes: this.fs.totalBytes, fileSystemFreeBytes: this.fs.freeBytes, full: this.full, fullSinceMs: this.fullSinceMs,
@@ -74,6 +76,7 @@ export class StoreSpaceKeeper {
       pruneBatches: this.prune.batches, prunedRows: this.prune.rows, prunedBytes: this.prune.bytes,
       pruneBatchMsLast: round3(this.prune.msLast), pruneBatchMsMax: round3(this.prune.msMax), pruneBatchMsTotal: round3(this.prune.msTotal),
       rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external,
+      ...(box === null ? {} : { box }),
     };
   }
 

@@ -137,6 +137,8 @@ export interface SpaceRecord {
   heapUsedBytes: number;
   heapTotalBytes: number;
   externalBytes: number;
+  /** The box's memory when the record was written (stats/box-memory.ts); absent in older records and off Linux. */
+  box?: { totalBytes: number; availableBytes: number; pressureSome10: number | null; pressureSome60: number | null };
 }
 
 export const SPACE_KEY = 'store_space';

@@ -79,6 +79,10 @@ export function storeJson(r: StoreReport): unknown {
     service_memory: svc === null ? null : {
       rss_bytes: svc.rssBytes, heap_used_bytes: svc.heapUsedBytes, heap_total_bytes: svc.heapTotalBytes, external_bytes: svc.externalBytes,
     },
+    box_memory: svc?.box === undefined ? null : {
+      total_bytes: svc.box.totalBytes, available_bytes: svc.box.availableBytes,
+      pressure_some_avg10: svc.box.pressureSome10, pressure_some_avg60: svc.box.pressureSome60,
+    },
   };
 }
 
@@ -102,6 +106,10 @@ export function storeLines(r: StoreReport | null): string[] {
     out.push(`  pruned        ${n(svc.prunedRows)} rows in ${n(svc.pruneBatches)} transactions` +
       (svc.pruneBatches === 0 ? '' : `, ${(svc.pruneBatchMsTotal / svc.pruneBatches).toFixed(3)} ms each (max ${svc.pruneBatchMsMax.toFixed(3)})`));
     out.push(`  service RSS   ${b(svc.rssBytes)}: counts the store pages it has read`, `  service heap  ${b(svc.heapUsedBytes)} used of ${b(svc.heapTotalBytes)}`);
+    if (svc.box !== undefined) {
+      const psi = svc.box.pressureSome60 === null ? '' : `; waited for memory ${svc.box.pressureSome60.toFixed(1)} % of the last minute`;
+      out.push(`  box memory    ${b(svc.box.availableBytes)} available of ${b(svc.box.totalBytes)}${psi}`);
+    }
   }
   if (r.full) out.push(`  ALERT         store full: history paused${svc === null ? '' : `, ${n(svc.historyRowsNotWritten)} rows not written`}`);
   if (f.freePages > f.filePages * storeLimits.compactFreeShare && f.fileBytes >= storeLimits.compactFileMinBytes) {
