@@ -135,11 +135,14 @@ stats() { as_admin sipreg stats -c "$FACTORY" --json; }
 memory() {
   stats | node -e '
     const s = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    const m = (function find(o) { if (o && typeof o === "object") { if (o.service_memory) return o.service_memory;
-      for (const v of Object.values(o)) { const r = find(v); if (r) return r; } } return null; })(s);
+    const find = (o, k) => { if (o && typeof o === "object") { if (o[k]) return o[k];
+      for (const v of Object.values(o)) { const r = find(v, k); if (r) return r; } } return null; };
+    const m = find(s, "service_memory"), box = find(s, "box_memory");
     if (!m) process.exit(1);
-    console.log(m.rss_bytes, m.heap_used_bytes);'
+    console.log(m.rss_bytes, m.heap_used_bytes, box?.available_bytes ?? -1, box?.total_bytes ?? -1, box?.pressure_some_avg60 ?? -1);'
 }
+# "available MiB of total, memory pressure N % of the last minute", as the service last recorded them.
+box() { awk -v a="$1" -v t="$2" -v p="$3" 'BEGIN { if (a < 0) print "not recorded"; else printf "%.1f MiB available of %.1f, waited for memory %.1f %% of the last minute", a / 1048576, t / 1048576, p }'; }
 events() { as_admin sipreg events -c "$FACTORY" --json --type "$1" | grep -c "\"type\": *\"$1\"" || true; }
 # Bindings stored and NATed ones, as `sipreg stats` counts them.
 stat_of() { stats | node -e 'const s = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(s[process.argv[1]] ?? -1);' "$1"; }
@@ -147,8 +150,8 @@ bindings() { stat_of registered; }
 service_pid() { stats | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).service?.pid ?? -1)'; }
 
 sleep 20   # let start-up settle and the next flush record the memory
-read -r IDLE_RSS IDLE_HEAP < <(memory) || { log "no service memory in sipreg stats"; exit 1; }
-log "idle: RSS $(mib "$IDLE_RSS") MiB, heap $(mib "$IDLE_HEAP") MiB"
+read -r IDLE_RSS IDLE_HEAP IDLE_AVAIL IDLE_TOTAL IDLE_PSI < <(memory) || { log "no service memory in sipreg stats"; exit 1; }
+log "idle: RSS $(mib "$IDLE_RSS") MiB, heap $(mib "$IDLE_HEAP") MiB; box: $(box "$IDLE_AVAIL" "$IDLE_TOTAL" "$IDLE_PSI")"
 PID_BEFORE="$(service_pid)"
 
 # ---- 10,000 accounts, limits for one source off -------------------------------------------------------
@@ -203,14 +206,14 @@ log "bindings stored: $BOUND ($(stat_of nat) NATed: pinged by the keepalive)"
 
 # A keepalive round (SS_ENDPOINT_NAT_KEEPALIVE, 30 s) with all of them, and a flush of the memory figures.
 sleep 75
-if ! read -r FULL_RSS FULL_HEAP < <(memory); then
+if ! read -r FULL_RSS FULL_HEAP FULL_AVAIL FULL_TOTAL FULL_PSI < <(memory); then
   # Say why rather than stop here: a service that is starting again (its pid, its starts) or one whose
   # heartbeat is late shows no memory.
   failed "no service memory in sipreg stats with $BOUND bindings (service pid $(service_pid 2>/dev/null || echo '?'), was $PID_BEFORE; service_started events: $(events service_started))"
   as_admin sipreg stats -c "$FACTORY" 2>&1 | head -3 | sed 's/^/  /' >&2 || true
-  FULL_RSS=0 FULL_HEAP=0
+  FULL_RSS=0 FULL_HEAP=0 FULL_AVAIL=-1 FULL_TOTAL=-1 FULL_PSI=-1
 fi
-log "with $BOUND bindings: RSS $(mib "$FULL_RSS") MiB, heap $(mib "$FULL_HEAP") MiB"
+log "with $BOUND bindings: RSS $(mib "$FULL_RSS") MiB, heap $(mib "$FULL_HEAP") MiB; box: $(box "$FULL_AVAIL" "$FULL_TOTAL" "$FULL_PSI")"
 as_admin sipreg stats -c "$FACTORY" >"$WORK/stats.txt" 2>&1 || true
 grep -i -E 'keepalive|ping' "$WORK/stats.txt" | head -5 | sed 's/^/  /' >&2 || true
 
@@ -240,7 +243,7 @@ else
 fi
 
 log "figures ($ARCH, -m $MEM_MB, TCG): boot to SIP $BOOT_S s; RSS idle $(mib "$IDLE_RSS") MiB (heap $(mib "$IDLE_HEAP"));" \
-  "with $BOUND bindings + NAT keepalive $(mib "$FULL_RSS") MiB (heap $(mib "$FULL_HEAP")); $PHONES registrations in $REG_S s;" \
+  "with $BOUND bindings + NAT keepalive $(mib "$FULL_RSS") MiB (heap $(mib "$FULL_HEAP")), box $(box "$FULL_AVAIL" "$FULL_TOTAL" "$FULL_PSI"); $PHONES registrations in $REG_S s;" \
   "watchdog restart ${restarted:-none} s"
 if [[ ${#FAILS[@]} -gt 0 ]]; then
   log "${#FAILS[@]} check(s) failed:"; printf '  - %s\n' "${FAILS[@]}" >&2; exit 1
