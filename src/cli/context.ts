@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadConfig, parseConfigText, formatProblem } from '../config/index.js';
+import { loadConfig, loadConfigForReading, parseConfigText, formatProblem } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import { openStore, StoreError, type Store } from '../store/index.js';
 import { STORE_FILE } from '../store/lease.js';
@@ -32,7 +32,10 @@ export function requireConfig(ctx: CommandContext): Config {
     ctx.stderr.write(`sipreg ${ctx.command}: warning: ${missing}; reading the store in ${resolve(override)} with default settings\n`);
     return parseConfigText('', ctx.configFile).draft!;
   }
-  const { config, problems, draft } = loadConfig(ctx.configFile);
+  // A reading command and the console have no use for the accounts (the console's Why screen reads them
+  // when it needs them): a config of 10,000 is read without them.
+  const light = ctx.readsOnly || ctx.command === 'console';
+  const { config, problems, draft } = light ? loadConfigForReading(ctx.configFile) : loadConfig(ctx.configFile);
   if (config !== null) return config;
   const summary = `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
   if (!ctx.readsOnly || draft === null) {

@@ -4,7 +4,7 @@
  */
 export { checkCommand } from './check.js';
 export { configDefaults } from './defaults.js';
-export { loadConfig, loadConfigOrThrow, parseConfigText, readFailureReason } from './load.js';
+export { loadConfig, loadConfigForReading, loadConfigOrThrow, parseConfigText, parseConfigTextForReading, readFailureReason } from './load.js';
 export type { LoadResult } from './load.js';
 export {
   checkParamRelations, defaultParams, formatParamRange, formatParamValue, paramSpecByName, paramSpecs,

@@ -103,4 +103,7 @@ export interface Config {
   readonly accounts: readonly Account[];
   readonly trunks: readonly Trunk[];
   readonly areas: readonly Area[];
+  /** Read for an admin command or the console without its accounts (load.ts, parseConfigTextForReading):
+   *  `accounts` is empty, not the file's. */
+  readonly accountsOmitted?: true;
 }

@@ -9,9 +9,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parseConfigText } from '../config/index.js';
+import { parseConfigText, parseConfigTextForReading } from '../config/index.js';
 import { fileSha256, sha256Hex } from '../config/fingerprint.js';
-import type { Config } from '../config/types.js';
+import type { Account, Config } from '../config/types.js';
 import { readConfigRecord, readService, serviceRunning, type ConfigRecord, type Store } from '../store/index.js';
 import { formatClock } from './format.js';
 
@@ -67,11 +67,32 @@ export class ConfigFollower {
       return `CONFIG: cannot read ${name} (${(err as { code?: string }).code ?? 'error'}), which the service loaded (${gen})`;
     }
     if (sha256Hex(bytes) !== rec.sha256) return `CONFIG: ${name} changed after the service loaded it (${gen}); reload`;
-    const parsed = parseConfigText(bytes.toString('utf8'), rec.file);
+    // A reader that left its own accounts out leaves the service's out too.
+    const parsed = this.own.accountsOmitted === true ? parseConfigTextForReading(bytes.toString('utf8'), rec.file) : parseConfigText(bytes.toString('utf8'), rec.file);
     if (parsed.config === null) return `CONFIG: ${name}, which the service loaded (${gen}), does not load here`;
     // The store is the one this reader opened (--data-dir may differ from the file's data_dir).
     return { ...parsed.config, dataDir: this.own.dataDir };
   }
+}
+
+let accountsRead: { file: string; sha256: string | null; accounts: readonly Account[] } | null = null;
+
+/** The accounts of the config in force, read from its file when the reader left them out (cached by the
+ *  file's hash, so a screen refreshed reads 10,000 accounts once); empty when the file no longer loads. */
+export function accountsInForce(cif: ConfigInForce): readonly Account[] {
+  if (cif.config.accountsOmitted !== true) return cif.config.accounts;
+  const file = cif.record?.file ?? cif.config.file;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return [];
+  }
+  const sha256 = sha256Hex(bytes);
+  if (accountsRead === null || accountsRead.file !== file || accountsRead.sha256 !== sha256) {
+    accountsRead = { file, sha256, accounts: parseConfigText(bytes.toString('utf8'), file).draft?.accounts ?? [] };
+  }
+  return accountsRead.accounts;
 }
 
 /** The one-shot form, for an admin command. */

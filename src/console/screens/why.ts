@@ -3,6 +3,7 @@ import { activeLockouts, bindingsOf, queryEvents } from '../../store/index.js';
 import { cut, formatDuration, wrap } from '../../ops/format.js';
 import { DECISION_TYPES, lockoutTarget } from '../../ops/history.js';
 import { lockoutWords } from '../../ops/words.js';
+import { accountsInForce } from '../../ops/config-follow.js';
 import { menuLines, unknownChoice } from '../screen.js';
 import { eventBlocks } from './event-log.js';
 import type { ScreenContext } from './context.js';
@@ -27,7 +28,7 @@ function whyBody(c: ScreenContext, number: string): { body: string[]; blocks: nu
   const nowMs = c.now();
   const out: string[] = [];
   const cif = c.inForce();
-  const account = cif.config.accounts.find((a) => a.number === number);
+  const account = accountsInForce(cif).find((a) => a.number === number);
   const which = cif.record === null ? '' : ` (generation ${cif.record.generation}, in force)`;
   if (cif.problem !== null) {
     out.push(...wrap(`Account check skipped: ${cif.problem}.`, 80));
