@@ -2,7 +2,8 @@ import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig, loadConfigForReading, parseConfigText, formatProblem } from '../config/index.js';
 import type { Config } from '../config/types.js';
-import { openStore, StoreError, type Store } from '../store/index.js';
+import { openStore, readConfigRecord, StoreError, type Store } from '../store/index.js';
+import { fileSha256 } from '../config/fingerprint.js';
 import { STORE_FILE } from '../store/lease.js';
 import { optString } from './args.js';
 import type { CommandContext } from './command.js';
@@ -51,6 +52,22 @@ export function requireConfig(ctx: CommandContext): Config {
   return draft;
 }
 
+/**
+ * A config read without its accounts was checked only outside them. When its bytes are the ones the
+ * running service loaded, the service accepted them; otherwise (being edited, or no service yet) the whole
+ * file is read once more, so a reading command still warns about a problem in the accounts.
+ */
+function warnIfAccountsUnchecked(ctx: CommandContext, config: Config, store: Store): void {
+  if (config.accountsOmitted !== true) return;
+  const record = readConfigRecord(store);
+  if (record !== null && record.file === config.file && record.sha256 === fileSha256(config.file)) return;
+  const { problems } = loadConfig(ctx.configFile);
+  if (problems.length === 0) return;
+  const summary = `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
+  ctx.stderr.write(`sipreg ${ctx.command}: warning: ${ctx.configFile} has ${summary} (see sipreg check -c ${ctx.configFile}); ` +
+    `reading the store in ${store.dataDir} anyway\n`);
+}
+
 /** The data directory: --data-dir when given (relative to the working directory), else the config's. */
 export function dataDirOf(ctx: CommandContext, config: Config): string {
   const override = optString(ctx.args, 'data-dir');
@@ -79,6 +96,7 @@ export async function withStore<T>(ctx: CommandContext, fn: (store: Store, confi
   const config = requireConfig(ctx);
   const store = openStoreOrFail(dataDirOf(ctx, config));
   try {
+    warnIfAccountsUnchecked(ctx, config, store);
     return await fn(store, config);
   } finally {
     await store.close();
