@@ -17,10 +17,10 @@
  * Node cannot send the AF_UNIX datagram itself (node:dgram is UDP only), so each message is one run of
  * `systemd-notify VAR=VALUE` (the unit needs `NotifyAccess=all`: the sender is that child, not the main
  * PID), started by one long-lived `/bin/sh` helper that reads the messages as lines from a pipe: the loop
- * writes a line instead of forking the whole service for every ping. systemd-notify waits
- * (sd_notify_barrier) until systemd has handled the message, so the child is still alive when systemd
- * looks up its cgroup to find the unit; the helper runs one at a time, which keeps the messages in order
- * (RELOADING before READY). With $NOTIFY_SOCKET unset (not under systemd) nothing is sent.
+ * writes a line instead of forking the whole service for every ping. systemd finds the unit from the
+ * sender's cgroup, so the sender must still exist when systemd reads the message: each one is kept a
+ * zombie for 30 s (HELPER_SCRIPT), where systemd-notify's own wait gave up after 5 s; the helper sends
+ * them in order (RELOADING before READY). With $NOTIFY_SOCKET unset (not under systemd) nothing is sent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -50,8 +50,18 @@ export interface NotifierOptions {
   readonly startExtend?: { readonly everyMs: number; readonly extendMs: number; readonly totalMs: number };
 }
 
-/** Runs "$0" (the notify command) with the words of each line read, and writes its exit status. */
-const HELPER_SCRIPT = 'set -f; while IFS= read -r m; do "$0" $m </dev/null >/dev/null 2>&1; echo $?; done';
+/**
+ * Reads lines "KIND MESSAGE" and sends each MESSAGE with "$0" (the notify command) --no-block, from a
+ * process kept a zombie for 30 s by a parent that execs `sleep` and never reaps it; writes a status line
+ * for each ("0"; "missing" once, and exits, when there is no such command). systemd finds the unit of a
+ * notify message from its sender's cgroup, which a zombie keeps (Linux >= 5.2): a busy systemd (a
+ * 256 MiB box short of memory, logins being set up) took longer than systemd-notify's own 5 s wait for
+ * it, the sender was gone, and the message was dropped ("Cannot find unit for notify message of PID
+ * ..."). KIND S (a state: READY, RELOADING) waits 1 s before its status, so the next one is sent after it.
+ */
+const HELPER_SCRIPT = 'set -f; command -v "$0" >/dev/null || { echo missing; exit 1; }; while read -r kind m; do ' +
+  '( "$0" --no-block $m & exec sleep 30 ) </dev/null >/dev/null 2>&1 & ' +
+  'if [ "$kind" = S ]; then sleep 1; fi; echo 0; done';
 
 /** What the loop sends on a timer: one waiting in the queue makes another redundant. */
 const PERIODIC = /^(WATCHDOG=1|EXTEND_TIMEOUT_USEC=\d+)$/;
@@ -105,7 +115,7 @@ export function serviceNotifier(opts: NotifierOptions = {}): ServiceNotifier {
         partial = partial.slice(nl + 1);
         const item = pending.shift();
         if (item === undefined) continue;
-        if (status !== '0') problem(item.message, `exit ${status}`);
+        if (status !== '0') problem(item.message, status === 'missing' ? 'no such command' : `exit ${status}`);
         item.sent?.();
       }
     });
@@ -129,7 +139,8 @@ export function serviceNotifier(opts: NotifierOptions = {}): ServiceNotifier {
     if (message.length === 1 && PERIODIC.test(message[0]!) && pending.slice(1).some((q) => q.message.length === 1 && q.message[0] === message[0])) return;
     helper ??= startHelper();
     pending.push(sent === undefined ? { message } : { message, sent });
-    helper.stdin!.write(`${message.join(' ')}\n`);
+    const periodic = message.length === 1 && PERIODIC.test(message[0]!);
+    helper.stdin!.write(`${periodic ? 'P' : 'S'} ${message.join(' ')}\n`);
   };
   const endHelper = (): void => {
     if (helper !== null) helper.stdin!.end();
