@@ -99,51 +99,11 @@ export function serviceNotifier(opts: NotifierOptions = {}): ServiceNotifier {
     child.once('error', (err) => problem(message, err.message));
     child.once('exit', (code, signal) => { if (code !== 0) problem(message, `exit ${code ?? signal}`); });
   };
-  // Everything else through one long-lived shell that runs the command once for each line it reads and
-  // answers with its exit status: the loop writes a line. Spawning from the service itself (~100 MiB)
-  // for every ping took ~7 ms of a fast host's loop, far more on a small box short of memory.
-  let helper: ChildProcess | null = null;
-  const pending: { message: string[]; sent?: () => void }[] = [];   // written to the helper, not answered yet
-  const startHelper = (): ChildProcess => {
-    const child = spawn('/bin/sh', ['-c', HELPER_SCRIPT, command], { stdio: ['pipe', 'pipe', 'ignore'], env: childEnv });
-    let partial = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      partial += chunk;
-      for (let nl = partial.indexOf('\n'); nl >= 0; nl = partial.indexOf('\n')) {
-        const status = partial.slice(0, nl);
-        partial = partial.slice(nl + 1);
-        const item = pending.shift();
-        if (item === undefined) continue;
-        if (status !== '0') problem(item.message, status === 'missing' ? 'no such command' : `exit ${status}`);
-        item.sent?.();
-      }
-    });
-    const gone = (why: string): void => {
-      if (helper !== child) return;
-      helper = null;   // the next message starts another
-      for (const item of pending.splice(0)) { problem(item.message, why); item.sent?.(); }
-    };
-    child.once('error', (err) => gone(err.message));
-    child.once('exit', (code, signal) => gone(`notify helper exited (${code ?? signal})`));
-    child.stdin!.on('error', () => {});   // EPIPE when it died: its 'exit' says so
-    // Neither the helper nor its pipes keep the service's loop alive.
-    (child.stdin as Socket).unref();
-    (child.stdout as Socket).unref();
-    child.unref();
-    return child;
-  };
+  // Everything else through one long-lived shell (NotifyHelper).
+  const helper = new NotifyHelper(command, childEnv, problem);
   const send = (message: string[], sent?: () => void): void => {
     if (stopped) { sent?.(); return; }
-    // A periodic message waiting behind the one being sent says the same: the loop was alive.
-    if (message.length === 1 && PERIODIC.test(message[0]!) && pending.slice(1).some((q) => q.message.length === 1 && q.message[0] === message[0])) return;
-    helper ??= startHelper();
-    pending.push(sent === undefined ? { message } : { message, sent });
-    const periodic = message.length === 1 && PERIODIC.test(message[0]!);
-    helper.stdin!.write(`${periodic ? 'P' : 'S'} ${message.join(' ')}\n`);
-  };
-  const endHelper = (): void => {
-    if (helper !== null) helper.stdin!.end();
+    helper.send(message, sent);
   };
   const interval = watchdogIntervalMs(env);
   const ownUsec = interval === null ? null : String(env['WATCHDOG_USEC']);
@@ -189,11 +149,73 @@ export function serviceNotifier(opts: NotifierOptions = {}): ServiceNotifier {
       stopped = true;
       stopExtending();
       if (ping !== null) clearInterval(ping);
-      for (const item of pending.splice(0)) item.sent?.();
       runOnce(['STOPPING=1']);
       // What it has not read yet is dropped; the one it is running may still land.
-      helper?.kill();
+      helper.kill();
     },
-    close: () => { stopExtending(); if (ping !== null) clearInterval(ping); endHelper(); },
+    close: () => { stopExtending(); if (ping !== null) clearInterval(ping); helper.end(); },
   };
+}
+
+/**
+ * One long-lived shell that sends each line it reads (HELPER_SCRIPT) and answers with a status line: the
+ * loop writes a line. Spawning from the service itself (~100 MiB) for every ping took ~7 ms of a fast
+ * host's loop, far more on a small box short of memory. Started on the first message, again after it died.
+ */
+class NotifyHelper {
+  private child: ChildProcess | null = null;
+  /** Written to the helper, not answered yet (the first is the one it is sending). */
+  private readonly pending: { message: string[]; sent?: () => void }[] = [];
+
+  constructor(private readonly command: string, private readonly env: NodeJS.ProcessEnv,
+    private readonly problem: (message: string[], text: string) => void) {}
+
+  send(message: string[], sent?: () => void): void {
+    const periodic = message.length === 1 && PERIODIC.test(message[0]!);
+    // A periodic message waiting behind the one being sent says the same: the loop was alive.
+    if (periodic && this.pending.slice(1).some((q) => q.message.length === 1 && q.message[0] === message[0])) return;
+    const child = this.child ?? this.start();
+    this.pending.push(sent === undefined ? { message } : { message, sent });
+    child.stdin!.write(`${periodic ? 'P' : 'S'} ${message.join(' ')}\n`);
+  }
+
+  /** No more messages: the helper ends once it has read the ones written. */
+  end(): void { this.child?.stdin!.end(); }
+
+  /** At once: what it has not read is dropped, every waiter released. */
+  kill(): void {
+    for (const item of this.pending.splice(0)) item.sent?.();
+    this.child?.kill();
+  }
+
+  private start(): ChildProcess {
+    const child = spawn('/bin/sh', ['-c', HELPER_SCRIPT, this.command], { stdio: ['pipe', 'pipe', 'ignore'], env: this.env });
+    this.child = child;
+    let partial = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      partial += chunk;
+      for (let nl = partial.indexOf('\n'); nl >= 0; nl = partial.indexOf('\n')) {
+        const status = partial.slice(0, nl);
+        partial = partial.slice(nl + 1);
+        const item = this.pending.shift();
+        if (item === undefined) continue;
+        if (status !== '0') this.problem(item.message, status === 'missing' ? 'no such command' : `exit ${status}`);
+        item.sent?.();
+      }
+    });
+    const gone = (why: string): void => {
+      if (this.child !== child) return;
+      this.child = null;   // the next message starts another
+      for (const item of this.pending.splice(0)) { this.problem(item.message, why); item.sent?.(); }
+    };
+    child.once('error', (err) => gone(err.message));
+    child.once('exit', (code, signal) => gone(`notify helper exited (${code ?? signal})`));
+    child.stdin!.on('error', () => {});   // EPIPE when it died: its 'exit' says so
+    // Neither the helper nor its pipes keep the service's loop alive.
+    (child.stdin as Socket).unref();
+    (child.stdout as Socket).unref();
+    child.unref();
+    return child;
+  }
 }
