@@ -5,8 +5,8 @@
 #     through QEMU's user network: one source address) and an hour's NAT expiry, registers the 10,000 with SIPp from the host
 #     through the forwarded port, waits for a NAT keepalive round (the contacts say 127.0.0.1, the source
 #     is QEMU's gateway, so every binding is NATed and pinged), and measures RSS and heap again;
-#   - measures the authenticated registrations/s the guest completes: SIPp refreshes SMALL_CAPACITY_N of
-#     the bindings in a closed loop (SMALL_CAPACITY_INFLIGHT at a time);
+#   - measures the authenticated registrations/s the guest completes: SIPp registers SMALL_CAPACITY_N of
+#     the phones again in a closed loop (SMALL_CAPACITY_INFLIGHT at a time);
 #   - checks that nothing was killed for memory (kernel log on the serial console, the service's starts in
 #     its own events) and that all 10,000 bindings are stored;
 #   - checks that systemd dropped no watchdog ping and killed nothing before, then stops the service's event
@@ -39,9 +39,9 @@ MEM_MB="${SMALL_MEM_MB:-256}"
 PHONES="${SMALL_PHONES:-10000}"
 RATE="${SMALL_RATE:-100}"
 BOOT_DEADLINE_S="${BOOT_DEADLINE_S:-600}"
-START_DEADLINE_S="${START_DEADLINE_S:-300}"
+START_DEADLINE_S="${START_DEADLINE_S:-300}"   # a start after the watchdog's kill, to the first SIP answer
 CAPACITY_N="${SMALL_CAPACITY_N:-2000}"            # registrations of the closed-loop capacity run
-CAPACITY_INFLIGHT="${SMALL_CAPACITY_INFLIGHT:-100}"   # a start after the watchdog's kill, to the first SIP answer
+CAPACITY_INFLIGHT="${SMALL_CAPACITY_INFLIGHT:-100}"   # ... and how many of them at a time
 WATCHDOG_S=30       # WatchdogSec= in systemd/sipreg.service
 ABORT_S=10          # TimeoutAbortSec=
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
