@@ -236,9 +236,9 @@ grep -i -E 'keepalive|ping' "$WORK/stats.txt" | head -5 | sed 's/^/  /' >&2 || t
 # in flight, so the rate it completes is the guest's (SIPp and QEMU's user network run natively on the
 # host; the guest, emulated, is the bottleneck), each a REGISTER, its 401 and the authenticated REGISTER
 # for one of the phones above (SIPp's new port makes it a new contact: a change, synced before its 200).
-# Each such commit waits for the guest's fdatasync, which QEMU passes to the host's disk: with 10 in flight
-# every arch completed ~39/s (the sync's latency), with 100 the commits share syncs and the guest's CPU
-# is what limits. TCG figures: for comparing arches and releases.
+# With 10 in flight every arch completed ~39/s (a latency, most likely the synced commit each change waits
+# for: the guest's fdatasync goes through QEMU to the host's disk); with 100 the changes share commits and
+# the guest's CPU is what limits. TCG figures: for comparing arches and releases.
 log "capacity: SIPp registers $CAPACITY_N of the phones again, $CAPACITY_INFLIGHT in flight"
 T3=$(date +%s.%N)
 register_with_sipp "$WORK/capacity" "$CAPACITY_N" 10000 "$CAPACITY_INFLIGHT" 900
